@@ -1,0 +1,1 @@
+//! Multi-task training and evaluation with burn's Learner (issue: rlora-train). Nothing here yet.

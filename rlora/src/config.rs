@@ -1,0 +1,171 @@
+//! [`RLoraConfig`]: the shapes and hyper-parameters of one R-LoRA layer, and the presets that
+//! make LoRA, HydraLoRA, R-LoRA and its two ablations out of the same module.
+
+use burn::config::Config;
+
+use crate::error::RLoraError;
+use crate::init::{Fan, LoraInit, RouterInit};
+
+/// Where dropout acts on the adapter's path.
+#[derive(Config, Debug, PartialEq, Copy)]
+pub enum DropoutPlacement {
+    /// One mask on the input `x` before `A`, shared by all heads (LoRA, HydraLoRA).
+    Input,
+    /// An independent mask per head on the shared `x A` (R-LoRA's multi-head dropout): head `i`
+    /// sees `drop_i(x A)`.
+    PerHead,
+}
+
+/// Configuration of an [`RLoraLinear`](crate::RLoraLinear) layer.
+///
+/// `y = x W' + b + s · Σ_i g_i(x) · drop_i(x A) B_i`, `g = softmax(x R)`, with `s = alpha / rank`
+/// (or `alpha / √rank` with `use_rslora`). Build it with one of the presets
+/// ([`lora`](Self::lora), [`hydra_lora`](Self::hydra_lora), [`r_lora`](Self::r_lora),
+/// [`random_init_only`](Self::random_init_only),
+/// [`multi_head_dropout_only`](Self::multi_head_dropout_only)) and adjust with the `with_*` setters.
+#[derive(Config, Debug, PartialEq)]
+pub struct RLoraConfig {
+    /// Input features of the wrapped linear layer.
+    pub d_input: usize,
+    /// Output features of the wrapped linear layer.
+    pub d_output: usize,
+    /// Rank `r` of the shared down-projection and of each head.
+    #[config(default = 8)]
+    pub rank: usize,
+    /// Number of heads `N` (≥ 1). With one head there is no router.
+    #[config(default = 1)]
+    pub heads: usize,
+    /// LoRA's `alpha`.
+    #[config(default = 16.0)]
+    pub alpha: f64,
+    /// Dropout probability `p` in `[0, 1)`.
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Where the dropout acts.
+    #[config(default = "DropoutPlacement::Input")]
+    pub dropout_placement: DropoutPlacement,
+    /// Rank-stabilized scaling `alpha / √rank` (rsLoRA) instead of `alpha / rank`.
+    #[config(default = false)]
+    pub use_rslora: bool,
+    /// Initialization of `A`.
+    #[config(default = "LoraInit::KaimingUniform")]
+    pub init_a: LoraInit,
+    /// Initialization of each head `B_i`, drawn independently per head.
+    #[config(default = "LoraInit::Zeros")]
+    pub init_b: LoraInit,
+    /// When set, `A` and every `B_i` are rescaled once by `d_output^¼ / √gamma` after drawing.
+    #[config(default = "None")]
+    pub stable_gamma: Option<f64>,
+    /// Initialization of the router.
+    #[config(default = "RouterInit::Zeros")]
+    pub router_init: RouterInit,
+    /// Whether the wrapped linear layer has a bias.
+    #[config(default = true)]
+    pub bias: bool,
+}
+
+impl RLoraConfig {
+    /// Plain LoRA (PEFT's defaults): one head, `A` kaiming-uniform, `B = 0`, no router,
+    /// rank 8, alpha 16, dropout 0.05 on the input.
+    pub fn lora(d_input: usize, d_output: usize) -> Self {
+        Self::new(d_input, d_output)
+            .with_rank(8)
+            .with_alpha(16.0)
+            .with_dropout(0.05)
+    }
+
+    /// HydraLoRA: `heads` zero-initialized heads behind a router and one dropout on the input,
+    /// shared by all heads (HydraLoRA's own rate, 0.05). Rank 8, alpha 32, rank stabilization
+    /// as in the R-LoRA paper's script.
+    pub fn hydra_lora(d_input: usize, d_output: usize, heads: usize) -> Self {
+        Self::new(d_input, d_output)
+            .with_rank(8)
+            .with_heads(heads)
+            .with_alpha(32.0)
+            .with_use_rslora(true)
+            .with_dropout(0.05)
+    }
+
+    /// R-LoRA (the paper's defaults): multi-head random initialization
+    /// (`A ~ N(0, 1/d_in)`, `B_i ~ N(0, 1/d_out)`, both rescaled by `d_out^¼/√64`), multi-head
+    /// dropout 0.1 on `x A`, rank 8, alpha 32, rank stabilization, zero router.
+    pub fn r_lora(d_input: usize, d_output: usize, heads: usize) -> Self {
+        Self::hydra_lora(d_input, d_output, heads)
+            .with_dropout(0.1)
+            .with_dropout_placement(DropoutPlacement::PerHead)
+            .with_init_a(LoraInit::ScaledNormal { fan: Fan::In })
+            .with_init_b(LoraInit::ScaledNormal { fan: Fan::Out })
+            .with_stable_gamma(Some(64.0))
+    }
+
+    /// Ablation: R-LoRA's random initialization only, with HydraLoRA's single input dropout.
+    pub fn random_init_only(d_input: usize, d_output: usize, heads: usize) -> Self {
+        Self::r_lora(d_input, d_output, heads).with_dropout_placement(DropoutPlacement::Input)
+    }
+
+    /// Ablation: R-LoRA's multi-head dropout only, with HydraLoRA's kaiming `A` and zero heads.
+    pub fn multi_head_dropout_only(d_input: usize, d_output: usize, heads: usize) -> Self {
+        Self::r_lora(d_input, d_output, heads)
+            .with_init_a(LoraInit::KaimingUniform)
+            .with_init_b(LoraInit::Zeros)
+            .with_stable_gamma(None)
+    }
+
+    /// The LoRA scaling `s`: `alpha / rank`, or `alpha / √rank` with `use_rslora`.
+    pub fn scaling(&self) -> f64 {
+        let rank = self.rank as f64;
+        if self.use_rslora {
+            self.alpha / rank.sqrt()
+        } else {
+            self.alpha / rank
+        }
+    }
+
+    /// Whether the heads start non-zero, so that the base weight needs the init offset.
+    pub fn has_init_offset(&self) -> bool {
+        self.init_a != LoraInit::Zeros && self.init_b != LoraInit::Zeros
+    }
+
+    /// Checks every value against its domain.
+    pub fn validate(&self) -> Result<(), RLoraError> {
+        let positive = |field, value: usize| {
+            if value == 0 {
+                Err(RLoraError::invalid(field, "must be at least 1, got 0"))
+            } else {
+                Ok(())
+            }
+        };
+        positive("d_input", self.d_input)?;
+        positive("d_output", self.d_output)?;
+        positive("rank", self.rank)?;
+        positive("heads", self.heads)?;
+        if !self.alpha.is_finite() {
+            return Err(RLoraError::invalid("alpha", format!("must be finite, got {}", self.alpha)));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(RLoraError::invalid(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            ));
+        }
+        if let Some(gamma) = self.stable_gamma
+            && !(gamma.is_finite() && gamma > 0.0)
+        {
+            return Err(RLoraError::invalid(
+                "stable_gamma",
+                format!("must be positive and finite, got {gamma}"),
+            ));
+        }
+        for (field, init) in [("init_a", &self.init_a), ("init_b", &self.init_b)] {
+            if let Some(std) = init.std_parameter()
+                && !(std.is_finite() && std > 0.0)
+            {
+                return Err(RLoraError::invalid(
+                    field,
+                    format!("Gaussian std must be positive and finite, got {std}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! [`RLoraLinear`]: a frozen linear layer with an R-LoRA adapter, and its forward pass.
+
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::activation::softmax;
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, FloatDType, Tensor};
+
+use crate::config::{DropoutPlacement, RLoraConfig};
+use crate::error::RLoraError;
+use crate::init::stable_scale;
+
+/// The frozen rank-`r` init offset `s · A⁰ B̄⁰`, with `B̄⁰ = mean_i(B_i⁰)`.
+///
+/// R-LoRA's heads start non-zero, so the layer computes `x W' + …` with
+/// `W' = W − s · A⁰ B̄⁰` (burn's `[d_input, d_output]` layout): at init, and under a uniform
+/// router, the adapter's contribution cancels and the layer equals its base. The factors are kept
+/// instead of rewriting `W`, so an adapter saved later applies to the original base exactly.
+#[derive(Module, Debug)]
+pub struct InitOffset<B: Backend> {
+    /// `A⁰`, the initial shared down-projection: `[d_input, rank]`. Frozen.
+    pub a: Param<Tensor<B, 2>>,
+    /// `B̄⁰`, the mean of the initial heads: `[rank, d_output]`. Frozen.
+    pub b: Param<Tensor<B, 2>>,
+}
+
+/// The adapter's tensors, in burn's layout; what [`RLoraLinear::from_parts`] assembles.
+#[derive(Debug, Clone)]
+pub struct AdapterWeights<B: Backend> {
+    /// Shared down-projection `A`: `[d_input, rank]`.
+    pub lora_a: Tensor<B, 2>,
+    /// The heads stacked along rows, `[B_1; …; B_N]`: `[heads · rank, d_output]`.
+    pub lora_b: Tensor<B, 2>,
+    /// Router `R`: `[d_input, heads]`; `None` when `heads = 1`.
+    pub router: Option<Tensor<B, 2>>,
+    /// Init offset factors `(A⁰ [d_input, rank], B̄⁰ [rank, d_output])`; `None` when the heads
+    /// started at zero.
+    pub offset: Option<(Tensor<B, 2>, Tensor<B, 2>)>,
+}
+
+/// A linear layer `y = x W + b` (frozen) with a multi-head R-LoRA adapter:
+///
+/// ```text
+/// y = x W + b − s · (x A⁰) B̄⁰ + s · Σ_i g_i(x) · drop_i(x A) B_i,     g(x) = softmax(x R)
+/// ```
+///
+/// Shapes (burn's row layout, `x @ M`): `W [d_in, d_out]`, `A [d_in, r]`, each `B_i [r, d_out]`
+/// stacked as `lora_b [N·r, d_out]`, `R [d_in, N]`. The sum over heads is one matmul:
+/// `[g_1·h_1 … g_N·h_N] @ [B_1; …; B_N]`. Create it with [`RLoraConfig::init`] (a fresh random base)
+/// or [`RLoraLinear::from_linear`] (a pretrained base).
+#[derive(Module, Debug)]
+pub struct RLoraLinear<B: Backend> {
+    /// The frozen base layer (`W`, `b`).
+    pub base: Linear<B>,
+    /// Shared down-projection `A`: `[d_input, rank]`.
+    pub lora_a: Param<Tensor<B, 2>>,
+    /// Heads `[B_1; …; B_N]`: `[heads · rank, d_output]`.
+    pub lora_b: Param<Tensor<B, 2>>,
+    /// Router `R`: `[d_input, heads]`, absent when `heads = 1`.
+    pub router: Option<Param<Tensor<B, 2>>>,
+    /// Frozen init offset, absent when the heads start at zero.
+    pub offset: Option<InitOffset<B>>,
+    /// The dropout (placement given by the config).
+    pub dropout: Dropout,
+    /// The configuration the layer was built with.
+    #[module(skip)]
+    pub config: RLoraConfig,
+}
+
+impl RLoraConfig {
+    /// A new layer on a freshly initialized base (`burn::nn::Linear`'s default init).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<RLoraLinear<B>, RLoraError> {
+        self.validate()?;
+        let base = LinearConfig::new(self.d_input, self.d_output)
+            .with_bias(self.bias)
+            .init(device);
+        RLoraLinear::from_linear(base, self, device)
+    }
+}
+
+impl<B: Backend> RLoraLinear<B> {
+    /// Wraps a pretrained linear layer: the base is frozen and the adapter drawn as `config`
+    /// says. The base's shape and bias must match `config`.
+    pub fn from_linear(
+        base: Linear<B>,
+        config: &RLoraConfig,
+        device: &B::Device,
+    ) -> Result<Self, RLoraError> {
+        config.validate()?;
+        check_base(&base, config, "config")?;
+        let weights = AdapterWeights::draw(config, device);
+        Ok(Self::from_parts(base, config.clone(), weights))
+    }
+
+    /// Assembles a layer from a base and adapter tensors whose shapes are already checked.
+    pub(crate) fn from_parts(base: Linear<B>, config: RLoraConfig, weights: AdapterWeights<B>) -> Self {
+        let frozen = |tensor: Tensor<B, 2>| Param::from_tensor(tensor).set_require_grad(false);
+        Self {
+            base: base.no_grad(),
+            lora_a: Param::from_tensor(weights.lora_a),
+            lora_b: Param::from_tensor(weights.lora_b),
+            router: weights.router.map(Param::from_tensor),
+            offset: weights.offset.map(|(a, b)| InitOffset {
+                a: frozen(a),
+                b: frozen(b),
+            }),
+            dropout: DropoutConfig::new(config.dropout).init(),
+            config,
+        }
+    }
+
+    /// Applies the layer to `x: [..., d_input]`, giving `[..., d_output]`.
+    ///
+    /// Dropout acts only on an autodiff backend (training); inference is deterministic.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let mut out_shape = x.dims();
+        out_shape[D - 1] = self.config.d_output;
+        let tokens = flatten_tokens(x.clone(), self.config.d_input);
+        self.base.forward(x) + self.delta(tokens).reshape(out_shape)
+    }
+
+    /// The adapter's contribution for `x: [T, d_input]`, `[T, d_output]`:
+    /// `s · ([g_1·drop_1(xA) … g_N·drop_N(xA)] @ [B_1; …; B_N] − (x A⁰) B̄⁰)`.
+    fn delta(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let [tokens, _] = x.dims();
+        let (heads, rank) = (self.config.heads, self.config.rank);
+        let per_head = self.config.dropout_placement == DropoutPlacement::PerHead;
+
+        let x_a = if per_head { x.clone() } else { self.dropout.forward(x.clone()) };
+        let h = x_a.matmul(self.lora_a.val()); // [T, r]
+        let mixed = match &self.router {
+            None if per_head => self.dropout.forward(h),
+            None => h,
+            Some(_) => {
+                let h = h.unsqueeze_dim::<3>(1).expand([tokens, heads, rank]); // [T, N, r]
+                let h = if per_head { self.dropout.forward(h) } else { h }; // one mask per head
+                let gates = self.gates(x.clone()).unsqueeze_dim::<3>(2); // [T, N, 1]
+                (h * gates).reshape([tokens, heads * rank]) // [T, N·r]
+            }
+        };
+        let mut delta = mixed.matmul(self.lora_b.val()); // [T, d_out]
+        if let Some(offset) = &self.offset {
+            delta = delta - x.matmul(offset.a.val()).matmul(offset.b.val());
+        }
+        delta.mul_scalar(self.config.scaling())
+    }
+
+    /// The routing weights `g(x) = softmax(x R)` per token, computed in f32: `[..., d_input]` →
+    /// `[..., heads]`. All ones when `heads = 1`.
+    pub fn gates<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let mut shape = x.dims();
+        shape[D - 1] = self.config.heads;
+        let Some(router) = &self.router else {
+            return Tensor::ones(shape, &x.device());
+        };
+        let logits = flatten_tokens(x, self.config.d_input).matmul(router.val()); // [T, N]
+        let dtype = logits.dtype();
+        let gates = if dtype == DType::F32 {
+            softmax(logits, 1)
+        } else {
+            softmax(logits.cast(FloatDType::F32), 1).cast(FloatDType::from(dtype))
+        };
+        gates.reshape(shape)
+    }
+
+    /// The heads as `[heads, rank, d_output]`.
+    pub fn heads(&self) -> Tensor<B, 3> {
+        self.lora_b
+            .val()
+            .reshape([self.config.heads, self.config.rank, self.config.d_output])
+    }
+
+    /// The number of parameters that train: `A`, the heads and the router.
+    pub fn num_trainable_params(&self) -> usize {
+        let (d_in, d_out, r, n) = (
+            self.config.d_input,
+            self.config.d_output,
+            self.config.rank,
+            self.config.heads,
+        );
+        d_in * r + n * r * d_out + if n > 1 { d_in * n } else { 0 }
+    }
+}
+
+impl<B: Backend> AdapterWeights<B> {
+    /// Draws a fresh adapter as `config` says: `A`, then each head independently, then the
+    /// router; the stable rescale once; the init offset from the drawn values.
+    pub fn draw(config: &RLoraConfig, device: &B::Device) -> Self {
+        let (d_in, d_out, rank) = (config.d_input, config.d_output, config.rank);
+        let mut lora_a = config.init_a.draw::<B>(d_in, rank, device);
+        let heads: Vec<Tensor<B, 2>> = (0..config.heads)
+            .map(|_| config.init_b.draw::<B>(rank, d_out, device))
+            .collect();
+        let mut lora_b = Tensor::cat(heads, 0);
+        if let Some(gamma) = config.stable_gamma {
+            let scale = stable_scale(d_out, gamma);
+            lora_a = lora_a.mul_scalar(scale);
+            lora_b = lora_b.mul_scalar(scale);
+        }
+        let router = (config.heads > 1).then(|| config.router_init.draw::<B>(d_in, config.heads, device));
+        let offset = config.has_init_offset().then(|| {
+            let mean_head = lora_b.clone().reshape([config.heads, rank, d_out]).mean_dim(0);
+            (lora_a.clone(), mean_head.reshape([rank, d_out]))
+        });
+        Self {
+            lora_a,
+            lora_b,
+            router,
+            offset,
+        }
+    }
+}
+
+/// `[..., d]` → `[T, d]`, with `T` the product of the leading dimensions.
+fn flatten_tokens<B: Backend, const D: usize>(x: Tensor<B, D>, d: usize) -> Tensor<B, 2> {
+    let tokens = x.shape().num_elements() / d;
+    x.reshape([tokens, d])
+}
+
+/// Checks that `base` has the shape and bias that `config` (from `source`) describes.
+pub(crate) fn check_base<B: Backend>(
+    base: &Linear<B>,
+    config: &RLoraConfig,
+    source: &str,
+) -> Result<(), RLoraError> {
+    let [d_input, d_output] = base.weight.lazy_shape().dims();
+    let checks = [
+        ("d_input", config.d_input.to_string(), d_input.to_string()),
+        ("d_output", config.d_output.to_string(), d_output.to_string()),
+        ("bias", config.bias.to_string(), base.bias.is_some().to_string()),
+    ];
+    for (field, expected, found) in checks {
+        if expected != found {
+            return Err(RLoraError::ConfigMismatch {
+                field,
+                expected,
+                expected_from: source.to_string(),
+                found,
+                found_from: "the base linear layer".to_string(),
+            });
+        }
+    }
+    Ok(())
+}

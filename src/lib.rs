@@ -1,0 +1,1 @@
+//! Support for the examples in `examples/`: the backend they run on, chosen by cargo feature.
