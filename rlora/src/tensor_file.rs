@@ -85,6 +85,11 @@ impl TensorFile {
         self.tensors.contains_key(key)
     }
 
+    /// Removes `key`, returning its data if it was there.
+    pub fn remove(&mut self, key: &str) -> Option<TensorData> {
+        self.tensors.remove(key)
+    }
+
     /// Removes `key` and returns it as a tensor on `device`, checking its shape.
     pub fn take<B: Backend, const D: usize>(
         &mut self,
@@ -92,7 +97,7 @@ impl TensorFile {
         shape: [usize; D],
         device: &B::Device,
     ) -> Result<Tensor<B, D>, RLoraError> {
-        let data = self.tensors.remove(key).ok_or_else(|| RLoraError::MissingTensor {
+        let data = self.remove(key).ok_or_else(|| RLoraError::MissingTensor {
             file: self.path.clone(),
             key: key.to_string(),
         })?;
