@@ -33,7 +33,8 @@ struct PlainLora<B: Backend> {
 
 impl<B: Backend> PlainLora<B> {
     fn new(device: &B::Device) -> Self {
-        let normal = |rows, cols| Tensor::random([rows, cols], Distribution::Normal(0.0, 0.02), device);
+        let normal =
+            |rows, cols| Tensor::random([rows, cols], Distribution::Normal(0.0, 0.02), device);
         Self {
             weight: normal(D_MODEL, D_MODEL),
             bias: Tensor::zeros([D_MODEL], device),
@@ -44,17 +45,28 @@ impl<B: Backend> PlainLora<B> {
     }
 
     fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let lora = x.clone().matmul(self.a.val()).matmul(self.b.val()).mul_scalar(self.scaling);
+        let lora = x
+            .clone()
+            .matmul(self.a.val())
+            .matmul(self.b.val())
+            .mul_scalar(self.scaling);
         x.matmul(self.weight.clone()) + self.bias.clone().unsqueeze() + lora
     }
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Median wall time of `iters` calls of `step` after two warm-up calls.
-fn median_time<B: AutodiffBackend>(device: &B::Device, iters: usize, mut step: impl FnMut()) -> Duration {
+fn median_time<B: AutodiffBackend>(
+    device: &B::Device,
+    iters: usize,
+    mut step: impl FnMut(),
+) -> Duration {
     for _ in 0..2 {
         step();
     }
@@ -89,24 +101,39 @@ fn main() {
     });
 
     let variants = [
-        ("R-LoRA N = 1 (this module)", RLoraConfig::r_lora(D_MODEL, D_MODEL, 1)),
+        (
+            "R-LoRA N = 1 (this module)",
+            RLoraConfig::r_lora(D_MODEL, D_MODEL, 1),
+        ),
         ("R-LoRA N = 5", RLoraConfig::r_lora(D_MODEL, D_MODEL, 5)),
-        ("HydraLoRA N = 5", RLoraConfig::hydra_lora(D_MODEL, D_MODEL, 5)),
+        (
+            "HydraLoRA N = 5",
+            RLoraConfig::hydra_lora(D_MODEL, D_MODEL, 5),
+        ),
     ];
     let times: Vec<(&str, Duration)> = variants
         .iter()
         .map(|(name, config)| {
             let layer = config.init::<Train>(&device).expect("valid config");
-            (*name, median_time::<Train>(&device, iters, || rlora_step(&layer, &x)))
+            (
+                *name,
+                median_time::<Train>(&device, iters, || rlora_step(&layer, &x)),
+            )
         })
         .collect();
 
-    println!("forward + backward, [{tokens}, {D_MODEL} → {D_MODEL}], rank {RANK}, median of {iters}");
+    println!(
+        "forward + backward, [{tokens}, {D_MODEL} → {D_MODEL}], rank {RANK}, median of {iters}"
+    );
     println!("| variant | ms/step | × plain LoRA | × N = 1 |");
     println!("|---|---:|---:|---:|");
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let one_head = times[0].1;
-    println!("| plain LoRA (baseline) | {:.1} | 1.00 | {:.2} |", ms(base_time), ms(base_time) / ms(one_head));
+    println!(
+        "| plain LoRA (baseline) | {:.1} | 1.00 | {:.2} |",
+        ms(base_time),
+        ms(base_time) / ms(one_head)
+    );
     for (name, time) in &times {
         println!(
             "| {name} | {:.1} | {:.2} | {:.2} |",

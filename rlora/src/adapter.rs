@@ -103,10 +103,18 @@ impl<B: Backend> RLoraLinear<B> {
 
     /// Applies the adapter saved in `dir` to `base` (the original pretrained layer): the result
     /// computes exactly what the saved layer computed.
-    pub fn load_adapter(base: Linear<B>, dir: impl AsRef<Path>, device: &B::Device) -> Result<Self, RLoraError> {
+    pub fn load_adapter(
+        base: Linear<B>,
+        dir: impl AsRef<Path>,
+        device: &B::Device,
+    ) -> Result<Self, RLoraError> {
         let dir = dir.as_ref();
         let config = read_layer_config(&dir.join(ADAPTER_CONFIG_FILE))?;
-        check_base(&base, &config, &dir.join(ADAPTER_CONFIG_FILE).display().to_string())?;
+        check_base(
+            &base,
+            &config,
+            &dir.join(ADAPTER_CONFIG_FILE).display().to_string(),
+        )?;
         let mut file = TensorFile::read(dir.join(ADAPTER_WEIGHTS_FILE))?;
         let layer = Self::read_adapter_tensors(base, &config, "", &mut file, device)?;
         file.ensure_consumed()?;

@@ -140,7 +140,10 @@ impl RLoraConfig {
         positive("rank", self.rank)?;
         positive("heads", self.heads)?;
         if !self.alpha.is_finite() {
-            return Err(RLoraError::invalid("alpha", format!("must be finite, got {}", self.alpha)));
+            return Err(RLoraError::invalid(
+                "alpha",
+                format!("must be finite, got {}", self.alpha),
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(RLoraError::invalid(

@@ -1,7 +1,7 @@
 //! Head diagnostics: how alike the heads are, and how the router spreads tokens over them.
 
-use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 
 use crate::layer::RLoraLinear;
 
@@ -30,7 +30,12 @@ impl<B: Backend> RLoraLinear<B> {
     pub fn head_similarity(&self) -> HeadSimilarity {
         let heads = self.config.heads;
         let flat: Tensor<B, 2> = self.heads().reshape([heads as i64, -1]).detach();
-        let norms = flat.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12); // [N, 1]
+        let norms = flat
+            .clone()
+            .powi_scalar(2)
+            .sum_dim(1)
+            .sqrt()
+            .clamp_min(1e-12); // [N, 1]
         let unit = flat / norms;
         let cos = unit.clone().matmul(unit.transpose());
         let values: Vec<f64> = cos

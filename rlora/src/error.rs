@@ -14,7 +14,9 @@ pub enum RLoraError {
         reason: String,
     },
     /// A config and a base layer (or two configs) disagree on a shape.
-    #[error("config mismatch: `{field}` is {expected} in {expected_from} but {found} in {found_from}")]
+    #[error(
+        "config mismatch: `{field}` is {expected} in {expected_from} but {found} in {found_from}"
+    )]
     ConfigMismatch {
         /// The field that differs.
         field: &'static str,

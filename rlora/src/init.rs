@@ -69,7 +69,8 @@ impl LoraInit {
             Fan::In => fan_in,
             Fan::Out => fan_out,
         };
-        let normal = |std: f64| Tensor::random([rows, cols], Distribution::Normal(0.0, std), device);
+        let normal =
+            |std: f64| Tensor::random([rows, cols], Distribution::Normal(0.0, std), device);
         match self {
             Self::Zeros => Tensor::zeros([rows, cols], device),
             Self::Gaussian { std } => normal(*std),
@@ -110,7 +111,12 @@ pub enum RouterInit {
 
 impl RouterInit {
     /// Draws the router, `[d_input, heads]`.
-    pub fn draw<B: Backend>(&self, d_input: usize, heads: usize, device: &B::Device) -> Tensor<B, 2> {
+    pub fn draw<B: Backend>(
+        &self,
+        d_input: usize,
+        heads: usize,
+        device: &B::Device,
+    ) -> Tensor<B, 2> {
         match self {
             Self::Zeros => LoraInit::Zeros.draw(d_input, heads, device),
             Self::KaimingUniform => LoraInit::KaimingUniform.draw(d_input, heads, device),

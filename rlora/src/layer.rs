@@ -93,7 +93,11 @@ impl<B: Backend> RLoraLinear<B> {
     }
 
     /// Assembles a layer from a base and adapter tensors whose shapes are already checked.
-    pub(crate) fn from_parts(base: Linear<B>, config: RLoraConfig, weights: AdapterWeights<B>) -> Self {
+    pub(crate) fn from_parts(
+        base: Linear<B>,
+        config: RLoraConfig,
+        weights: AdapterWeights<B>,
+    ) -> Self {
         let frozen = |tensor: Tensor<B, 2>| Param::from_tensor(tensor).set_require_grad(false);
         Self {
             base: base.no_grad(),
@@ -120,29 +124,48 @@ impl<B: Backend> RLoraLinear<B> {
     }
 
     /// The adapter's contribution for `x: [T, d_input]`, `[T, d_output]`:
-    /// `s · ([g_1·drop_1(xA) … g_N·drop_N(xA)] @ [B_1; …; B_N] − (x A⁰) B̄⁰)`.
+    /// `s · [g_1·drop_1(xA) … g_N·drop_N(xA) | −x A⁰] @ [B_1; …; B_N; B̄⁰]`.
     fn delta(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let [tokens, _] = x.dims();
         let (heads, rank) = (self.config.heads, self.config.rank);
         let per_head = self.config.dropout_placement == DropoutPlacement::PerHead;
 
-        let x_a = if per_head { x.clone() } else { self.dropout.forward(x.clone()) };
-        let h = x_a.matmul(self.lora_a.val()); // [T, r]
-        let mixed = match &self.router {
+        // The thin projections of the undropped x, in one pass over x: x [A | R | A⁰].
+        let mut weights = Vec::with_capacity(3);
+        if per_head {
+            weights.push(self.lora_a.val());
+        }
+        weights.extend(self.router.as_ref().map(Param::val));
+        weights.extend(self.offset.as_ref().map(|offset| offset.a.val()));
+        let mut projections = project(x.clone(), weights).into_iter();
+        let mut next = || projections.next().expect("one projection per weight");
+        let h = if per_head {
+            next()
+        } else {
+            self.dropout.forward(x).matmul(self.lora_a.val())
+        }; // [T, r]
+        let logits = self.router.as_ref().map(|_| next()); // [T, N]
+        let h0 = self.offset.as_ref().map(|_| next()); // [T, r]
+
+        let mixed = match logits {
             None if per_head => self.dropout.forward(h),
             None => h,
-            Some(_) => {
+            Some(logits) => {
                 let h = h.unsqueeze_dim::<3>(1).expand([tokens, heads, rank]); // [T, N, r]
                 let h = if per_head { self.dropout.forward(h) } else { h }; // one mask per head
-                let gates = self.gates(x.clone()).unsqueeze_dim::<3>(2); // [T, N, 1]
+                let gates = softmax_f32(logits).unsqueeze_dim::<3>(2); // [T, N, 1]
                 (h * gates).reshape([tokens, heads * rank]) // [T, N·r]
             }
         };
-        let mut delta = mixed.matmul(self.lora_b.val()); // [T, d_out]
-        if let Some(offset) = &self.offset {
-            delta = delta - x.matmul(offset.a.val()).matmul(offset.b.val());
-        }
-        delta.mul_scalar(self.config.scaling())
+        // One matmul for every head and the offset; s scales the thin side.
+        let (mixed, up) = match (h0, &self.offset) {
+            (Some(h0), Some(offset)) => (
+                Tensor::cat(vec![mixed, h0.neg()], 1), // [T, N·r + r]
+                Tensor::cat(vec![self.lora_b.val(), offset.b.val()], 0), // [N·r + r, d_out]
+            ),
+            _ => (mixed, self.lora_b.val()),
+        };
+        mixed.mul_scalar(self.config.scaling()).matmul(up)
     }
 
     /// The routing weights `g(x) = softmax(x R)` per token, computed in f32: `[..., d_input]` →
@@ -154,13 +177,7 @@ impl<B: Backend> RLoraLinear<B> {
             return Tensor::ones(shape, &x.device());
         };
         let logits = flatten_tokens(x, self.config.d_input).matmul(router.val()); // [T, N]
-        let dtype = logits.dtype();
-        let gates = if dtype == DType::F32 {
-            softmax(logits, 1)
-        } else {
-            softmax(logits.cast(FloatDType::F32), 1).cast(FloatDType::from(dtype))
-        };
-        gates.reshape(shape)
+        softmax_f32(logits).reshape(shape)
     }
 
     /// The heads as `[heads, rank, d_output]`.
@@ -197,9 +214,13 @@ impl<B: Backend> AdapterWeights<B> {
             lora_a = lora_a.mul_scalar(scale);
             lora_b = lora_b.mul_scalar(scale);
         }
-        let router = (config.heads > 1).then(|| config.router_init.draw::<B>(d_in, config.heads, device));
+        let router =
+            (config.heads > 1).then(|| config.router_init.draw::<B>(d_in, config.heads, device));
         let offset = config.has_init_offset().then(|| {
-            let mean_head = lora_b.clone().reshape([config.heads, rank, d_out]).mean_dim(0);
+            let mean_head = lora_b
+                .clone()
+                .reshape([config.heads, rank, d_out])
+                .mean_dim(0);
             (lora_a.clone(), mean_head.reshape([rank, d_out]))
         });
         Self {
@@ -209,6 +230,28 @@ impl<B: Backend> AdapterWeights<B> {
             offset,
         }
     }
+}
+
+/// `x [M_1 | … | M_k]` in one matmul, split back into `x M_1, …, x M_k`.
+fn project<B: Backend>(x: Tensor<B, 2>, weights: Vec<Tensor<B, 2>>) -> Vec<Tensor<B, 2>> {
+    match weights.len() {
+        0 => Vec::new(),
+        1 => weights.into_iter().map(|w| x.clone().matmul(w)).collect(),
+        _ => {
+            let widths = weights.iter().map(|w| w.dims()[1]).collect();
+            x.matmul(Tensor::cat(weights, 1))
+                .split_with_sizes(widths, 1)
+        }
+    }
+}
+
+/// Softmax over the last dimension of `[T, N]` logits, computed in f32 whatever the float type.
+fn softmax_f32<B: Backend>(logits: Tensor<B, 2>) -> Tensor<B, 2> {
+    let dtype = logits.dtype();
+    if dtype == DType::F32 {
+        return softmax(logits, 1);
+    }
+    softmax(logits.cast(FloatDType::F32), 1).cast(FloatDType::from(dtype))
 }
 
 /// `[..., d]` → `[T, d]`, with `T` the product of the leading dimensions.
@@ -226,8 +269,16 @@ pub(crate) fn check_base<B: Backend>(
     let [d_input, d_output] = base.weight.lazy_shape().dims();
     let checks = [
         ("d_input", config.d_input.to_string(), d_input.to_string()),
-        ("d_output", config.d_output.to_string(), d_output.to_string()),
-        ("bias", config.bias.to_string(), base.bias.is_some().to_string()),
+        (
+            "d_output",
+            config.d_output.to_string(),
+            d_output.to_string(),
+        ),
+        (
+            "bias",
+            config.bias.to_string(),
+            base.bias.is_some().to_string(),
+        ),
     ];
     for (field, expected, found) in checks {
         if expected != found {

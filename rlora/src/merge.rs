@@ -2,8 +2,8 @@
 
 use burn::module::Param;
 use burn::nn::Linear;
-use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 
 use crate::error::RLoraError;
 use crate::layer::RLoraLinear;
@@ -38,7 +38,9 @@ impl<B: Backend> RLoraLinear<B> {
             )));
         }
         if let Some(bad) = weights.iter().find(|w| !w.is_finite()) {
-            return Err(RLoraError::InvalidRouting(format!("weight {bad} is not finite")));
+            return Err(RLoraError::InvalidRouting(format!(
+                "weight {bad} is not finite"
+            )));
         }
         let device = self.lora_b.device();
         let w: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
@@ -51,7 +53,11 @@ impl<B: Backend> RLoraLinear<B> {
         let weight = self.base.weight.val() + delta.mul_scalar(self.config.scaling());
         Ok(Linear {
             weight: Param::from_tensor(weight.detach()),
-            bias: self.base.bias.as_ref().map(|b| Param::from_tensor(b.val().detach())),
+            bias: self
+                .base
+                .bias
+                .as_ref()
+                .map(|b| Param::from_tensor(b.val().detach())),
         })
     }
 }

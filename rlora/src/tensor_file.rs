@@ -40,12 +40,17 @@ impl TensorFile {
         let safetensors = SafeTensors::deserialize(&bytes).map_err(parse_error)?;
         let mut tensors = BTreeMap::new();
         for (key, view) in safetensors.iter() {
-            let values = decode_f32(view.dtype(), view.data()).ok_or_else(|| RLoraError::UnsupportedDtype {
-                file: path.clone(),
-                key: key.to_string(),
-                dtype: format!("{:?}", view.dtype()),
+            let values = decode_f32(view.dtype(), view.data()).ok_or_else(|| {
+                RLoraError::UnsupportedDtype {
+                    file: path.clone(),
+                    key: key.to_string(),
+                    dtype: format!("{:?}", view.dtype()),
+                }
             })?;
-            tensors.insert(key.to_string(), TensorData::new(values, view.shape().to_vec()));
+            tensors.insert(
+                key.to_string(),
+                TensorData::new(values, view.shape().to_vec()),
+            );
         }
         let metadata = header.metadata().clone().unwrap_or_default();
         Ok(Self {
@@ -76,8 +81,13 @@ impl TensorFile {
     }
 
     /// Stores a tensor under `key` (as f32).
-    pub fn insert<B: Backend, const D: usize>(&mut self, key: impl Into<String>, tensor: Tensor<B, D>) {
-        self.tensors.insert(key.into(), tensor.into_data().convert::<f32>());
+    pub fn insert<B: Backend, const D: usize>(
+        &mut self,
+        key: impl Into<String>,
+        tensor: Tensor<B, D>,
+    ) {
+        self.tensors
+            .insert(key.into(), tensor.into_data().convert::<f32>());
     }
 
     /// Whether `key` is present.
@@ -129,19 +139,24 @@ impl TensorFile {
             .tensors
             .iter()
             .map(|(key, data)| {
-                let view = safetensors::tensor::TensorView::new(Dtype::F32, data.shape.to_vec(), data.as_bytes())
-                    .map_err(|e| RLoraError::Safetensors {
-                        path: self.path.clone(),
-                        message: format!("tensor `{key}`: {e}"),
-                    })?;
+                let view = safetensors::tensor::TensorView::new(
+                    Dtype::F32,
+                    data.shape.to_vec(),
+                    data.as_bytes(),
+                )
+                .map_err(|e| RLoraError::Safetensors {
+                    path: self.path.clone(),
+                    message: format!("tensor `{key}`: {e}"),
+                })?;
                 Ok((key.as_str(), view))
             })
             .collect::<Result<_, RLoraError>>()?;
         let metadata = (!self.metadata.is_empty()).then(|| self.metadata.clone());
-        let bytes = safetensors::serialize(views, metadata).map_err(|e| RLoraError::Safetensors {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })?;
+        let bytes =
+            safetensors::serialize(views, metadata).map_err(|e| RLoraError::Safetensors {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
         write_atomically(&self.path, &bytes)
     }
 }

@@ -34,7 +34,11 @@ fn head_similarity_is_the_cosine_of_the_flattened_heads() {
     ];
     for i in 0..4 {
         for j in 0..4 {
-            assert!((s.matrix[i][j] - expected[i][j]).abs() < 1e-6, "[{i}][{j}] = {}", s.matrix[i][j]);
+            assert!(
+                (s.matrix[i][j] - expected[i][j]).abs() < 1e-6,
+                "[{i}][{j}] = {}",
+                s.matrix[i][j]
+            );
         }
     }
     let mean = (2.0 * (1.0 + 0.0 + 0.0 - 3.0 * h)) / 12.0;
@@ -43,20 +47,30 @@ fn head_similarity_is_the_cosine_of_the_flattened_heads() {
 
 #[test]
 fn zero_heads_have_zero_similarity_and_one_head_has_no_mean() {
-    let hydra = RLoraConfig::hydra_lora(8, 8, 3).init::<TestBackend>(&device()).unwrap();
+    let hydra = RLoraConfig::hydra_lora(8, 8, 3)
+        .init::<TestBackend>(&device())
+        .unwrap();
     let s = hydra.head_similarity();
     assert!(s.matrix.iter().flatten().all(|&v| v == 0.0));
     assert_eq!(s.mean_off_diagonal, Some(0.0));
-    let lora = RLoraConfig::lora(8, 8).init::<TestBackend>(&device()).unwrap();
+    let lora = RLoraConfig::lora(8, 8)
+        .init::<TestBackend>(&device())
+        .unwrap();
     assert_eq!(lora.head_similarity().mean_off_diagonal, None);
 }
 
 #[test]
 fn routing_stats_of_uniform_and_learned_routers() {
-    let x = Tensor::<TestBackend, 3>::random([4, 16, 32], Distribution::Normal(0.0, 1.0), &device());
-    let uniform = RLoraConfig::r_lora(32, 8, 5).init::<TestBackend>(&device()).unwrap();
+    let x =
+        Tensor::<TestBackend, 3>::random([4, 16, 32], Distribution::Normal(0.0, 1.0), &device());
+    let uniform = RLoraConfig::r_lora(32, 8, 5)
+        .init::<TestBackend>(&device())
+        .unwrap();
     let stats = uniform.routing_stats(x.clone());
-    assert!(stats.mean_gate.iter().all(|g| (g - 0.2).abs() < 1e-6), "{stats:?}");
+    assert!(
+        stats.mean_gate.iter().all(|g| (g - 0.2).abs() < 1e-6),
+        "{stats:?}"
+    );
     assert!((stats.mean_entropy - 5f64.ln()).abs() < 1e-5, "{stats:?}");
 
     let random = RLoraConfig::r_lora(32, 8, 5)
@@ -75,7 +89,9 @@ fn routing_stats_of_uniform_and_learned_routers() {
         / 64.0;
     assert!((stats.mean_entropy - by_hand).abs() < 1e-5);
 
-    let single = RLoraConfig::lora(32, 8).init::<TestBackend>(&device()).unwrap();
+    let single = RLoraConfig::lora(32, 8)
+        .init::<TestBackend>(&device())
+        .unwrap();
     let stats = single.routing_stats(Tensor::<TestBackend, 2>::ones([3, 32], &device()));
     assert_eq!((stats.mean_gate, stats.mean_entropy), (vec![1.0], 0.0));
 }

@@ -34,7 +34,13 @@ fn probe<B: Backend>(placement: DropoutPlacement) -> RLoraLinear<B> {
     let heads: Vec<Tensor<B, 2>> = (0..HEADS)
         .map(|i| {
             let blocks = (0..HEADS)
-                .map(|j| if i == j { eye.clone() } else { Tensor::zeros([RANK, RANK], &device) })
+                .map(|j| {
+                    if i == j {
+                        eye.clone()
+                    } else {
+                        Tensor::zeros([RANK, RANK], &device)
+                    }
+                })
                 .collect();
             Tensor::cat(blocks, 1)
         })
@@ -50,7 +56,11 @@ fn masks(layer: &RLoraLinear<TestAutodiff>) -> Vec<Vec<Vec<bool>>> {
     let x = Tensor::<TestAutodiff, 2>::ones([TOKENS, RANK], &device());
     let y = values(layer.forward(x));
     y.chunks(HEADS * RANK)
-        .map(|row| row.chunks(RANK).map(|block| block.iter().map(|&v| v != 0.0).collect()).collect())
+        .map(|row| {
+            row.chunks(RANK)
+                .map(|block| block.iter().map(|&v| v != 0.0).collect())
+                .collect()
+        })
         .collect()
 }
 
@@ -60,7 +70,11 @@ fn multi_head_dropout_draws_an_independent_mask_per_head() {
     let n = (TOKENS * RANK) as f64;
     for h in 0..HEADS {
         let kept = masks.iter().flat_map(|t| &t[h]).filter(|&&k| k).count() as f64 / n;
-        assert!((kept - (1.0 - P)).abs() < 0.015, "head {h} keeps {kept}, expected {}", 1.0 - P);
+        assert!(
+            (kept - (1.0 - P)).abs() < 0.015,
+            "head {h} keeps {kept}, expected {}",
+            1.0 - P
+        );
         for g in (h + 1)..HEADS {
             let differ = masks
                 .iter()
@@ -69,7 +83,10 @@ fn multi_head_dropout_draws_an_independent_mask_per_head() {
                 .count() as f64
                 / n;
             // Independent masks differ with probability 2p(1 − p) = 0.42.
-            assert!((differ - 2.0 * P * (1.0 - P)).abs() < 0.02, "heads {h}, {g} differ on {differ}");
+            assert!(
+                (differ - 2.0 * P * (1.0 - P)).abs() < 0.02,
+                "heads {h}, {g} differ on {differ}"
+            );
         }
     }
 }
@@ -77,10 +94,14 @@ fn multi_head_dropout_draws_an_independent_mask_per_head() {
 #[test]
 fn input_dropout_is_one_mask_shared_by_all_heads() {
     let masks = masks(&probe::<TestAutodiff>(DropoutPlacement::Input));
-    let kept = masks.iter().flat_map(|t| &t[0]).filter(|&&k| k).count() as f64 / (TOKENS * RANK) as f64;
+    let kept =
+        masks.iter().flat_map(|t| &t[0]).filter(|&&k| k).count() as f64 / (TOKENS * RANK) as f64;
     assert!((kept - (1.0 - P)).abs() < 0.015, "keeps {kept}");
     for token in &masks {
-        assert!(token.iter().all(|head| head == &token[0]), "heads saw different inputs");
+        assert!(
+            token.iter().all(|head| head == &token[0]),
+            "heads saw different inputs"
+        );
     }
 }
 
@@ -90,7 +111,10 @@ fn kept_values_are_rescaled_by_one_over_keep_probability() {
     let s = layer.config.scaling();
     let y = values(layer.forward(Tensor::<TestAutodiff, 2>::ones([64, RANK], &device())));
     let expected = (s / HEADS as f64 / (1.0 - P)) as f32;
-    assert!(y.iter().all(|&v| v == 0.0 || (v - expected).abs() < 1e-5 * expected));
+    assert!(
+        y.iter()
+            .all(|&v| v == 0.0 || (v - expected).abs() < 1e-5 * expected)
+    );
 }
 
 #[test]
@@ -98,7 +122,12 @@ fn inference_is_deterministic_and_undropped() {
     for placement in [DropoutPlacement::PerHead, DropoutPlacement::Input] {
         let layer = probe::<TestAutodiff>(placement).valid();
         let x = Tensor::<TestBackend, 3>::from_data(
-            TensorData::new((0..2 * 50 * RANK).map(|i| (i % 7) as f32 - 3.0).collect::<Vec<_>>(), [2, 50, RANK]),
+            TensorData::new(
+                (0..2 * 50 * RANK)
+                    .map(|i| (i % 7) as f32 - 3.0)
+                    .collect::<Vec<_>>(),
+                [2, 50, RANK],
+            ),
             &device(),
         );
         let first = values(layer.forward(x.clone()));

@@ -37,12 +37,14 @@ fn load_case<B: AutodiffBackend>(name: &str) -> (RLoraLinear<B>, TensorFile) {
         let weight = file
             .take("base.weight", [config.d_input, config.d_output], &device)
             .expect("base.weight");
-        let bias = config
-            .bias
-            .then(|| file.take("base.bias", [config.d_output], &device).expect("base.bias"));
+        let bias = config.bias.then(|| {
+            file.take("base.bias", [config.d_output], &device)
+                .expect("base.bias")
+        });
         linear(weight, bias)
     };
-    let layer = RLoraLinear::read_adapter_tensors(base, &config, "", &mut file, &device).expect("adapter");
+    let layer =
+        RLoraLinear::read_adapter_tensors(base, &config, "", &mut file, &device).expect("adapter");
     (layer, file)
 }
 
@@ -56,27 +58,63 @@ fn check_case(name: &str) {
 
     // Eval mode: the inner (non-autodiff) module, no dropout.
     let y_eval = layer.valid().forward(x.clone().inner());
-    assert_close(&format!("{name}: y (eval)"), y_eval, y_ref.clone().inner(), TOLERANCE);
+    assert_close(
+        &format!("{name}: y (eval)"),
+        y_eval,
+        y_ref.clone().inner(),
+        TOLERANCE,
+    );
 
     // Gradients of loss = Σ y² through the autodiff backend.
     let y = layer.forward(x);
-    assert_close(&format!("{name}: y (autodiff)"), y.clone(), y_ref, TOLERANCE);
+    assert_close(
+        &format!("{name}: y (autodiff)"),
+        y.clone(),
+        y_ref,
+        TOLERANCE,
+    );
     let grads = y.powi_scalar(2).sum().backward();
     let grad_a = layer.lora_a.grad(&grads).expect("A has a gradient");
     let grad_b = layer.lora_b.grad(&grads).expect("heads have a gradient");
     let expect = |file: &mut TensorFile, key: &str, shape: [usize; 2]| {
-        file.take::<TestAutodiff, 2>(key, shape, &device).expect(key).inner()
+        file.take::<TestAutodiff, 2>(key, shape, &device)
+            .expect(key)
+            .inner()
     };
-    assert_close(&format!("{name}: grad A"), grad_a, expect(&mut file, "grad_lora_a", [d_in, r]), TOLERANCE);
-    assert_close(&format!("{name}: grad heads"), grad_b, expect(&mut file, "grad_lora_b", [n * r, d_out]), TOLERANCE);
+    assert_close(
+        &format!("{name}: grad A"),
+        grad_a,
+        expect(&mut file, "grad_lora_a", [d_in, r]),
+        TOLERANCE,
+    );
+    assert_close(
+        &format!("{name}: grad heads"),
+        grad_b,
+        expect(&mut file, "grad_lora_b", [n * r, d_out]),
+        TOLERANCE,
+    );
     if let Some(router) = &layer.router {
         let grad_router = router.grad(&grads).expect("router has a gradient");
-        assert_close(&format!("{name}: grad router"), grad_router, expect(&mut file, "grad_router", [d_in, n]), TOLERANCE);
+        assert_close(
+            &format!("{name}: grad router"),
+            grad_router,
+            expect(&mut file, "grad_router", [d_in, n]),
+            TOLERANCE,
+        );
     }
     // The frozen base and offset get no gradient.
-    assert!(layer.base.weight.grad(&grads).is_none(), "{name}: base weight got a gradient");
-    assert!(layer.offset.as_ref().is_some_and(|o| o.a.grad(&grads).is_none()));
-    file.ensure_consumed().expect("every fixture tensor was checked");
+    assert!(
+        layer.base.weight.grad(&grads).is_none(),
+        "{name}: base weight got a gradient"
+    );
+    assert!(
+        layer
+            .offset
+            .as_ref()
+            .is_some_and(|o| o.a.grad(&grads).is_none())
+    );
+    file.ensure_consumed()
+        .expect("every fixture tensor was checked");
 }
 
 #[test]

@@ -22,8 +22,14 @@ fn mean_std(v: &[f32]) -> (f64, f64) {
 /// standard error is under 0.3%).
 fn assert_stats(what: &str, v: &[f32], std: f64) {
     let (m, s) = mean_std(v);
-    assert!(m.abs() < 5.0 * std / (v.len() as f64).sqrt(), "{what}: mean {m}");
-    assert!((s / std - 1.0).abs() < 0.03, "{what}: std {s}, expected {std}");
+    assert!(
+        m.abs() < 5.0 * std / (v.len() as f64).sqrt(),
+        "{what}: mean {m}"
+    );
+    assert!(
+        (s / std - 1.0).abs() < 0.03,
+        "{what}: std {s}, expected {std}"
+    );
 }
 
 #[test]
@@ -32,13 +38,37 @@ fn each_scheme_has_its_distribution() {
     let (fi, fo) = (ROWS as f64, COLS as f64);
     let cases = [
         ("gaussian", LoraInit::Gaussian { std: 0.3 }, 0.3),
-        ("kaiming uniform (a = √5)", LoraInit::KaimingUniform, 1.0 / fi.sqrt() / 3f64.sqrt()),
-        ("kaiming normal fan_in", LoraInit::KaimingNormal { fan: Fan::In }, (2.0 / fi).sqrt()),
-        ("kaiming normal fan_out", LoraInit::KaimingNormal { fan: Fan::Out }, (2.0 / fo).sqrt()),
-        ("xavier normal", LoraInit::XavierNormal, (2.0 / (fi + fo)).sqrt()),
+        (
+            "kaiming uniform (a = √5)",
+            LoraInit::KaimingUniform,
+            1.0 / fi.sqrt() / 3f64.sqrt(),
+        ),
+        (
+            "kaiming normal fan_in",
+            LoraInit::KaimingNormal { fan: Fan::In },
+            (2.0 / fi).sqrt(),
+        ),
+        (
+            "kaiming normal fan_out",
+            LoraInit::KaimingNormal { fan: Fan::Out },
+            (2.0 / fo).sqrt(),
+        ),
+        (
+            "xavier normal",
+            LoraInit::XavierNormal,
+            (2.0 / (fi + fo)).sqrt(),
+        ),
         ("unit", LoraInit::Unit, 1.0 / fi.max(fo).sqrt()),
-        ("scaled normal fan_in", LoraInit::ScaledNormal { fan: Fan::In }, 1.0 / fi.sqrt()),
-        ("scaled normal fan_out", LoraInit::ScaledNormal { fan: Fan::Out }, 1.0 / fo.sqrt()),
+        (
+            "scaled normal fan_in",
+            LoraInit::ScaledNormal { fan: Fan::In },
+            1.0 / fi.sqrt(),
+        ),
+        (
+            "scaled normal fan_out",
+            LoraInit::ScaledNormal { fan: Fan::Out },
+            1.0 / fo.sqrt(),
+        ),
     ];
     for (what, init, std) in cases {
         let drawn = values(init.draw::<TestBackend>(ROWS, COLS, &device()));
@@ -46,7 +76,10 @@ fn each_scheme_has_its_distribution() {
     }
     let bound = 1.0 / fi.sqrt() as f32;
     let uniform = values(LoraInit::KaimingUniform.draw::<TestBackend>(ROWS, COLS, &device()));
-    assert!(uniform.iter().all(|v| v.abs() <= bound), "kaiming uniform exceeds ±1/√fan_in");
+    assert!(
+        uniform.iter().all(|v| v.abs() <= bound),
+        "kaiming uniform exceeds ±1/√fan_in"
+    );
     let zeros = values(LoraInit::Zeros.draw::<TestBackend>(ROWS, COLS, &device()));
     assert!(zeros.iter().all(|&v| v == 0.0));
 }
@@ -62,8 +95,14 @@ fn orthogonal_is_semi_orthogonal_in_both_orientations() {
             m.clone().matmul(m.transpose())
         };
         let k = rows.min(cols);
-        let error = common::relative_error(&values(gram), &values(Tensor::<TestBackend, 2>::eye(k, &device())));
-        assert!(error < 1e-4, "[{rows}, {cols}]: Gram matrix off identity by {error}");
+        let error = common::relative_error(
+            &values(gram),
+            &values(Tensor::<TestBackend, 2>::eye(k, &device())),
+        );
+        assert!(
+            error < 1e-4,
+            "[{rows}, {cols}]: Gram matrix off identity by {error}"
+        );
     }
 }
 
@@ -77,17 +116,27 @@ fn r_lora_init_follows_the_paper_with_the_stable_rescale_applied_once() {
             .with_rank(rank)
             .init::<TestBackend>(&device())
             .unwrap();
-        assert_stats(&format!("A (N = {heads})"), &values(layer.lora_a.val()), scale / (d_in as f64).sqrt());
+        assert_stats(
+            &format!("A (N = {heads})"),
+            &values(layer.lora_a.val()),
+            scale / (d_in as f64).sqrt(),
+        );
         // Every head has the paper's scale: the rescale is not compounded per head.
         for (i, head) in layer.heads().iter_dim(0).enumerate() {
-            assert_stats(&format!("B_{i} (N = {heads})"), &values(head), scale / (d_out as f64).sqrt());
+            assert_stats(
+                &format!("B_{i} (N = {heads})"),
+                &values(head),
+                scale / (d_out as f64).sqrt(),
+            );
         }
     }
 }
 
 #[test]
 fn heads_are_drawn_independently() {
-    let layer = RLoraConfig::r_lora(256, 256, 4).init::<TestBackend>(&device()).unwrap();
+    let layer = RLoraConfig::r_lora(256, 256, 4)
+        .init::<TestBackend>(&device())
+        .unwrap();
     let similarity = layer.head_similarity();
     for i in 0..4 {
         for j in 0..4 {
@@ -104,14 +153,22 @@ fn heads_are_drawn_independently() {
 
 #[test]
 fn router_init() {
-    let zero = RLoraConfig::r_lora(512, 64, 128).init::<TestBackend>(&device()).unwrap();
+    let zero = RLoraConfig::r_lora(512, 64, 128)
+        .init::<TestBackend>(&device())
+        .unwrap();
     assert!(values(zero.router.unwrap().val()).iter().all(|&v| v == 0.0));
     let kaiming = RLoraConfig::r_lora(512, 64, 128)
         .with_router_init(RouterInit::KaimingUniform)
         .init::<TestBackend>(&device())
         .unwrap();
-    assert_stats("router", &values(kaiming.router.unwrap().val()), 1.0 / (512f64).sqrt() / 3f64.sqrt());
-    let single = RLoraConfig::lora(64, 64).init::<TestBackend>(&device()).unwrap();
+    assert_stats(
+        "router",
+        &values(kaiming.router.unwrap().val()),
+        1.0 / (512f64).sqrt() / 3f64.sqrt(),
+    );
+    let single = RLoraConfig::lora(64, 64)
+        .init::<TestBackend>(&device())
+        .unwrap();
     assert!(single.router.is_none(), "one head has no router");
 }
 
@@ -119,7 +176,10 @@ fn router_init() {
 fn presets_differ_only_where_the_paper_says() {
     let (i, o, n) = (32, 16, 5);
     let lora = RLoraConfig::lora(i, o);
-    assert_eq!((lora.heads, lora.init_b.clone(), lora.stable_gamma), (1, LoraInit::Zeros, None));
+    assert_eq!(
+        (lora.heads, lora.init_b.clone(), lora.stable_gamma),
+        (1, LoraInit::Zeros, None)
+    );
     let hydra = RLoraConfig::hydra_lora(i, o, n);
     assert_eq!(hydra.dropout_placement, DropoutPlacement::Input);
     assert_eq!(hydra.init_b, LoraInit::Zeros);
@@ -128,11 +188,19 @@ fn presets_differ_only_where_the_paper_says() {
     assert_eq!(r.dropout_placement, DropoutPlacement::PerHead);
     assert_eq!(r.init_a, LoraInit::ScaledNormal { fan: Fan::In });
     assert_eq!(r.init_b, LoraInit::ScaledNormal { fan: Fan::Out });
-    assert_eq!((r.stable_gamma, r.rank, r.alpha, r.dropout, r.use_rslora), (Some(64.0), 8, 32.0, 0.1, true));
+    assert_eq!(
+        (r.stable_gamma, r.rank, r.alpha, r.dropout, r.use_rslora),
+        (Some(64.0), 8, 32.0, 0.1, true)
+    );
     assert!(r.has_init_offset());
     // Each ablation is R-LoRA with one of its two ingredients taken out.
     let init_only = RLoraConfig::random_init_only(i, o, n);
-    assert_eq!(init_only.clone().with_dropout_placement(DropoutPlacement::PerHead), r);
+    assert_eq!(
+        init_only
+            .clone()
+            .with_dropout_placement(DropoutPlacement::PerHead),
+        r
+    );
     let dropout_only = RLoraConfig::multi_head_dropout_only(i, o, n);
     assert_eq!(dropout_only.dropout_placement, DropoutPlacement::PerHead);
     assert!(!dropout_only.has_init_offset());
@@ -149,12 +217,21 @@ fn invalid_configs_are_rejected_with_the_field_named() {
         (RLoraConfig::lora(8, 8).with_dropout(1.0), "dropout"),
         (RLoraConfig::lora(8, 8).with_dropout(-0.1), "dropout"),
         (RLoraConfig::lora(8, 8).with_alpha(f64::NAN), "alpha"),
-        (RLoraConfig::r_lora(8, 8, 2).with_stable_gamma(Some(0.0)), "stable_gamma"),
-        (RLoraConfig::lora(8, 8).with_init_a(LoraInit::Gaussian { std: -1.0 }), "init_a"),
+        (
+            RLoraConfig::r_lora(8, 8, 2).with_stable_gamma(Some(0.0)),
+            "stable_gamma",
+        ),
+        (
+            RLoraConfig::lora(8, 8).with_init_a(LoraInit::Gaussian { std: -1.0 }),
+            "init_a",
+        ),
         (RLoraConfig::lora(0, 8), "d_input"),
     ];
     for (config, field) in cases {
-        let message = config.init::<TestBackend>(&device()).unwrap_err().to_string();
+        let message = config
+            .init::<TestBackend>(&device())
+            .unwrap_err()
+            .to_string();
         assert!(message.contains(&format!("`{field}`")), "{message}");
     }
 }

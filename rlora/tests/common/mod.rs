@@ -24,13 +24,20 @@ pub fn device() -> burn::tensor::Device<TestBackend> {
 
 /// The values of a tensor as f32.
 pub fn values<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
-    tensor.into_data().convert::<f32>().to_vec().expect("f32 data")
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .expect("f32 data")
 }
 
 /// The largest `|actual − expected|` divided by the largest `|expected|`.
 pub fn relative_error(actual: &[f32], expected: &[f32]) -> f64 {
     assert_eq!(actual.len(), expected.len(), "lengths differ");
-    let scale = expected.iter().fold(0f64, |m, v| m.max(v.abs() as f64)).max(1e-30);
+    let scale = expected
+        .iter()
+        .fold(0f64, |m, v| m.max(v.abs() as f64))
+        .max(1e-30);
     let diff = actual
         .iter()
         .zip(expected)
