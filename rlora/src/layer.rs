@@ -123,41 +123,11 @@ impl<B: Backend> RLoraLinear<B> {
         self.base.forward(x) + self.delta(tokens).reshape(out_shape)
     }
 
-    /// The adapter's contribution for `x: [T, d_input]`, `[T, d_output]`:
-    /// `s · [g_1·drop_1(xA) … g_N·drop_N(xA) | −x A⁰] @ [B_1; …; B_N; B̄⁰]`.
+    /// The adapter's contribution for `x: [T, d_input]`, `[T, d_output]`: with `h = x A`,
+    /// `s · [g_1·drop_1(h) … g_N·drop_N(h) | −x A⁰] @ [B_1; …; B_N; B̄⁰]`, one matmul.
     fn delta(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let [tokens, _] = x.dims();
-        let (heads, rank) = (self.config.heads, self.config.rank);
-        let per_head = self.config.dropout_placement == DropoutPlacement::PerHead;
-
-        // The thin projections of the undropped x, in one pass over x: x [A | R | A⁰].
-        let mut weights = Vec::with_capacity(3);
-        if per_head {
-            weights.push(self.lora_a.val());
-        }
-        weights.extend(self.router.as_ref().map(Param::val));
-        weights.extend(self.offset.as_ref().map(|offset| offset.a.val()));
-        let mut projections = project(x.clone(), weights).into_iter();
-        let mut next = || projections.next().expect("one projection per weight");
-        let h = if per_head {
-            next()
-        } else {
-            self.dropout.forward(x).matmul(self.lora_a.val())
-        }; // [T, r]
-        let logits = self.router.as_ref().map(|_| next()); // [T, N]
-        let h0 = self.offset.as_ref().map(|_| next()); // [T, r]
-
-        let mixed = match logits {
-            None if per_head => self.dropout.forward(h),
-            None => h,
-            Some(logits) => {
-                let h = h.unsqueeze_dim::<3>(1).expand([tokens, heads, rank]); // [T, N, r]
-                let h = if per_head { self.dropout.forward(h) } else { h }; // one mask per head
-                let gates = softmax_f32(logits).unsqueeze_dim::<3>(2); // [T, N, 1]
-                (h * gates).reshape([tokens, heads * rank]) // [T, N·r]
-            }
-        };
-        // One matmul for every head and the offset; s scales the thin side.
+        let (h, logits, h0) = self.project_down(x);
+        let mixed = self.mix_heads(h, logits); // [T, N·r]
         let (mixed, up) = match (h0, &self.offset) {
             (Some(h0), Some(offset)) => (
                 Tensor::cat(vec![mixed, h0.neg()], 1), // [T, N·r + r]
@@ -165,7 +135,55 @@ impl<B: Backend> RLoraLinear<B> {
             ),
             _ => (mixed, self.lora_b.val()),
         };
-        mixed.mul_scalar(self.config.scaling()).matmul(up)
+        mixed.mul_scalar(self.config.scaling()).matmul(up) // s scales the thin side
+    }
+
+    /// `h = x A` `[T, r]` (after the input dropout, if placed there), the router logits `x R`
+    /// `[T, N]` and the offset's `x A⁰` `[T, r]`. The projections of the undropped `x` share one
+    /// pass over it: `x [A | R | A⁰]`.
+    fn project_down(
+        &self,
+        x: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>, Option<Tensor<B, 2>>) {
+        let input_dropout = self.config.dropout_placement == DropoutPlacement::Input;
+        let mut weights = Vec::with_capacity(3);
+        if !input_dropout {
+            weights.push(self.lora_a.val());
+        }
+        weights.extend(self.router.as_ref().map(Param::val));
+        weights.extend(self.offset.as_ref().map(|offset| offset.a.val()));
+        let mut projections = project(x.clone(), weights).into_iter();
+        let mut next = || projections.next().expect("one projection per weight");
+        let h = if input_dropout {
+            self.dropout.forward(x).matmul(self.lora_a.val())
+        } else {
+            next()
+        };
+        let logits = self.router.as_ref().map(|_| next());
+        let h0 = self.offset.as_ref().map(|_| next());
+        (h, logits, h0)
+    }
+
+    /// `[g_1·drop_1(h) … g_N·drop_N(h)]`, `[T, N·r]`, with an independent dropout mask per head
+    /// under multi-head dropout; `drop(h)` or `h` with one head.
+    fn mix_heads(&self, h: Tensor<B, 2>, logits: Option<Tensor<B, 2>>) -> Tensor<B, 2> {
+        let Some(logits) = logits else {
+            return self.head_dropout(h);
+        };
+        let [tokens, rank] = h.dims();
+        let heads = self.config.heads;
+        let h = self.head_dropout(h.unsqueeze_dim::<3>(1).expand([tokens, heads, rank])); // [T, N, r]
+        let gates = softmax_f32(logits).unsqueeze_dim::<3>(2); // [T, N, 1]
+        (h * gates).reshape([tokens, heads * rank])
+    }
+
+    /// The dropout on `h`, element-wise (so per head on `[T, N, r]`) under multi-head dropout;
+    /// the identity when the dropout sits on the input.
+    fn head_dropout<const D: usize>(&self, h: Tensor<B, D>) -> Tensor<B, D> {
+        match self.config.dropout_placement {
+            DropoutPlacement::PerHead => self.dropout.forward(h),
+            DropoutPlacement::Input => h,
+        }
     }
 
     /// The routing weights `g(x) = softmax(x R)` per token, computed in f32: `[..., d_input]` →

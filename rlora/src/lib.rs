@@ -40,3 +40,8 @@ pub use error::RLoraError;
 pub use init::{Fan, LoraInit, RouterInit, stable_scale};
 pub use layer::{AdapterWeights, InitOffset, RLoraLinear};
 pub use tensor_file::{TensorFile, write_atomically};
+
+/// The README's Rust examples, compiled and run as doc tests so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,1 +1,118 @@
-fn main() {}
+//! The repository's chores: `cargo xtask <task>`.
+//!
+//! - `ci`: what `.ci/run` runs: the README's test command, a compile check of every GPU backend
+//!   feature, and the backend-generic tests on wgpu when a Vulkan driver is present (required
+//!   when `CI` is set).
+//! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
+//! - `bench`: runs the benchmarks, which print their ratio tables.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: cargo xtask <ci | fixtures | bench>
+
+  ci        cargo test --workspace, cargo check of the GPU features, wgpu tests on Vulkan
+  fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py
+            (needs: pip install torch==2.15.0 safetensors==0.8.0 numpy==2.4.6)
+  bench     cargo bench -p rlora (prints time ratios against the baseline)";
+
+/// The GPU backend features of the root package that CI compiles (it cannot run CUDA here).
+/// `metal` needs an Apple target and is left to macOS builds.
+const GPU_FEATURES: &str = "wgpu,vulkan,cuda";
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1);
+    let result = match task.as_deref() {
+        Some("ci") => ci(),
+        Some("fixtures") => fixtures(),
+        Some("bench") => run("benchmarks", cargo().args(["bench", "-p", "rlora"])),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ci() -> Result<(), String> {
+    run(
+        "tests (the README's test command)",
+        cargo().args(["test", "--workspace"]),
+    )?;
+    run(
+        "GPU backends compile",
+        cargo().args([
+            "check",
+            "-p",
+            "rlora-examples",
+            "--all-targets",
+            "--features",
+            GPU_FEATURES,
+        ]),
+    )?;
+    if vulkan_driver_present() {
+        run(
+            "backend-generic tests on wgpu (Vulkan)",
+            cargo().args(["test", "-p", "rlora", "--tests", "--features", "test-wgpu"]),
+        )
+    } else if std::env::var_os("CI").is_some() {
+        Err("no Vulkan driver: install mesa-vulkan-drivers and libvulkan1 (as .ci/run does)".into())
+    } else {
+        eprintln!("xtask: no Vulkan driver found, skipping the wgpu tests");
+        Ok(())
+    }
+}
+
+fn fixtures() -> Result<(), String> {
+    let root = workspace_root();
+    run(
+        "golden fixtures (PyTorch reference)",
+        Command::new("python3").current_dir(&root).args([
+            "xtask/fixtures/rlora_reference.py",
+            "--out",
+            "rlora/tests/fixtures",
+        ]),
+    )
+}
+
+/// A Vulkan loader plus at least one installable client driver (Mesa's lavapipe counts).
+fn vulkan_driver_present() -> bool {
+    let loader = [
+        "/usr/lib/x86_64-linux-gnu/libvulkan.so.1",
+        "/usr/lib/aarch64-linux-gnu/libvulkan.so.1",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists());
+    let icd = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
+        .iter()
+        .any(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()));
+    loader && icd
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn run(what: &str, command: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: == {what}: {command:?}");
+    let status = command
+        .status()
+        .map_err(|e| format!("{what}: cannot start {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
