@@ -32,13 +32,9 @@ fn head_similarity_is_the_cosine_of_the_flattened_heads() {
         [0.0, 0.0, 1.0, -h],
         [-h, -h, -h, 1.0],
     ];
-    for i in 0..4 {
-        for j in 0..4 {
-            assert!(
-                (s.matrix[i][j] - expected[i][j]).abs() < 1e-6,
-                "[{i}][{j}] = {}",
-                s.matrix[i][j]
-            );
+    for (i, (row, expected_row)) in s.matrix.iter().zip(expected).enumerate() {
+        for (j, (value, expected)) in row.iter().zip(expected_row).enumerate() {
+            assert!((value - expected).abs() < 1e-6, "[{i}][{j}] = {value}");
         }
     }
     let mean = (2.0 * (1.0 + 0.0 + 0.0 - 3.0 * h)) / 12.0;

@@ -1,6 +1,6 @@
 //! The repository's chores: `cargo xtask <task>`.
 //!
-//! - `ci`: what `.ci/run` runs: the README's test command, a compile check of every GPU backend
+//! - `ci`: what `.ci/run` runs: formatting, the README's test command, clippy, a compile check of every GPU backend
 //!   feature, and the backend-generic tests on wgpu when a Vulkan driver is present (required
 //!   when `CI` is set).
 //! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
@@ -11,7 +11,8 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: cargo xtask <ci | fixtures | bench>
 
-  ci        cargo test --workspace, cargo check of the GPU features, wgpu tests on Vulkan
+  ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features,
+            the backend-generic tests on wgpu (Vulkan)
   fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py
             (needs: pip install torch==2.15.0 safetensors==0.8.0 numpy==2.4.6)
   bench     cargo bench -p rlora (prints time ratios against the baseline)";
