@@ -1,1 +1,37 @@
-//! Llama-family models whose target projections are R-LoRA layers (issue: rlora-llama). Nothing here yet.
+#![warn(missing_docs)]
+//! # rlora-llama: Llama-family models with R-LoRA adapters
+//!
+//! Llama (1-3, with GQA and Llama 3 RoPE scaling) and Qwen2 (q/k/v biases, tied embeddings)
+//! written in burn, loaded from Hugging Face checkpoint folders, with R-LoRA layers
+//! ([`rlora::RLoraLinear`]) on the projections you target by PEFT's names. Everything else is
+//! frozen.
+
+mod attention;
+mod cache;
+mod checkpoint;
+mod config;
+mod decoder;
+mod error;
+mod generate;
+mod mlp;
+mod model;
+mod projection;
+mod rope;
+mod targets;
+mod tokenizer;
+mod weights;
+
+pub use attention::Attention;
+pub use cache::KvCache;
+pub use checkpoint::{Checkpoint, WEIGHTS_FILE, WEIGHTS_INDEX_FILE};
+pub use config::{LlamaConfig, ModelType, RopeScaling, TokenIds};
+pub use decoder::DecoderLayer;
+pub use error::LlamaError;
+pub use generate::{GenerationConfig, pick_token};
+pub use mlp::Mlp;
+pub use model::{AdapterSpec, Llama};
+pub use projection::Projection;
+pub use rope::{Rotary, inverse_frequencies};
+pub use targets::{TargetModule, Targets};
+pub use tokenizer::TextTokenizer;
+pub use weights::{CheckpointWeights, RandomWeights, WeightSource};

@@ -39,7 +39,7 @@ pub use diagnostics::{HeadSimilarity, RoutingStats};
 pub use error::RLoraError;
 pub use init::{Fan, LoraInit, RouterInit, stable_scale};
 pub use layer::{AdapterWeights, InitOffset, RLoraLinear};
-pub use tensor_file::{TensorFile, write_atomically};
+pub use tensor_file::{TensorFile, decode_f32, write_atomically};
 
 /// The README's Rust examples, compiled and run as doc tests so they cannot go stale.
 #[cfg(doctest)]

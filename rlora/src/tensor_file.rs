@@ -174,8 +174,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RLoraError> {
     std::fs::rename(&tmp, path).map_err(|e| RLoraError::io(path, e))
 }
 
-/// Little-endian F32, F16 or BF16 bytes as f32 values; `None` for any other dtype.
-fn decode_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+/// Little-endian F32, F16 or BF16 bytes (a safetensors tensor's data) as f32 values; `None` for
+/// any other dtype.
+pub fn decode_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     let values = match dtype {
         Dtype::F32 => bytes
             .chunks_exact(4)

@@ -1,0 +1,41 @@
+//! One pre-norm decoder layer.
+
+use burn::module::Module;
+use burn::nn::RmsNorm;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Bool, Tensor};
+
+use crate::attention::Attention;
+use crate::cache::KvCache;
+use crate::mlp::Mlp;
+use crate::rope::Rotary;
+
+/// `h = x + attn(norm₁(x))`, `y = h + mlp(norm₂(h))`.
+#[derive(Module, Debug)]
+pub struct DecoderLayer<B: Backend> {
+    /// RMSNorm before attention.
+    pub input_layernorm: RmsNorm<B>,
+    /// Self-attention.
+    pub self_attn: Attention<B>,
+    /// RMSNorm before the MLP.
+    pub post_attention_layernorm: RmsNorm<B>,
+    /// SwiGLU MLP.
+    pub mlp: Mlp<B>,
+}
+
+impl<B: Backend> DecoderLayer<B> {
+    /// `[batch, seq, d]` → `[batch, seq, d]`.
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rotary: &Rotary<B>,
+        mask: &Tensor<B, 4, Bool>,
+        cache: Option<(&mut KvCache<B>, usize)>,
+    ) -> Tensor<B, 3> {
+        let h = x.clone()
+            + self
+                .self_attn
+                .forward(self.input_layernorm.forward(x), rotary, mask, cache);
+        h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
+    }
+}

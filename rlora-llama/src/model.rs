@@ -1,0 +1,283 @@
+//! [`Llama`]: the decoder-only model, built from a checkpoint with R-LoRA on its targets.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::nn::{Embedding, Linear, RmsNorm};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Bool, Int, Tensor};
+use rlora::{RLoraConfig, RLoraLinear};
+
+use crate::attention::Attention;
+use crate::cache::KvCache;
+use crate::checkpoint::Checkpoint;
+use crate::config::LlamaConfig;
+use crate::decoder::DecoderLayer;
+use crate::error::LlamaError;
+use crate::mlp::Mlp;
+use crate::projection::Projection;
+use crate::rope::{Rotary, inverse_frequencies};
+use crate::targets::{TargetModule, Targets};
+use crate::weights::{CheckpointWeights, RandomWeights, WeightSource};
+
+/// Which projections get R-LoRA adapters, and their settings. The template's `d_input`,
+/// `d_output` and `bias` are taken from each target projection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterSpec {
+    /// The target projections.
+    pub targets: Targets,
+    /// The R-LoRA settings for every target.
+    pub template: RLoraConfig,
+}
+
+/// A Llama-family causal language model: embedding, `L` decoder layers, final RMSNorm, LM head
+/// (tied to the embedding or not). Everything pretrained is frozen; only adapters train.
+#[derive(Module, Debug)]
+pub struct Llama<B: Backend> {
+    /// Token embedding `[V, d]`.
+    pub embed_tokens: Embedding<B>,
+    /// The decoder layers.
+    pub layers: Vec<DecoderLayer<B>>,
+    /// The final RMSNorm.
+    pub norm: RmsNorm<B>,
+    /// The LM head `[d, V]`; `None` when tied to the embedding.
+    pub lm_head: Option<Linear<B>>,
+    /// The model's configuration.
+    #[module(skip)]
+    pub config: LlamaConfig,
+    /// RoPE's inverse frequencies, `head_dim / 2`.
+    #[module(skip)]
+    pub inv_freq: Vec<f32>,
+}
+
+impl<B: Backend> Llama<B> {
+    /// Loads `dir` (`config.json` and `model.safetensors` or its shards) with adapters on the
+    /// targets of `adapter`. Every checkpoint tensor must be used, and every needed one present.
+    pub fn from_pretrained(
+        dir: impl AsRef<Path>,
+        adapter: Option<&AdapterSpec>,
+        device: &B::Device,
+    ) -> Result<Self, LlamaError> {
+        let dir = dir.as_ref();
+        let config = LlamaConfig::from_file(dir.join("config.json"))?;
+        let mut checkpoint = Checkpoint::open(dir)?;
+        let mut source = CheckpointWeights {
+            checkpoint: &mut checkpoint,
+            device: device.clone(),
+        };
+        let model = Self::build(config, &mut source, adapter, device)?;
+        let tied = model.lm_head.is_none();
+        // Tied checkpoints may still carry a copy of the head; RoPE tables are recomputed.
+        checkpoint.finish(|name| {
+            (tied && name == "lm_head.weight") || name.ends_with("rotary_emb.inv_freq")
+        })?;
+        Ok(model)
+    }
+
+    /// A model with random pretrained weights (burn's default inits), for benchmarks and for
+    /// pretraining a base from scratch.
+    pub fn random(
+        config: LlamaConfig,
+        adapter: Option<&AdapterSpec>,
+        device: &B::Device,
+    ) -> Result<Self, LlamaError> {
+        let mut source = RandomWeights {
+            device: device.clone(),
+        };
+        Self::build(config, &mut source, adapter, device)
+    }
+
+    /// Assembles the model from `source`, freezing every pretrained weight.
+    pub fn build(
+        config: LlamaConfig,
+        source: &mut impl WeightSource<B>,
+        adapter: Option<&AdapterSpec>,
+        device: &B::Device,
+    ) -> Result<Self, LlamaError> {
+        let (d, d_ff, d_head) = (
+            config.hidden_size,
+            config.intermediate_size,
+            config.head_dim(),
+        );
+        let (heads, kv_heads) = (config.num_attention_heads, config.num_kv_heads());
+        let eps = config.rms_norm_eps;
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for i in 0..config.num_hidden_layers {
+            let mut projection =
+                |module: TargetModule, d_in, d_out, bias| -> Result<Projection<B>, LlamaError> {
+                    let base = source.linear(&module.path(i), d_in, d_out, bias)?;
+                    let template = adapter
+                        .filter(|a| a.targets.contains(module))
+                        .map(|a| &a.template);
+                    Projection::new(base, template, device)
+                };
+            let self_attn = Attention {
+                q_proj: projection(TargetModule::QProj, d, heads * d_head, config.qkv_bias())?,
+                k_proj: projection(TargetModule::KProj, d, kv_heads * d_head, config.qkv_bias())?,
+                v_proj: projection(TargetModule::VProj, d, kv_heads * d_head, config.qkv_bias())?,
+                o_proj: projection(TargetModule::OProj, heads * d_head, d, config.o_bias())?,
+                heads,
+                kv_heads,
+                head_dim: d_head,
+            };
+            let mlp = Mlp {
+                gate_proj: projection(TargetModule::GateProj, d, d_ff, config.mlp_bias)?,
+                up_proj: projection(TargetModule::UpProj, d, d_ff, config.mlp_bias)?,
+                down_proj: projection(TargetModule::DownProj, d_ff, d, config.mlp_bias)?,
+            };
+            layers.push(DecoderLayer {
+                input_layernorm: source
+                    .rms_norm(&format!("model.layers.{i}.input_layernorm"), d, eps)?
+                    .no_grad(),
+                self_attn,
+                post_attention_layernorm: source
+                    .rms_norm(
+                        &format!("model.layers.{i}.post_attention_layernorm"),
+                        d,
+                        eps,
+                    )?
+                    .no_grad(),
+                mlp,
+            });
+        }
+        let embed_tokens = source
+            .embedding("model.embed_tokens", config.vocab_size, d)?
+            .no_grad();
+        let norm = source.rms_norm("model.norm", d, eps)?.no_grad();
+        let lm_head = if config.tie_word_embeddings {
+            None
+        } else {
+            Some(
+                source
+                    .linear("lm_head", d, config.vocab_size, false)?
+                    .no_grad(),
+            )
+        };
+        let inv_freq = inverse_frequencies(&config)
+            .into_iter()
+            .map(|f| f as f32)
+            .collect();
+        Ok(Self {
+            embed_tokens,
+            layers,
+            norm,
+            lm_head,
+            config,
+            inv_freq,
+        })
+    }
+
+    /// Next-token logits `[batch, seq, V]` for `tokens: [batch, seq]`.
+    ///
+    /// `attention_mask: [batch, seq]` is true at real tokens and false at padding (left or
+    /// right); positions count real tokens only, so a padded sequence gets the same logits as
+    /// alone. With `cache`, earlier tokens are read from it and these are appended.
+    pub fn forward(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        attention_mask: Option<Tensor<B, 2, Bool>>,
+        mut cache: Option<&mut KvCache<B>>,
+    ) -> Tensor<B, 3> {
+        let [batch, seq] = tokens.dims();
+        let device = tokens.device();
+        let new_mask = attention_mask
+            .unwrap_or_else(|| Tensor::<B, 2, Int>::ones([batch, seq], &device).bool());
+        let mask = match cache.as_ref().and_then(|c| c.mask.clone()) {
+            Some(past) => Tensor::cat(vec![past, new_mask], 1),
+            None => new_mask,
+        }; // [batch, seen]
+        let seen = mask.dims()[1];
+        let past = seen - seq;
+
+        // Position of each new token: the number of real tokens before it.
+        let positions = mask
+            .clone()
+            .int()
+            .cumsum(1)
+            .sub_scalar(1)
+            .clamp_min(0)
+            .narrow(1, past, seq);
+        let rotary = Rotary::new(positions, &self.inv_freq);
+        // True where a query may not attend: a later key, or a padding key.
+        let causal = Tensor::<B, 2, Bool>::tril_mask([seq, seen], past as i64, &device);
+        let attention_mask = causal
+            .unsqueeze::<4>()
+            .expand([batch, 1, seq, seen])
+            .bool_or(
+                mask.clone()
+                    .bool_not()
+                    .reshape([batch, 1, 1, seen])
+                    .expand([batch, 1, seq, seen]),
+            );
+
+        let mut h = self.embed_tokens.forward(tokens);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let layer_cache = cache.as_deref_mut().map(|c| (c, i));
+            h = layer.forward(h, &rotary, &attention_mask, layer_cache);
+        }
+        if let Some(cache) = cache {
+            cache.mask = Some(mask);
+        }
+        self.logits(self.norm.forward(h))
+    }
+
+    /// `[batch, seq, d]` → `[batch, seq, V]` through the LM head or the tied embedding.
+    fn logits(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+        match &self.lm_head {
+            Some(head) => head.forward(h),
+            None => {
+                let [batch, seq, d] = h.dims();
+                let table = self.embed_tokens.weight.val(); // [V, d]
+                h.reshape([batch * seq, d])
+                    .matmul(table.transpose())
+                    .reshape([batch, seq, self.config.vocab_size])
+            }
+        }
+    }
+
+    /// An empty KV cache for this model.
+    pub fn new_cache(&self) -> KvCache<B> {
+        KvCache::new(self.layers.len())
+    }
+
+    /// Every R-LoRA layer with its path (`model.layers.3.mlp.up_proj`), in layer order.
+    pub fn adapters(&self) -> Vec<(String, &RLoraLinear<B>)> {
+        let mut found = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for module in TargetModule::ALL {
+                if let Some(adapter) = layer.projection(module).adapter() {
+                    found.push((module.path(i), adapter));
+                }
+            }
+        }
+        found
+    }
+}
+
+impl<B: Backend> DecoderLayer<B> {
+    /// The projection `module` of this layer.
+    pub fn projection(&self, module: TargetModule) -> &Projection<B> {
+        match module {
+            TargetModule::QProj => &self.self_attn.q_proj,
+            TargetModule::KProj => &self.self_attn.k_proj,
+            TargetModule::VProj => &self.self_attn.v_proj,
+            TargetModule::OProj => &self.self_attn.o_proj,
+            TargetModule::GateProj => &self.mlp.gate_proj,
+            TargetModule::UpProj => &self.mlp.up_proj,
+            TargetModule::DownProj => &self.mlp.down_proj,
+        }
+    }
+
+    /// The projection `module` of this layer, mutably.
+    pub fn projection_mut(&mut self, module: TargetModule) -> &mut Projection<B> {
+        match module {
+            TargetModule::QProj => &mut self.self_attn.q_proj,
+            TargetModule::KProj => &mut self.self_attn.k_proj,
+            TargetModule::VProj => &mut self.self_attn.v_proj,
+            TargetModule::OProj => &mut self.self_attn.o_proj,
+            TargetModule::GateProj => &mut self.mlp.gate_proj,
+            TargetModule::UpProj => &mut self.mlp.up_proj,
+            TargetModule::DownProj => &mut self.mlp.down_proj,
+        }
+    }
+}

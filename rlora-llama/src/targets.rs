@@ -1,0 +1,127 @@
+//! Which projections get R-LoRA adapters, named as PEFT names them (`target_modules`).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::error::LlamaError;
+
+/// A linear projection of a Llama decoder layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TargetModule {
+    /// Attention query projection.
+    QProj,
+    /// Attention key projection.
+    KProj,
+    /// Attention value projection.
+    VProj,
+    /// Attention output projection.
+    OProj,
+    /// MLP gate projection.
+    GateProj,
+    /// MLP up projection.
+    UpProj,
+    /// MLP down projection.
+    DownProj,
+}
+
+impl TargetModule {
+    /// All seven, in the order they appear in a layer.
+    pub const ALL: [Self; 7] = [
+        Self::QProj,
+        Self::KProj,
+        Self::VProj,
+        Self::OProj,
+        Self::GateProj,
+        Self::UpProj,
+        Self::DownProj,
+    ];
+
+    /// The name in Hugging Face checkpoints and PEFT configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::QProj => "q_proj",
+            Self::KProj => "k_proj",
+            Self::VProj => "v_proj",
+            Self::OProj => "o_proj",
+            Self::GateProj => "gate_proj",
+            Self::UpProj => "up_proj",
+            Self::DownProj => "down_proj",
+        }
+    }
+
+    /// The path of this projection inside decoder layer `layer` (`model.layers.{layer}.mlp.up_proj`).
+    pub fn path(self, layer: usize) -> String {
+        let block = match self {
+            Self::QProj | Self::KProj | Self::VProj | Self::OProj => "self_attn",
+            _ => "mlp",
+        };
+        format!("model.layers.{layer}.{block}.{}", self.name())
+    }
+}
+
+impl fmt::Display for TargetModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of target projections.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Targets(BTreeSet<TargetModule>);
+
+impl Targets {
+    /// The MLP projections (the R-LoRA paper's targets: gate, up, down).
+    pub fn mlp() -> Self {
+        Self(
+            [
+                TargetModule::GateProj,
+                TargetModule::UpProj,
+                TargetModule::DownProj,
+            ]
+            .into(),
+        )
+    }
+
+    /// Every linear projection (PEFT's `all-linear`, which leaves the LM head out).
+    pub fn all_linear() -> Self {
+        Self(TargetModule::ALL.into())
+    }
+
+    /// Parses PEFT-style names: `q_proj`, …, `down_proj`, or `all-linear`.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, LlamaError> {
+        let mut set = BTreeSet::new();
+        for name in names {
+            let name = name.as_ref().trim();
+            if name == "all-linear" {
+                set.extend(TargetModule::ALL);
+                continue;
+            }
+            let module = TargetModule::ALL
+                .into_iter()
+                .find(|m| m.name() == name)
+                .ok_or_else(|| {
+                    LlamaError::InvalidArgument(format!(
+                        "unknown target module `{name}`; expected one of q_proj, k_proj, v_proj, \
+                         o_proj, gate_proj, up_proj, down_proj, all-linear"
+                    ))
+                })?;
+            set.insert(module);
+        }
+        Ok(Self(set))
+    }
+
+    /// Whether `module` is a target.
+    pub fn contains(&self, module: TargetModule) -> bool {
+        self.0.contains(&module)
+    }
+
+    /// The targets, in layer order.
+    pub fn iter(&self) -> impl Iterator<Item = TargetModule> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Their names.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(TargetModule::name).collect()
+    }
+}

@@ -1,0 +1,132 @@
+//! [`TextTokenizer`]: a Hugging Face `tokenizer.json` with the checkpoint's BOS and EOS rules.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{LlamaError, read_json};
+
+/// The parts of `tokenizer_config.json` that change how prompts are encoded.
+#[derive(Debug, Default, Deserialize)]
+struct TokenizerConfig {
+    #[serde(default)]
+    add_bos_token: Option<bool>,
+    #[serde(default)]
+    bos_token: Option<SpecialToken>,
+    #[serde(default)]
+    eos_token: Option<SpecialToken>,
+}
+
+/// A special token, as a string or as an `AddedToken` object.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SpecialToken {
+    Text(String),
+    Object { content: String },
+}
+
+impl SpecialToken {
+    fn content(&self) -> &str {
+        match self {
+            Self::Text(s) => s,
+            Self::Object { content } => content,
+        }
+    }
+}
+
+/// The parts of `generation_config.json` used here.
+#[derive(Debug, Default, Deserialize)]
+struct GenerationDefaults {
+    #[serde(default)]
+    eos_token_id: Option<crate::config::TokenIds>,
+}
+
+/// A tokenizer that encodes prompts the way the checkpoint expects (BOS prepended or not) and
+/// knows the checkpoint's end-of-sequence tokens.
+pub struct TextTokenizer {
+    tokenizer: tokenizers::Tokenizer,
+    bos: Option<u32>,
+    eos: Vec<u32>,
+}
+
+impl TextTokenizer {
+    /// Loads `dir/tokenizer.json`, with `tokenizer_config.json` (whether to add BOS, the BOS and
+    /// EOS tokens) and `generation_config.json` (EOS ids) when present.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, LlamaError> {
+        let dir = dir.as_ref();
+        let path = dir.join("tokenizer.json");
+        let tokenizer = tokenizers::Tokenizer::from_file(&path)
+            .map_err(|e| LlamaError::Tokenizer(format!("{}: {e}", path.display())))?;
+        let config_path = dir.join("tokenizer_config.json");
+        let config: TokenizerConfig = if config_path.exists() {
+            read_json(&config_path)?
+        } else {
+            TokenizerConfig::default()
+        };
+        let generation_path = dir.join("generation_config.json");
+        let generation: GenerationDefaults = if generation_path.exists() {
+            read_json(&generation_path)?
+        } else {
+            GenerationDefaults::default()
+        };
+        let id = |token: &Option<SpecialToken>| {
+            token
+                .as_ref()
+                .and_then(|t| tokenizer.token_to_id(t.content()))
+        };
+        let bos = if config.add_bos_token.unwrap_or(false) {
+            id(&config.bos_token)
+        } else {
+            None
+        };
+        let mut eos: Vec<u32> = generation
+            .eos_token_id
+            .map(|ids| ids.to_vec())
+            .unwrap_or_default();
+        if let Some(id) = id(&config.eos_token)
+            && !eos.contains(&id)
+        {
+            eos.push(id);
+        }
+        Ok(Self {
+            tokenizer,
+            bos,
+            eos,
+        })
+    }
+
+    /// The ids of `text`, with BOS first when the checkpoint adds it.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, LlamaError> {
+        let encoding = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| LlamaError::Tokenizer(e.to_string()))?;
+        Ok(self
+            .bos
+            .into_iter()
+            .chain(encoding.get_ids().iter().copied())
+            .collect())
+    }
+
+    /// The text of `ids`, special tokens skipped.
+    pub fn decode(&self, ids: &[u32]) -> Result<String, LlamaError> {
+        self.tokenizer
+            .decode(ids, true)
+            .map_err(|e| LlamaError::Tokenizer(e.to_string()))
+    }
+
+    /// The end-of-sequence ids.
+    pub fn eos_ids(&self) -> &[u32] {
+        &self.eos
+    }
+
+    /// The BOS id prepended to prompts, if any.
+    pub fn bos_id(&self) -> Option<u32> {
+        self.bos
+    }
+
+    /// The vocabulary size, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.tokenizer.get_vocab_size(true)
+    }
+}

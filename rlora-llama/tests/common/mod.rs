@@ -1,0 +1,81 @@
+//! Shared by the integration tests: the backend, fixture paths and golden files.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Bool, Int, Tensor, TensorData};
+
+#[cfg(not(feature = "test-wgpu"))]
+pub type TestBackend = burn::backend::NdArray<f32>;
+#[cfg(feature = "test-wgpu")]
+pub type TestBackend = burn::backend::Wgpu;
+
+/// The training backend over [`TestBackend`].
+pub type TestAutodiff = burn::backend::Autodiff<TestBackend>;
+
+/// The test device.
+pub fn device() -> burn::tensor::Device<TestBackend> {
+    Default::default()
+}
+
+/// `rlora-llama/tests/fixtures/<name>`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A fixture folder's `golden.json`.
+pub fn golden(name: &str) -> serde_json::Value {
+    let path = fixture(name).join("golden.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("golden.json")).expect("valid JSON")
+}
+
+/// A JSON array of integers.
+pub fn ids(value: &serde_json::Value) -> Vec<u32> {
+    value
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|v| v.as_u64().expect("an id") as u32)
+        .collect()
+}
+
+/// A JSON array of numbers, flattened.
+pub fn floats(value: &serde_json::Value) -> Vec<f32> {
+    match value {
+        serde_json::Value::Array(items) => items.iter().flat_map(floats).collect(),
+        v => vec![v.as_f64().expect("a number") as f32],
+    }
+}
+
+/// `[batch, seq]` token ids.
+pub fn tokens<B: Backend>(rows: &[Vec<u32>]) -> Tensor<B, 2, Int> {
+    let seq = rows[0].len();
+    let flat: Vec<i64> = rows.iter().flatten().map(|&id| id as i64).collect();
+    Tensor::from_data(
+        TensorData::new(flat, [rows.len(), seq]),
+        &Default::default(),
+    )
+}
+
+/// `[batch, seq]` attention mask from 0/1 rows.
+pub fn mask<B: Backend>(rows: &[Vec<u32>]) -> Tensor<B, 2, Bool> {
+    tokens::<B>(rows).equal_elem(1)
+}
+
+/// The values of a tensor as f32.
+pub fn values<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .expect("f32 data")
+}
+
+/// The largest absolute difference.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+}
