@@ -6,6 +6,7 @@
 //! ([`rlora::RLoraLinear`]) on the projections you target by PEFT's names. Everything else is
 //! frozen.
 
+mod adapter;
 mod attention;
 mod cache;
 mod checkpoint;
@@ -15,12 +16,14 @@ mod error;
 mod generate;
 mod mlp;
 mod model;
+mod peft;
 mod projection;
 mod rope;
 mod targets;
 mod tokenizer;
 mod weights;
 
+pub use adapter::{MODEL_ADAPTER_FORMAT, ModelAdapterConfig};
 pub use attention::Attention;
 pub use cache::KvCache;
 pub use checkpoint::{Checkpoint, WEIGHTS_FILE, WEIGHTS_INDEX_FILE};
@@ -30,7 +33,8 @@ pub use error::LlamaError;
 pub use generate::{GenerationConfig, pick_token};
 pub use mlp::Mlp;
 pub use model::{AdapterSpec, Llama};
-pub use projection::Projection;
+pub use peft::PeftLoraConfig;
+pub use projection::{Projection, shaped};
 pub use rope::{Rotary, inverse_frequencies};
 pub use targets::{TargetModule, Targets};
 pub use tokenizer::TextTokenizer;

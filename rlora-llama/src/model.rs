@@ -268,16 +268,85 @@ impl<B: Backend> DecoderLayer<B> {
         }
     }
 
-    /// The projection `module` of this layer, mutably.
-    pub fn projection_mut(&mut self, module: TargetModule) -> &mut Projection<B> {
-        match module {
-            TargetModule::QProj => &mut self.self_attn.q_proj,
-            TargetModule::KProj => &mut self.self_attn.k_proj,
-            TargetModule::VProj => &mut self.self_attn.v_proj,
-            TargetModule::OProj => &mut self.self_attn.o_proj,
-            TargetModule::GateProj => &mut self.mlp.gate_proj,
-            TargetModule::UpProj => &mut self.mlp.up_proj,
-            TargetModule::DownProj => &mut self.mlp.down_proj,
-        }
+    /// This layer with every projection passed through `f` (in [`TargetModule::ALL`] order).
+    pub fn map_projections<E>(
+        self,
+        mut f: impl FnMut(TargetModule, Projection<B>) -> Result<Projection<B>, E>,
+    ) -> Result<Self, E> {
+        let Self {
+            input_layernorm,
+            self_attn,
+            post_attention_layernorm,
+            mlp,
+        } = self;
+        let Attention {
+            q_proj,
+            k_proj,
+            v_proj,
+            o_proj,
+            heads,
+            kv_heads,
+            head_dim,
+        } = self_attn;
+        let Mlp {
+            gate_proj,
+            up_proj,
+            down_proj,
+        } = mlp;
+        let [
+            q_proj,
+            k_proj,
+            v_proj,
+            o_proj,
+            gate_proj,
+            up_proj,
+            down_proj,
+        ] = {
+            let projections = [
+                q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj,
+            ];
+            let mut mapped = Vec::with_capacity(7);
+            for (module, projection) in TargetModule::ALL.into_iter().zip(projections) {
+                mapped.push(f(module, projection)?);
+            }
+            match <[Projection<B>; 7]>::try_from(mapped) {
+                Ok(array) => array,
+                Err(_) => unreachable!("seven projections in, seven out"),
+            }
+        };
+        Ok(Self {
+            input_layernorm,
+            self_attn: Attention {
+                q_proj,
+                k_proj,
+                v_proj,
+                o_proj,
+                heads,
+                kv_heads,
+                head_dim,
+            },
+            post_attention_layernorm,
+            mlp: Mlp {
+                gate_proj,
+                up_proj,
+                down_proj,
+            },
+        })
+    }
+}
+
+impl<B: Backend> Llama<B> {
+    /// The model with every projection passed through `f(path, module, projection)`.
+    pub fn map_projections<E>(
+        mut self,
+        mut f: impl FnMut(&str, TargetModule, Projection<B>) -> Result<Projection<B>, E>,
+    ) -> Result<Self, E> {
+        let layers = std::mem::take(&mut self.layers);
+        self.layers = layers
+            .into_iter()
+            .enumerate()
+            .map(|(i, layer)| layer.map_projections(|module, p| f(&module.path(i), module, p)))
+            .collect::<Result<_, E>>()?;
+        Ok(self)
     }
 }

@@ -90,6 +90,11 @@ impl TensorFile {
             .insert(key.into(), tensor.into_data().convert::<f32>());
     }
 
+    /// Stores raw tensor data under `key` (converted to f32).
+    pub fn insert_data(&mut self, key: impl Into<String>, data: TensorData) {
+        self.tensors.insert(key.into(), data.convert::<f32>());
+    }
+
     /// Whether `key` is present.
     pub fn contains(&self, key: &str) -> bool {
         self.tensors.contains_key(key)

@@ -1,0 +1,101 @@
+//! The model's adapters as one folder: `adapter_config.json` (every adapted projection's R-LoRA
+//! config, by path) and `adapter_model.safetensors` (keys `{path}.lora_a`, `{path}.lora_b`,
+//! `{path}.router`, `{path}.offset_a`, `{path}.offset_b`), applied later to the original base.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::tensor::backend::Backend;
+use rlora::{
+    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, RLoraConfig, RLoraLinear, TensorFile,
+    write_atomically,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LlamaError, read_json};
+use crate::model::Llama;
+use crate::projection::Projection;
+
+/// The `format` tag of a model adapter's config file.
+pub const MODEL_ADAPTER_FORMAT: &str = "rlora-llama";
+
+/// The content of a model adapter's `adapter_config.json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ModelAdapterConfig {
+    /// Always [`MODEL_ADAPTER_FORMAT`].
+    pub format: String,
+    /// Always 1.
+    pub format_version: u32,
+    /// The R-LoRA config of every adapted projection, by path.
+    pub layers: BTreeMap<String, RLoraConfig>,
+}
+
+impl<B: Backend> Llama<B> {
+    /// Saves every adapter (not the base) to `dir`, each file written atomically.
+    pub fn save_adapter(&self, dir: impl AsRef<Path>) -> Result<(), LlamaError> {
+        let dir = dir.as_ref();
+        let mut file = TensorFile::new(dir.join(ADAPTER_WEIGHTS_FILE));
+        file.set_metadata("format", MODEL_ADAPTER_FORMAT);
+        let mut layers = BTreeMap::new();
+        for (path, adapter) in self.adapters() {
+            adapter.write_adapter_tensors(&format!("{path}."), &mut file);
+            layers.insert(path, adapter.config.clone());
+        }
+        let config = ModelAdapterConfig {
+            format: MODEL_ADAPTER_FORMAT.into(),
+            format_version: 1,
+            layers,
+        };
+        let json = serde_json::to_vec_pretty(&config)
+            .map_err(|e| LlamaError::json(dir.join(ADAPTER_CONFIG_FILE), e))?;
+        file.write()?;
+        write_atomically(&dir.join(ADAPTER_CONFIG_FILE), &json)?;
+        Ok(())
+    }
+
+    /// Applies the adapter saved in `dir` (by [`save_adapter`](Self::save_adapter)): every listed
+    /// projection gets its adapter on its frozen base; the others stay as they are.
+    pub fn load_adapter(
+        self,
+        dir: impl AsRef<Path>,
+        device: &B::Device,
+    ) -> Result<Self, LlamaError> {
+        let dir = dir.as_ref();
+        let config_path = dir.join(ADAPTER_CONFIG_FILE);
+        let config: ModelAdapterConfig = read_json(&config_path)?;
+        if config.format != MODEL_ADAPTER_FORMAT || config.format_version != 1 {
+            return Err(LlamaError::Config {
+                path: config_path,
+                key: "format".into(),
+                message: format!(
+                    "is `{}` version {}; expected `{MODEL_ADAPTER_FORMAT}` version 1",
+                    config.format, config.format_version
+                ),
+            });
+        }
+        let mut file = TensorFile::read(dir.join(ADAPTER_WEIGHTS_FILE))?;
+        let mut layers = config.layers;
+        let model = self.map_projections(|path, _, projection| match layers.remove(path) {
+            None => Ok(projection),
+            Some(layer) => {
+                let adapter = RLoraLinear::read_adapter_tensors(
+                    projection.into_base(),
+                    &layer,
+                    &format!("{path}."),
+                    &mut file,
+                    device,
+                )?;
+                Ok::<_, LlamaError>(Projection::Adapted(adapter))
+            }
+        })?;
+        if let Some(path) = layers.into_keys().next() {
+            return Err(LlamaError::Config {
+                path: config_path,
+                key: format!("layers.{path}"),
+                message: "names no projection of this model".into(),
+            });
+        }
+        file.ensure_consumed()?;
+        Ok(model)
+    }
+}
