@@ -238,7 +238,7 @@ impl LlamaConfig {
                 return Err(error(key, "must be positive, got 0".into()));
             }
         }
-        if self.num_attention_heads % self.num_kv_heads() != 0 {
+        if !self.num_attention_heads.is_multiple_of(self.num_kv_heads()) {
             return Err(error(
                 "num_key_value_heads",
                 format!(
@@ -248,19 +248,19 @@ impl LlamaConfig {
                 ),
             ));
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return Err(error(
                 "head_dim",
                 format!("must be even for RoPE, got {}", self.head_dim()),
             ));
         }
-        if !(self.rms_norm_eps > 0.0) {
+        if self.rms_norm_eps.is_nan() || self.rms_norm_eps <= 0.0 {
             return Err(error(
                 "rms_norm_eps",
                 format!("must be positive, got {}", self.rms_norm_eps),
             ));
         }
-        if !(self.rope_theta > 0.0) {
+        if self.rope_theta.is_nan() || self.rope_theta <= 0.0 {
             return Err(error(
                 "rope_theta",
                 format!("must be positive, got {}", self.rope_theta),

@@ -9,6 +9,8 @@ use rlora::{RLoraConfig, RLoraLinear};
 use crate::error::LlamaError;
 
 /// A pretrained projection: frozen as it was, or the target of an R-LoRA adapter.
+// One per projection; boxing the larger variant would not pay for the indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Projection<B: Backend> {
     /// A frozen `Linear` (`[d_in, d_out]`).

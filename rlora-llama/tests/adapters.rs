@@ -85,7 +85,7 @@ fn trained(template: RLoraConfig, targets: &[&str]) -> Llama<TestAutodiff> {
     let prompt = prompts()[2].clone();
     for _ in 0..2 {
         let loss = model
-            .forward(tokens(&[prompt.clone()]), None, None)
+            .forward(tokens(std::slice::from_ref(&prompt)), None, None)
             .powi_scalar(2)
             .mean();
         let grads = GradientsParams::from_grads(loss.backward(), &model);

@@ -30,7 +30,7 @@ fn check_against_transformers(name: &str) {
             "{name}: ids of prompt {i}"
         );
 
-        let logits = values(model.forward(tokens(&[prompt_ids.clone()]), None, None));
+        let logits = values(model.forward(tokens(std::slice::from_ref(&prompt_ids)), None, None));
         let expected = floats(&golden["logits"][i]);
         let diff = max_abs_diff(&logits, &expected);
         assert!(
@@ -137,7 +137,7 @@ fn right_and_left_padded_batches_equal_each_prompt_alone() {
         let batch_mask: Vec<Vec<u32>> = prompts.iter().map(|p| pad(&vec![1; p.len()], 0)).collect();
         let logits = model.forward(tokens(&batch_ids), Some(mask(&batch_mask)), None);
         for (b, prompt) in prompts.iter().enumerate() {
-            let alone = values(model.forward(tokens(&[prompt.clone()]), None, None));
+            let alone = values(model.forward(tokens(std::slice::from_ref(prompt)), None, None));
             let start = if left { longest - prompt.len() } else { 0 };
             let row: Tensor<TestBackend, 3> =
                 logits

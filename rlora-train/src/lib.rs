@@ -1,1 +1,7 @@
-//! Multi-task training and evaluation with burn's Learner (issue: rlora-train). Nothing here yet.
+#![warn(missing_docs)]
+//! # rlora-train: multi-task R-LoRA fine-tuning, evaluation and the `rlora` command
+//!
+//! The `rlora` command line lives in [`cli`]; [`backend`] picks the backend by cargo feature.
+
+pub mod backend;
+pub mod cli;

@@ -57,7 +57,16 @@ fn ci() -> Result<(), String> {
     if vulkan_driver_present() {
         run(
             "backend-generic tests on wgpu (Vulkan)",
-            cargo().args(["test", "-p", "rlora", "--tests", "--features", "test-wgpu"]),
+            cargo().args([
+                "test",
+                "-p",
+                "rlora",
+                "-p",
+                "rlora-llama",
+                "--tests",
+                "--features",
+                "rlora/test-wgpu,rlora-llama/test-wgpu",
+            ]),
         )
     } else if std::env::var_os("CI").is_some() {
         Err("no Vulkan driver: install mesa-vulkan-drivers and libvulkan1 (as .ci/run does)".into())
