@@ -46,6 +46,8 @@ struct GenerationDefaults {
 pub struct TextTokenizer {
     tokenizer: tokenizers::Tokenizer,
     bos: Option<u32>,
+    /// `add_bos_token` of `tokenizer_config.json`, which overrides the post-processor.
+    add_bos: Option<bool>,
     eos: Vec<u32>,
 }
 
@@ -74,11 +76,7 @@ impl TextTokenizer {
                 .as_ref()
                 .and_then(|t| tokenizer.token_to_id(t.content()))
         };
-        let bos = if config.add_bos_token.unwrap_or(false) {
-            id(&config.bos_token)
-        } else {
-            None
-        };
+        let bos = id(&config.bos_token);
         let mut eos: Vec<u32> = generation
             .eos_token_id
             .map(|ids| ids.to_vec())
@@ -91,21 +89,28 @@ impl TextTokenizer {
         Ok(Self {
             tokenizer,
             bos,
+            add_bos: config.add_bos_token,
             eos,
         })
     }
 
-    /// The ids of `text`, with BOS first when the checkpoint adds it.
+    /// The ids of `text` as transformers encodes a prompt: the post-processor's special tokens,
+    /// with BOS added or removed as `add_bos_token` says when the config sets it.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, LlamaError> {
         let encoding = self
             .tokenizer
-            .encode(text, false)
+            .encode(text, true)
             .map_err(|e| LlamaError::Tokenizer(e.to_string()))?;
-        Ok(self
-            .bos
-            .into_iter()
-            .chain(encoding.get_ids().iter().copied())
-            .collect())
+        let mut ids = encoding.get_ids().to_vec();
+        let starts_with_bos = self.bos.is_some() && ids.first().copied() == self.bos;
+        match (self.add_bos, self.bos) {
+            (Some(true), Some(bos)) if !starts_with_bos => ids.insert(0, bos),
+            (Some(false), _) if starts_with_bos => {
+                ids.remove(0);
+            }
+            _ => {}
+        }
+        Ok(ids)
     }
 
     /// The text of `ids`, special tokens skipped.
@@ -120,7 +125,7 @@ impl TextTokenizer {
         &self.eos
     }
 
-    /// The BOS id prepended to prompts, if any.
+    /// The BOS id, if the tokenizer has one.
     pub fn bos_id(&self) -> Option<u32> {
         self.bos
     }

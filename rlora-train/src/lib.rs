@@ -5,3 +5,9 @@
 
 pub mod backend;
 pub mod cli;
+
+/// The README's Rust examples, compiled (and run unless marked `no_run`) as doc tests so they
+/// cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

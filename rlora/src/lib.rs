@@ -40,8 +40,3 @@ pub use error::RLoraError;
 pub use init::{Fan, LoraInit, RouterInit, stable_scale};
 pub use layer::{AdapterWeights, InitOffset, RLoraLinear};
 pub use tensor_file::{TensorFile, decode_f32, write_atomically};
-
-/// The README's Rust examples, compiled and run as doc tests so they cannot go stale.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
