@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod cli;
+pub mod data;
 
 /// The README's Rust examples, compiled (and run unless marked `no_run`) as doc tests so they
 /// cannot go stale.
