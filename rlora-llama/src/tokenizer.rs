@@ -113,6 +113,15 @@ impl TextTokenizer {
         Ok(ids)
     }
 
+    /// The ids of `text` with no special tokens: a continuation of an encoded prompt.
+    pub fn encode_continuation(&self, text: &str) -> Result<Vec<u32>, LlamaError> {
+        let encoding = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| LlamaError::Tokenizer(e.to_string()))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
     /// The text of `ids`, special tokens skipped.
     pub fn decode(&self, ids: &[u32]) -> Result<String, LlamaError> {
         self.tokenizer

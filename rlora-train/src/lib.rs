@@ -4,8 +4,17 @@
 //! The `rlora` command line lives in [`cli`]; [`backend`] picks the backend by cargo feature.
 
 pub mod backend;
+pub mod batch;
+pub mod checkpoint;
 pub mod cli;
 pub mod data;
+pub mod eval;
+pub mod loader;
+pub mod loss;
+pub mod metrics;
+pub mod model;
+pub mod schedule;
+pub mod train;
 
 /// The README's Rust examples, compiled (and run unless marked `no_run`) as doc tests so they
 /// cannot go stale.
