@@ -13,6 +13,9 @@ pub mod loader;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod plot;
+pub mod renderer;
+pub mod report;
 pub mod schedule;
 pub mod train;
 

@@ -23,6 +23,7 @@ use crate::metrics::{
     head_similarity_metric, loss_metric, task_loss_metric, tokens_per_second_metric,
 };
 use crate::model::{CausalLm, StopSignal};
+use crate::renderer::ProgressLines;
 use crate::schedule::WarmupCosine;
 
 /// Optimization and schedule of a fine-tuning run (the R-LoRA paper's values as defaults).
@@ -67,6 +68,10 @@ pub struct TrainingConfig {
     /// Seeds the data order and dropout.
     #[config(default = 0)]
     pub seed: u64,
+    /// Print a progress line every this many steps (when stdout is not a terminal; a terminal
+    /// gets burn's dashboard).
+    #[config(default = 10)]
+    pub log_every: usize,
 }
 
 /// The tokenized training and validation sets of a run.
@@ -235,6 +240,13 @@ pub fn train<B: AutodiffBackend>(
     }
     if let Some(epoch) = checkpoint {
         training = training.checkpoint(epoch);
+    }
+    if !ProgressLines::terminal() {
+        training = training.renderer(ProgressLines::new(
+            config.log_every,
+            config.checkpoint_every,
+            total_steps,
+        ));
     }
     if config.grad_accumulation > 1 {
         training = training.grads_accumulation(config.grad_accumulation);

@@ -1,10 +1,14 @@
 //! The `rlora` command line: argument parsing (clap) and one module per subcommand.
 
 mod generate;
+mod heads;
+mod train;
 
 use clap::{Parser, Subcommand};
 
-pub use generate::{GenerateArgs, GenerateOutput, run_generate};
+pub use generate::{GenerateArgs, GenerateOutput, load_any_adapter, run_generate};
+pub use heads::{HeadsArgs, run_heads};
+pub use train::{CliError, TrainArgs, TrainOutcome, Variant, run_train};
 
 /// R-LoRA (Randomized Multi-Head LoRA) fine-tuning for Llama-family models, on burn.
 #[derive(Debug, Parser)]
@@ -18,8 +22,12 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Fine-tune adapters on a multi-task mixture, then evaluate per task.
+    Train(Box<TrainArgs>),
     /// Continue a prompt with a Hugging Face model, optionally with an adapter.
     Generate(GenerateArgs),
+    /// Head cosine similarities of an adapter, with heat maps.
+    Heads(HeadsArgs),
 }
 
 /// Parses a value in `[0, ∞)`.
@@ -43,5 +51,48 @@ pub(crate) fn probability(value: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err(format!("must be in (0, 1], got {value}"))
+    }
+}
+
+/// Parses a positive number.
+pub(crate) fn positive(value: &str) -> Result<f64, String> {
+    let v = non_negative(value)?;
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be positive, got {value}"))
+    }
+}
+
+/// Parses a fraction in `[0, 1)`.
+pub(crate) fn fraction(value: &str) -> Result<f64, String> {
+    let v = non_negative(value)?;
+    if v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be in [0, 1), got {value}"))
+    }
+}
+
+/// Parses a dropout probability in `[0, 1)`.
+pub(crate) fn dropout(value: &str) -> Result<f64, String> {
+    fraction(value)
+}
+
+/// Parses `proportional`, `uniform`, `temperature:T` or `weights:W1,W2,…`.
+pub(crate) fn mixing(value: &str) -> Result<crate::data::Mixing, String> {
+    use crate::data::Mixing;
+    match value.split_once(':') {
+        None if value == "proportional" => Ok(Mixing::Proportional),
+        None if value == "uniform" => Ok(Mixing::Uniform),
+        Some(("temperature", t)) => Ok(Mixing::Temperature(positive(t)?)),
+        Some(("weights", w)) => w
+            .split(',')
+            .map(non_negative)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Mixing::Weights),
+        _ => Err(format!(
+            "`{value}`: expected proportional, uniform, temperature:T or weights:W1,W2,…"
+        )),
     }
 }

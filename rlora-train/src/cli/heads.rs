@@ -1,0 +1,58 @@
+//! `rlora heads`: how alike the heads of each adapter are, as numbers and heat maps.
+
+use std::path::PathBuf;
+
+use burn::tensor::backend::Backend;
+use clap::Args;
+use rlora_llama::Llama;
+
+use super::CliError;
+use super::generate::load_any_adapter;
+use crate::report::{HeadSummary, head_heat_maps, head_summary};
+
+/// Arguments of `rlora heads`.
+#[derive(Debug, Args)]
+pub struct HeadsArgs {
+    /// The base model folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The adapter folder.
+    #[arg(long)]
+    pub adapter: PathBuf,
+    /// Where the heat maps (`heads_<module>.png`) go.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+/// Prints each adapter's mean off-diagonal head similarity and the per-module mean matrices, and
+/// draws a heat map per module type.
+pub fn run_heads<B: Backend>(
+    args: &HeadsArgs,
+    device: &B::Device,
+) -> Result<HeadSummary, CliError> {
+    let model = Llama::<B>::from_pretrained(&args.model, None, device)?;
+    let model = load_any_adapter(model, &args.adapter, device)?;
+    let summary = head_summary(&model);
+    println!("| adapter | mean head cosine similarity |\n|---|---:|");
+    for (path, mean) in &summary.by_adapter {
+        let mean = mean.map_or("(one head)".to_string(), |m| format!("{m:.4}"));
+        println!("| {path} | {mean} |");
+    }
+    for (module, matrix) in &summary.by_module {
+        println!("\n{module}, mean over layers:");
+        for row in matrix {
+            println!(
+                "  {}",
+                row.iter()
+                    .map(|v| format!("{v:+.3}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+    std::fs::create_dir_all(&args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
+    for picture in head_heat_maps(&summary, &args.output)? {
+        println!("picture: {}", picture.display());
+    }
+    Ok(summary)
+}
