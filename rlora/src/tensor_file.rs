@@ -199,3 +199,30 @@ pub fn decode_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     };
     Some(values)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_f16_and_bf16_bytes_decode_to_their_values() {
+        let values = [1.5f32, -0.25, 3.0];
+        let f32_bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let f16_bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+            .collect();
+        let bf16_bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|v| bf16::from_f32(*v).to_le_bytes())
+            .collect();
+        for (dtype, bytes) in [
+            (Dtype::F32, f32_bytes),
+            (Dtype::F16, f16_bytes),
+            (Dtype::BF16, bf16_bytes),
+        ] {
+            assert_eq!(decode_f32(dtype, &bytes).unwrap(), values, "{dtype:?}");
+        }
+        assert_eq!(decode_f32(Dtype::I64, &[0; 8]), None);
+    }
+}
