@@ -8,7 +8,7 @@ use std::path::Path;
 use burn::tensor::backend::Backend;
 use rlora::{
     ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, RLoraConfig, RLoraLinear, TensorFile,
-    write_atomically,
+    write_adapter_dir,
 };
 use serde::{Deserialize, Serialize};
 
@@ -46,10 +46,7 @@ impl<B: Backend> Llama<B> {
             format_version: 1,
             layers,
         };
-        let json = serde_json::to_vec_pretty(&config)
-            .map_err(|e| LlamaError::json(dir.join(ADAPTER_CONFIG_FILE), e))?;
-        file.write()?;
-        write_atomically(&dir.join(ADAPTER_CONFIG_FILE), &json)?;
+        write_adapter_dir(dir, &config, &file)?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rlora::{
     ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LoraInit, RLoraConfig, RLoraLinear, TensorFile,
-    write_atomically,
+    write_adapter_dir,
 };
 use serde::{Deserialize, Serialize};
 
@@ -219,10 +219,7 @@ impl<B: Backend> Llama<B> {
             task_type: Some("CAUSAL_LM".into()),
             base_model_name_or_path: base_model.map(String::from),
         };
-        let json = serde_json::to_vec_pretty(&config)
-            .map_err(|e| LlamaError::json(dir.join(ADAPTER_CONFIG_FILE), e))?;
-        file.write()?;
-        write_atomically(&dir.join(ADAPTER_CONFIG_FILE), &json)?;
+        write_adapter_dir(dir, &config, &file)?;
         Ok(())
     }
 }

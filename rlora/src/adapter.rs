@@ -90,15 +90,10 @@ impl<B: Backend> RLoraLinear<B> {
             format_version: 1,
             layer: self.config.clone(),
         };
-        let json = serde_json::to_vec_pretty(&config).map_err(|e| RLoraError::Json {
-            path: dir.join(ADAPTER_CONFIG_FILE),
-            message: e.to_string(),
-        })?;
         let mut file = TensorFile::new(dir.join(ADAPTER_WEIGHTS_FILE));
         file.set_metadata("format", LAYER_ADAPTER_FORMAT);
         self.write_adapter_tensors("", &mut file);
-        file.write()?;
-        write_atomically(&dir.join(ADAPTER_CONFIG_FILE), &json)
+        write_adapter_dir(dir, &config, &file)
     }
 
     /// Applies the adapter saved in `dir` to `base` (the original pretrained layer): the result
@@ -120,6 +115,23 @@ impl<B: Backend> RLoraLinear<B> {
         file.ensure_consumed()?;
         Ok(layer)
     }
+}
+
+/// Writes an adapter folder: `tensors` (to its own path, normally `dir/adapter_model.safetensors`),
+/// then `dir/adapter_config.json` with `config` as JSON; each file atomically, the config last so
+/// that a folder with a config always has its tensors.
+pub fn write_adapter_dir(
+    dir: &Path,
+    config: &impl Serialize,
+    tensors: &TensorFile,
+) -> Result<(), RLoraError> {
+    let config_path = dir.join(ADAPTER_CONFIG_FILE);
+    let json = serde_json::to_vec_pretty(config).map_err(|e| RLoraError::Json {
+        path: config_path.clone(),
+        message: e.to_string(),
+    })?;
+    tensors.write()?;
+    write_atomically(&config_path, &json)
 }
 
 /// Reads and checks a single layer's `adapter_config.json`.

@@ -33,7 +33,9 @@ mod layer;
 mod merge;
 mod tensor_file;
 
-pub use adapter::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LAYER_ADAPTER_FORMAT};
+pub use adapter::{
+    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LAYER_ADAPTER_FORMAT, write_adapter_dir,
+};
 pub use config::{DropoutPlacement, RLoraConfig};
 pub use diagnostics::{HeadSimilarity, RoutingStats};
 pub use error::RLoraError;
