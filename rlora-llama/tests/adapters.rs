@@ -263,3 +263,21 @@ fn checkpoint_errors_name_the_file_and_the_tensor() {
         "{error}"
     );
 }
+
+#[test]
+fn save_pretrained_round_trips_the_checkpoint() {
+    let original = base::<TestBackend>();
+    let dir = tempdir("save-pretrained");
+    original.save_pretrained(&dir).unwrap();
+    let reloaded = Llama::<TestBackend>::from_pretrained(&dir, None, &device()).unwrap();
+    assert_eq!(reloaded.config, original.config);
+    for prompt in prompts() {
+        assert_eq!(logits(&reloaded, &prompt), logits(&original, &prompt));
+    }
+    // Qwen2: biases, tied embeddings, transformers 5's rope_parameters normalized on the way in.
+    let qwen =
+        Llama::<TestBackend>::from_pretrained(fixture("qwen2-tied"), None, &device()).unwrap();
+    qwen.save_pretrained(&dir).unwrap();
+    let again = Llama::<TestBackend>::from_pretrained(&dir, None, &device()).unwrap();
+    assert_eq!(logits(&again, &prompts()[0]), logits(&qwen, &prompts()[0]));
+}

@@ -4,6 +4,7 @@
 //! The `rlora` command line lives in [`cli`]; [`backend`] picks the backend by cargo feature.
 
 pub mod backend;
+pub mod base;
 pub mod batch;
 pub mod checkpoint;
 pub mod cli;

@@ -134,6 +134,16 @@ pub fn head_summary<B: Backend>(model: &Llama<B>) -> HeadSummary {
     }
 }
 
+/// The mean of the off-diagonal entries of a square matrix (NaN for 1 × 1).
+pub fn mean_off_diagonal(matrix: &[Vec<f64>]) -> f64 {
+    let n = matrix.len();
+    let sum: f64 = (0..n)
+        .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+        .map(|(i, j)| matrix[i][j])
+        .sum();
+    sum / (n * n.saturating_sub(1)) as f64
+}
+
 /// One heat map per projection type, `heads_<module>.png` in `dir`.
 pub fn head_heat_maps(summary: &HeadSummary, dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     let mut written = Vec::new();

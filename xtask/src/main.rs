@@ -5,17 +5,19 @@
 //!   when `CI` is set).
 //! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
 //! - `bench`: runs the benchmarks, which print their ratio tables.
+//! - `pretrain`: rebuilds the tiny base model in `assets/tiny-base` (about 10 minutes on 2 cores).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci | fixtures | bench>
+const USAGE: &str = "usage: cargo xtask <ci | fixtures | bench | pretrain>
 
   ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features,
             the backend-generic tests on wgpu (Vulkan)
   fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py
             (needs: pip install torch==2.15.0 safetensors==0.8.0 numpy==2.4.6)
-  bench     cargo bench -p rlora (prints time ratios against the baseline)";
+  bench     cargo bench -p rlora -p rlora-llama (prints time ratios against the baseline)
+  pretrain  rebuild assets/tiny-base, the tiny byte-level base the examples fine-tune";
 
 /// The GPU backend features of the root package that CI compiles (it cannot run CUDA here).
 /// `metal` needs an Apple target and is left to macOS builds.
@@ -26,7 +28,27 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("ci") => ci(),
         Some("fixtures") => fixtures(),
-        Some("bench") => run("benchmarks", cargo().args(["bench", "-p", "rlora"])),
+        Some("bench") => run(
+            "benchmarks",
+            cargo().args(["bench", "-p", "rlora", "-p", "rlora-llama"]),
+        ),
+        Some("pretrain") => run(
+            "pretraining the tiny base",
+            cargo().args([
+                "run",
+                "--release",
+                "-p",
+                "rlora-train",
+                "--bin",
+                "rlora",
+                "--",
+                "pretrain",
+                "--output",
+                "assets/tiny-base",
+                "--steps",
+                "1000",
+            ]),
+        ),
         _ => Err(USAGE.to_string()),
     };
     match result {

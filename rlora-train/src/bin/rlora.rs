@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rlora_train::backend::{Backend, TrainBackend};
-use rlora_train::cli::{Cli, CliError, Command, run_generate, run_heads, run_train};
+use rlora_train::cli::{Cli, CliError, Command, run_generate, run_heads, run_pretrain, run_train};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -12,6 +12,7 @@ fn main() -> ExitCode {
     let result: Result<(), CliError> = match &cli.command {
         Command::Train(args) => run_train::<TrainBackend>(args, &device).map(|_| ()),
         Command::Heads(args) => run_heads::<Backend>(args, &device).map(|_| ()),
+        Command::Pretrain(args) => run_pretrain::<TrainBackend>(args, &device),
         Command::Generate(args) => run_generate::<Backend>(args, &device)
             .map(|output| {
                 if args.json {

@@ -1,18 +1,22 @@
 //! The `rlora` command line: argument parsing (clap) and one module per subcommand.
 
+mod example;
 mod generate;
 mod heads;
+mod pretrain;
 mod train;
 
 use clap::{Parser, Subcommand};
 
+pub use example::{example_args, tiny_base_defaults, tiny_base_dir};
 pub use generate::{GenerateArgs, GenerateOutput, load_any_adapter, run_generate};
 pub use heads::{HeadsArgs, run_heads};
+pub use pretrain::{PretrainArgs, run_pretrain};
 pub use train::{CliError, TrainArgs, TrainOutcome, Variant, run_train};
 
 /// R-LoRA (Randomized Multi-Head LoRA) fine-tuning for Llama-family models, on burn.
 #[derive(Debug, Parser)]
-#[command(name = "rlora", version, about)]
+#[command(name = "rlora", version, about, args_override_self = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -28,6 +32,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Head cosine similarities of an adapter, with heat maps.
     Heads(HeadsArgs),
+    /// Pretrain the tiny byte-level base model that the examples fine-tune.
+    Pretrain(PretrainArgs),
 }
 
 /// Parses a value in `[0, ∞)`.

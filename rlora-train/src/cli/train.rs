@@ -285,11 +285,15 @@ pub fn run_train<B: AutodiffBackend>(
     let base = evaluate(&base, &tokenizer, &eval_sets, max_new)?;
     let adapted = evaluate(&trained, &tokenizer, &eval_sets, max_new)?;
     let table = EvalReport::markdown_table(&[("base", &base), ("adapted", &adapted)]);
+    let heads = report::head_summary(&trained);
+    for (module, matrix) in &heads.by_module {
+        println!(
+            "{module}: mean head cosine similarity {:.3} (off-diagonal, mean over layers)",
+            report::mean_off_diagonal(matrix)
+        );
+    }
     let mut pictures = report::training_curves(&args.output, args.checkpoint_every as usize)?;
-    pictures.extend(report::head_heat_maps(
-        &report::head_summary(&trained),
-        &args.output,
-    )?);
+    pictures.extend(report::head_heat_maps(&heads, &args.output)?);
     println!("\n{table}");
     let outcome = TrainOutcome {
         base,

@@ -1,0 +1,74 @@
+//! The embedded default of `cargo run --release --example train`: with no `--model`, the shipped
+//! tiny base and the built-in suite with settings sized for a laptop CPU; with `--model`, the
+//! paper's settings for a real checkpoint. Flags given by the user override either.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use super::{Cli, Command, TrainArgs};
+
+/// The shipped tiny base model (built by `cargo xtask pretrain`).
+pub fn tiny_base_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets/tiny-base")
+}
+
+/// The `rlora train` flags for the tiny base: R-LoRA on the MLP, 5 heads of rank 8, the paper's
+/// α, rank stabilization and dropout, a higher learning rate and more passes than a large model
+/// needs.
+pub fn tiny_base_defaults(output: &str) -> Vec<String> {
+    let base = tiny_base_dir().to_string_lossy().to_string();
+    [
+        "--model",
+        &base,
+        "--builtin",
+        "--output",
+        output,
+        "--variant",
+        "rlora",
+        "--heads",
+        "5",
+        "--rank",
+        "8",
+        "--lr",
+        "5e-3",
+        "--batch-size",
+        "16",
+        "--max-steps",
+        "2400",
+        "--checkpoint-every",
+        "200",
+        "--max-seq-len",
+        "96",
+        "--eval-examples",
+        "50",
+        "--eval-max-new-tokens",
+        "12",
+        "--warmup-ratio",
+        "0.03",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The example's `rlora train` arguments: the defaults, then `user` (which win).
+pub fn example_args(user: &[String], output: &str) -> Result<TrainArgs, clap::Error> {
+    let defaults = if user
+        .iter()
+        .any(|a| a == "--model" || a.starts_with("--model="))
+    {
+        vec!["--output".to_string(), output.to_string()]
+    } else {
+        tiny_base_defaults(output)
+    };
+    let argv = ["rlora", "train"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(defaults)
+        .chain(user.iter().cloned());
+    match Cli::try_parse_from(argv)?.command {
+        Command::Train(args) => Ok(*args),
+        _ => unreachable!("the first argument is `train`"),
+    }
+}
