@@ -96,3 +96,21 @@ impl<B: Backend> Llama<B> {
         Ok(model)
     }
 }
+
+impl<B: Backend> Llama<B> {
+    /// Folds every adapter into its base (`RLoraLinear::merge_with_routing`): under `routing`
+    /// (one weight per head, the same for every adapter) or, when `None`, uniform `1/N`. The
+    /// result is a plain model (for `save_pretrained`) that computes what the adapted model
+    /// computes whenever every token's gates equal that routing.
+    pub fn merge_adapters(self, routing: Option<&[f64]>) -> Result<Self, LlamaError> {
+        self.map_projections(|_, _, projection| match projection {
+            Projection::Adapted(layer) => {
+                let heads = layer.config.heads;
+                let uniform = vec![1.0 / heads as f64; heads];
+                let merged = layer.merge_with_routing(routing.unwrap_or(&uniform))?;
+                Ok(Projection::Frozen(merged))
+            }
+            plain => Ok(plain),
+        })
+    }
+}

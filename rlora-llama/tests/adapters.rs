@@ -281,3 +281,29 @@ fn save_pretrained_round_trips_the_checkpoint() {
     let again = Llama::<TestBackend>::from_pretrained(&dir, None, &device()).unwrap();
     assert_eq!(logits(&again, &prompts()[0]), logits(&qwen, &prompts()[0]));
 }
+
+#[test]
+fn merged_adapters_compute_what_the_adapted_model_computes_under_their_routing() {
+    // PEFT (one head) merges exactly; fresh R-LoRA heads under the zero router route uniformly.
+    let peft = base::<TestBackend>()
+        .load_peft_adapter(fixture("llama-gqa-peft-lora"), &device())
+        .unwrap();
+    let spec = AdapterSpec {
+        targets: Targets::parse(&["all-linear"]).unwrap(),
+        template: RLoraConfig::r_lora(1, 1, 3).with_init_b(rlora::LoraInit::Gaussian { std: 0.5 }),
+    };
+    let rlora = Llama::<TestBackend>::from_pretrained(fixture("llama-gqa"), Some(&spec), &device())
+        .unwrap();
+    for model in [peft, rlora] {
+        let merged = model.clone().merge_adapters(None).unwrap();
+        assert!(merged.adapters().is_empty());
+        for prompt in prompts() {
+            let diff = max_abs_diff(&logits(&merged, &prompt), &logits(&model, &prompt));
+            assert!(diff <= 1e-4, "{diff}");
+        }
+    }
+    let wrong = base::<TestBackend>()
+        .load_peft_adapter(fixture("llama-gqa-peft-lora"), &device())
+        .unwrap();
+    assert!(wrong.merge_adapters(Some(&[0.5, 0.5])).is_err());
+}

@@ -111,6 +111,78 @@ fn a_short_run_writes_the_adapter_config_metrics_and_evaluation() {
         String::from_utf8_lossy(&generated.stderr)
     );
 
+    // `rlora eval` of the saved adapter reproduces the run's own evaluation.
+    let evaluated = dir.join("eval-again");
+    let output = rlora(&[
+        "eval",
+        "--model",
+        &model(),
+        "--adapter",
+        &adapter,
+        "--builtin",
+        "--eval-examples",
+        "2",
+        "--max-new-tokens",
+        "4",
+        "--output",
+        &evaluated.to_string_lossy(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(evaluated.join("eval.json")).unwrap())
+            .unwrap();
+    assert_eq!(again, eval["adapted"]);
+
+    // Three heads do not fit PEFT's format; merged into a full model they do, and it loads.
+    let peft = dir.join("peft").to_string_lossy().to_string();
+    let output = rlora(&[
+        "export",
+        "--model",
+        &model(),
+        "--adapter",
+        &adapter,
+        "--output",
+        &peft,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("3 heads"));
+    let merged = dir.join("merged").to_string_lossy().to_string();
+    let output = rlora(&[
+        "export",
+        "--model",
+        &model(),
+        "--adapter",
+        &adapter,
+        "--output",
+        &merged,
+        "--merge",
+        "--routing",
+        "0.2,0.3,0.5",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let generated = rlora(&[
+        "generate",
+        "--model",
+        &merged,
+        "--prompt",
+        "15+8=",
+        "--max-new-tokens",
+        "3",
+    ]);
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+
     // Resuming a finished run reloads its last checkpoint and ends with the same adapter.
     let resumed = train(&dir, &["--resume"]);
     assert!(

@@ -61,9 +61,21 @@ fn main() -> ExitCode {
 }
 
 fn ci() -> Result<(), String> {
+    run("formatting", cargo().args(["fmt", "--all", "--check"]))?;
     run(
         "tests (the README's test command)",
         cargo().args(["test", "--workspace"]),
+    )?;
+    run(
+        "lints",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
     )?;
     run(
         "GPU backends compile",

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rlora_train::backend::{Backend, TrainBackend};
-use rlora_train::cli::{Cli, CliError, Command, run_generate, run_heads, run_pretrain, run_train};
+use rlora_train::cli::{
+    Cli, CliError, Command, run_eval, run_export, run_generate, run_heads, run_pretrain, run_train,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -12,6 +14,8 @@ fn main() -> ExitCode {
     let result: Result<(), CliError> = match &cli.command {
         Command::Train(args) => run_train::<TrainBackend>(args, &device).map(|_| ()),
         Command::Heads(args) => run_heads::<Backend>(args, &device).map(|_| ()),
+        Command::Eval(args) => run_eval::<Backend>(args, &device).map(|_| ()),
+        Command::Export(args) => run_export::<Backend>(args, &device),
         Command::Pretrain(args) => run_pretrain::<TrainBackend>(args, &device),
         Command::Generate(args) => run_generate::<Backend>(args, &device)
             .map(|output| {

@@ -1,6 +1,8 @@
 //! The `rlora` command line: argument parsing (clap) and one module per subcommand.
 
+mod eval;
 mod example;
+mod export;
 mod generate;
 mod heads;
 mod pretrain;
@@ -8,7 +10,9 @@ mod train;
 
 use clap::{Parser, Subcommand};
 
+pub use eval::{EvalArgs, run_eval};
 pub use example::{example_args, tiny_base_defaults, tiny_base_dir};
+pub use export::{ExportArgs, run_export};
 pub use generate::{GenerateArgs, GenerateOutput, load_any_adapter, run_generate};
 pub use heads::{HeadsArgs, run_heads};
 pub use pretrain::{PretrainArgs, run_pretrain};
@@ -28,8 +32,12 @@ pub struct Cli {
 pub enum Command {
     /// Fine-tune adapters on a multi-task mixture, then evaluate per task.
     Train(Box<TrainArgs>),
+    /// Per-task accuracy of a model, with or without an adapter.
+    Eval(EvalArgs),
     /// Continue a prompt with a Hugging Face model, optionally with an adapter.
     Generate(GenerateArgs),
+    /// Export an adapter to PEFT's format, or merge it into a full model.
+    Export(ExportArgs),
     /// Head cosine similarities of an adapter, with heat maps.
     Heads(HeadsArgs),
     /// Pretrain the tiny byte-level base model that the examples fine-tune.
@@ -101,4 +109,14 @@ pub(crate) fn mixing(value: &str) -> Result<crate::data::Mixing, String> {
             "`{value}`: expected proportional, uniform, temperature:T or weights:W1,W2,…"
         )),
     }
+}
+
+/// Writes `value` as pretty JSON to `path`, atomically.
+pub(crate) fn write_json(
+    path: &std::path::Path,
+    value: &impl serde::Serialize,
+) -> Result<(), CliError> {
+    let json = serde_json::to_vec_pretty(value)?;
+    rlora::write_atomically(path, &json)?;
+    Ok(())
 }

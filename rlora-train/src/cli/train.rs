@@ -1,7 +1,7 @@
 //! `rlora train`: fine-tune a Hugging Face model's adapters on a task mixture, then evaluate the
 //! base and the adapted model per task.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, ValueEnum};
@@ -9,6 +9,7 @@ use rlora::RLoraConfig;
 use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
 use serde::Serialize;
 
+use super::write_json;
 use crate::data::{
     Mixing, PromptTemplate, SplitSizes, TaskData, TaskExample, builtin_suite, hold_out,
     parse_task_spec, tokenize_examples,
@@ -311,10 +312,4 @@ pub fn run_train<B: AutodiffBackend>(
         println!("picture: {}", picture.display());
     }
     Ok(outcome)
-}
-
-fn write_json(path: &Path, value: &impl Serialize) -> Result<(), CliError> {
-    let json = serde_json::to_vec_pretty(value)?;
-    rlora::write_atomically(path, &json)?;
-    Ok(())
 }

@@ -1,0 +1,82 @@
+//! `rlora eval`: per-task accuracy of a model, with or without an adapter.
+
+use std::path::PathBuf;
+
+use burn::tensor::backend::Backend;
+use clap::Args;
+use rlora_llama::{Llama, TextTokenizer};
+
+use super::generate::load_any_adapter;
+use super::{CliError, write_json};
+use crate::data::{PromptTemplate, SplitSizes, builtin_suite, parse_task_spec};
+use crate::eval::{EvalReport, evaluate};
+
+/// Arguments of `rlora eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A Hugging Face model folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// An adapter folder (this project's or PEFT's).
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
+    /// A task: NAME=FILE.jsonl (its examples are evaluated), or NAME=TRAIN,VALID[,TEST] (the
+    /// test file, else the validation file). Repeatable.
+    #[arg(long = "task", value_name = "NAME=FILES")]
+    pub tasks: Vec<String>,
+    /// Evaluate the built-in suite's test splits.
+    #[arg(long)]
+    pub builtin: bool,
+    /// At most this many examples per task.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub eval_examples: u32,
+    /// New tokens for exact-match answers.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_new_tokens: u32,
+    /// Write `eval.json` and `eval.md` here.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// The built-in suite's seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Evaluates and prints the per-task table.
+pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalReport, CliError> {
+    let template = PromptTemplate::alpaca();
+    let mut tasks = Vec::new();
+    for spec in &args.tasks {
+        let task = parse_task_spec(spec)?.load(&template)?;
+        let examples = task.test.or(task.validation).unwrap_or(task.train);
+        tasks.push((task.name, examples));
+    }
+    if args.builtin {
+        for task in builtin_suite(args.seed, SplitSizes::default()) {
+            tasks.push((task.name, task.test.unwrap_or_default()));
+        }
+    }
+    if tasks.is_empty() {
+        return Err("no tasks: give --task NAME=FILE (repeatable) or --builtin".into());
+    }
+    for (_, examples) in &mut tasks {
+        examples.truncate(args.eval_examples as usize);
+    }
+    let tokenizer = TextTokenizer::from_dir(&args.model)?;
+    let mut model = Llama::<B>::from_pretrained(&args.model, None, device)?;
+    if let Some(adapter) = &args.adapter {
+        model = load_any_adapter(model, adapter, device)?;
+    }
+    let report = evaluate(&model, &tokenizer, &tasks, args.max_new_tokens as usize)?;
+    let column = if args.adapter.is_some() {
+        "adapted"
+    } else {
+        "base"
+    };
+    let table = EvalReport::markdown_table(&[(column, &report)]);
+    println!("{table}");
+    if let Some(dir) = &args.output {
+        write_json(&dir.join("eval.json"), &report)?;
+        rlora::write_atomically(&dir.join("eval.md"), table.as_bytes())?;
+    }
+    Ok(report)
+}

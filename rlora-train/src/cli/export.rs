@@ -1,0 +1,58 @@
+//! `rlora export`: an adapter in PEFT's format, or merged into a full Hugging Face model.
+
+use std::path::PathBuf;
+
+use burn::tensor::backend::Backend;
+use clap::Args;
+use rlora_llama::Llama;
+
+use super::CliError;
+use super::generate::load_any_adapter;
+
+/// Arguments of `rlora export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The base model folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The adapter folder.
+    #[arg(long)]
+    pub adapter: PathBuf,
+    /// Where to write.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Write a full model with the adapters folded into its weights, instead of a PEFT adapter.
+    #[arg(long)]
+    pub merge: bool,
+    /// With --merge: the fixed routing, one weight per head (default uniform 1/N).
+    #[arg(long, value_delimiter = ',', requires = "merge", value_parser = super::non_negative)]
+    pub routing: Option<Vec<f64>>,
+}
+
+/// Writes a PEFT LoRA folder (single-head adapters) or, with `--merge`, a merged Hugging Face
+/// folder with the base's tokenizer files.
+pub fn run_export<B: Backend>(args: &ExportArgs, device: &B::Device) -> Result<(), CliError> {
+    let model = Llama::<B>::from_pretrained(&args.model, None, device)?;
+    let model = load_any_adapter(model, &args.adapter, device)?;
+    if !args.merge {
+        model.export_peft_adapter(&args.output, Some(&args.model.to_string_lossy()))?;
+        println!("PEFT adapter: {}", args.output.display());
+        return Ok(());
+    }
+    let merged = model.merge_adapters(args.routing.as_deref())?;
+    merged.save_pretrained(&args.output)?;
+    for file in [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "generation_config.json",
+        "special_tokens_map.json",
+    ] {
+        let source = args.model.join(file);
+        if source.exists() {
+            std::fs::copy(&source, args.output.join(file))
+                .map_err(|e| format!("{}: {e}", source.display()))?;
+        }
+    }
+    println!("merged model: {}", args.output.display());
+    Ok(())
+}
