@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use rlora_examples::{BACKEND_NAME, TrainBackend};
+use rlora_examples::{BACKEND_NAME, TrainBackend, devices, probe_device};
 use rlora_train::cli::{example_args, run_train};
 
 fn main() -> ExitCode {
@@ -17,9 +17,17 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(error) => error.exit(),
     };
-    println!("backend: {BACKEND_NAME}; model: {}", args.model.display());
+    let model = args.model.as_deref().map_or_else(
+        || "the embedded tiny base".to_string(),
+        |m| m.display().to_string(),
+    );
+    println!("backend: {BACKEND_NAME}; model: {model}");
     let device = Default::default();
-    match run_train::<TrainBackend>(&args, &device) {
+    if let Err(message) = probe_device(&device) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
+    match run_train::<TrainBackend>(&args, &devices(args.devices as usize)) {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

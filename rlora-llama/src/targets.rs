@@ -3,6 +3,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use rlora::RLoraConfig;
+
+use crate::config::LlamaConfig;
 use crate::error::LlamaError;
 
 /// A linear projection of a Llama decoder layer.
@@ -56,6 +59,24 @@ impl TargetModule {
             _ => "mlp",
         };
         format!("model.layers.{layer}.{block}.{}", self.name())
+    }
+}
+
+impl TargetModule {
+    /// `(d_input, d_output)` of this projection in a model of `config`: q `[h, H·d]`, k and v
+    /// `[h, H_kv·d]`, o `[H·d, h]`, gate and up `[h, i]`, down `[i, h]`.
+    pub fn dims(self, config: &LlamaConfig) -> (usize, usize) {
+        let hidden = config.hidden_size;
+        let q = config.num_attention_heads * config.head_dim();
+        let kv = config.num_kv_heads() * config.head_dim();
+        let inner = config.intermediate_size;
+        match self {
+            Self::QProj => (hidden, q),
+            Self::KProj | Self::VProj => (hidden, kv),
+            Self::OProj => (q, hidden),
+            Self::GateProj | Self::UpProj => (hidden, inner),
+            Self::DownProj => (inner, hidden),
+        }
     }
 }
 
@@ -123,5 +144,23 @@ impl Targets {
     /// Their names.
     pub fn names(&self) -> Vec<&'static str> {
         self.iter().map(TargetModule::name).collect()
+    }
+
+    /// The trainable parameters of adapters made from `template` on these targets in every
+    /// layer of a model of `config`, without building it.
+    pub fn num_trainable_params(&self, config: &LlamaConfig, template: &RLoraConfig) -> usize {
+        let per_layer: usize = self
+            .iter()
+            .map(|module| {
+                let (d_input, d_output) = module.dims(config);
+                RLoraConfig {
+                    d_input,
+                    d_output,
+                    ..template.clone()
+                }
+                .num_trainable_params()
+            })
+            .sum();
+        per_layer * config.num_hidden_layers
     }
 }

@@ -307,3 +307,37 @@ fn merged_adapters_compute_what_the_adapted_model_computes_under_their_routing()
         .unwrap();
     assert!(wrong.merge_adapters(Some(&[0.5, 0.5])).is_err());
 }
+
+#[test]
+fn trainable_parameters_are_counted_from_the_config_as_built() {
+    let config = rlora_llama::LlamaConfig::from_file(fixture("llama-gqa").join("config.json"))
+        .expect("config");
+    for (template, names) in [
+        (
+            RLoraConfig::r_lora(1, 1, 3).with_rank(2),
+            vec!["all-linear"],
+        ),
+        (
+            RLoraConfig::lora(1, 1).with_rank(5),
+            vec!["k_proj", "down_proj"],
+        ),
+    ] {
+        let spec = AdapterSpec {
+            targets: Targets::parse(&names).unwrap(),
+            template: template.clone(),
+        };
+        let model: Llama<TestBackend> =
+            Llama::from_pretrained(fixture("llama-gqa"), Some(&spec), &device()).unwrap();
+        let built: usize = model
+            .adapters()
+            .iter()
+            .map(|(_, a)| a.num_trainable_params())
+            .sum();
+        assert!(built > 0);
+        assert_eq!(
+            spec.targets.num_trainable_params(&config, &template),
+            built,
+            "{names:?}"
+        );
+    }
+}

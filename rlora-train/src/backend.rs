@@ -52,3 +52,70 @@ pub const BACKEND_NAME: &str = if cfg!(feature = "cuda") {
 } else {
     "ndarray"
 };
+
+/// `count` devices of the backend for data-parallel training (`rlora train --devices N`): CUDA
+/// GPUs `0..count`, discrete GPUs `0..count` through wgpu, or `count` workers sharing the CPU;
+/// one device is the default device.
+pub fn devices(count: usize) -> Vec<burn::tensor::Device<Backend>> {
+    if count <= 1 {
+        return vec![Default::default()];
+    }
+    #[cfg(feature = "cuda")]
+    let devices = (0..count)
+        .map(|index| burn::backend::cuda::CudaDevice { index })
+        .collect();
+    #[cfg(all(
+        any(feature = "wgpu", feature = "vulkan", feature = "metal"),
+        not(feature = "cuda")
+    ))]
+    let devices = (0..count)
+        .map(burn::backend::wgpu::WgpuDevice::DiscreteGpu)
+        .collect();
+    #[cfg(not(any(
+        feature = "cuda",
+        feature = "wgpu",
+        feature = "vulkan",
+        feature = "metal"
+    )))]
+    let devices = vec![Default::default(); count];
+    devices
+}
+
+/// Checks that the backend can run on `device` by making a tensor there. GPU runtimes panic when
+/// their driver is missing (CUDA without `libcuda`, wgpu without any adapter); this turns that
+/// into an error that says what is missing and what to do instead.
+pub fn probe_device(device: &burn::tensor::Device<Backend>) -> Result<(), String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        burn::tensor::Tensor::<Backend, 1>::zeros([1], device).into_data()
+    }));
+    std::panic::set_hook(hook);
+    result.map(|_| ()).map_err(|payload| {
+        let cause = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown cause".into());
+        let hint = match BACKEND_NAME {
+            "cuda" => {
+                "the `cuda` feature needs an NVIDIA GPU and its driver (libcuda.so); build without \
+                 it to train on the CPU, or with `--features wgpu` for another GPU"
+            }
+            "ndarray" => "the CPU backend should always start; please report this",
+            _ => {
+                "wgpu needs a GPU driver for Vulkan, Metal or DirectX 12 (on Linux without a GPU, \
+                 Mesa's software driver: apt-get install mesa-vulkan-drivers libvulkan1)"
+            }
+        };
+        format!("the {BACKEND_NAME} backend cannot start on this machine: {cause}\n{hint}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_backend_starts() {
+        assert_eq!(super::probe_device(&Default::default()), Ok(()));
+    }
+}

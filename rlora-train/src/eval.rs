@@ -6,7 +6,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::Backend;
 use rlora_llama::{GenerationConfig, Llama, LlamaError, TextTokenizer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::batch::{LmBatch, LmBatcher};
 use crate::data::{TaskExample, Tokenize, TokenizedExample};
@@ -44,12 +44,12 @@ fn row_nll<B: Backend>(model: &Llama<B>, examples: &[TokenizedExample]) -> (Vec<
 }
 
 /// One task's accuracy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskScore {
     /// The task.
     pub task: String,
     /// `exact_match` or `log_likelihood`.
-    pub metric: &'static str,
+    pub metric: String,
     /// Examples scored.
     pub examples: usize,
     /// Examples answered correctly.
@@ -60,7 +60,7 @@ pub struct TaskScore {
 
 /// Accuracy per task with the macro average (mean over tasks) and the micro average (over all
 /// examples).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
     /// Per task, in the order given.
     pub tasks: Vec<TaskScore>,
@@ -173,7 +173,8 @@ pub fn evaluate<B: Backend>(
                 "log_likelihood"
             } else {
                 "exact_match"
-            },
+            }
+            .into(),
             examples: examples.len(),
             correct,
             accuracy: correct as f64 / examples.len().max(1) as f64,
@@ -229,7 +230,7 @@ mod tests {
     fn macro_and_micro_averages() {
         let score = |task: &str, examples, correct| TaskScore {
             task: task.into(),
-            metric: "exact_match",
+            metric: "exact_match".into(),
             examples,
             correct,
             accuracy: correct as f64 / examples as f64,

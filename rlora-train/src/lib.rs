@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod eval;
+pub mod experiment;
 pub mod loader;
 pub mod loss;
 pub mod metrics;
@@ -17,6 +18,7 @@ pub mod model;
 pub mod plot;
 pub mod renderer;
 pub mod report;
+pub mod resources;
 pub mod schedule;
 pub mod train;
 

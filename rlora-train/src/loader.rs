@@ -147,9 +147,12 @@ impl<B: Backend> DataLoader<B, LmBatch<B>> for StreamLoader<B> {
         })
     }
 
+    /// Items `start..end` of every epoch, with an epoch counter of its own (burn's multi-device
+    /// strategy gives each device one slice of every epoch).
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<B, LmBatch<B>>> {
         Arc::new(Self {
             items: Some(start..end),
+            next_epoch: Arc::new(AtomicUsize::new(self.next_epoch.load(Ordering::SeqCst))),
             ..self.clone()
         })
     }

@@ -123,13 +123,22 @@ impl StatsValue for TokensPerSecond {
     }
 }
 
-/// The adapters' mean off-diagonal head cosine similarity.
+/// The adapters' mean off-diagonal head similarity: of one projection type, or the mean over
+/// all of them.
 #[derive(Clone)]
-pub struct HeadSimilarityValue;
+pub struct HeadSimilarityValue {
+    module: Option<String>,
+}
 
 impl StatsValue for HeadSimilarityValue {
     fn measure(&mut self, stats: &LmStats) -> Option<(f64, usize)> {
-        stats.head_similarity.map(|s| (s, 1))
+        let values: Vec<f64> = stats
+            .head_similarity
+            .iter()
+            .filter(|(module, _)| self.module.as_ref().is_none_or(|m| m == module))
+            .map(|(_, value)| *value)
+            .collect();
+        (!values.is_empty()).then(|| (values.iter().sum::<f64>() / values.len() as f64, 1))
     }
 }
 
@@ -138,21 +147,10 @@ pub fn loss_metric() -> StatsMetric<TokenLoss> {
     StatsMetric::new("Loss".into(), None, false, TokenLoss { task: None })
 }
 
-/// The loss per completion token of task `task` (named `name`). Metric names become file names
-/// in the run's log folder, so the task name keeps only letters, digits, `-` and `_`.
+/// The loss per completion token of task `task` (named `name`, made [`file_safe`]).
 pub fn task_loss_metric(task: usize, name: &str) -> StatsMetric<TokenLoss> {
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
     StatsMetric::new(
-        format!("Loss {name}"),
+        format!("Loss {}", file_safe(name)),
         None,
         false,
         TokenLoss { task: Some(task) },
@@ -169,7 +167,36 @@ pub fn tokens_per_second_metric() -> StatsMetric<TokensPerSecond> {
     )
 }
 
-/// Mean head similarity of the adapters.
-pub fn head_similarity_metric() -> StatsMetric<HeadSimilarityValue> {
-    StatsMetric::new("Head similarity".into(), None, false, HeadSimilarityValue)
+/// `name` with every character but letters, digits, `-` and `_` replaced by `_`: metric names
+/// become file names in the run's log folder.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
+
+/// Mean head similarity of all adapters (`module` = `None`) or of one projection type
+/// (`mlp.up_proj`, …), named `Head similarity` or `Head similarity mlp_up_proj`.
+pub fn head_similarity_metric(module: Option<&str>) -> StatsMetric<HeadSimilarityValue> {
+    let name = match module {
+        Some(module) => format!("{HEAD_SIMILARITY} {}", file_safe(module)),
+        None => HEAD_SIMILARITY.to_string(),
+    };
+    StatsMetric::new(
+        name,
+        None,
+        false,
+        HeadSimilarityValue {
+            module: module.map(String::from),
+        },
+    )
+}
+
+/// The name of the head-similarity metric (of one module: this, a space, and the module).
+pub const HEAD_SIMILARITY: &str = "Head similarity";

@@ -40,7 +40,7 @@ pub struct LmOutput<B: Backend> {
     nll: Tensor<B, 1>,
     count: Tensor<B, 1>,
     tasks: Vec<usize>,
-    head_similarity: Option<f64>,
+    head_similarity: Vec<(String, f64)>,
 }
 
 /// A step's output read back to the host: what the metrics see.
@@ -52,8 +52,9 @@ pub struct LmStats {
     pub count: Vec<f64>,
     /// Each row's task.
     pub tasks: Vec<usize>,
-    /// The mean off-diagonal head similarity of the adapters, on training steps.
-    pub head_similarity: Option<f64>,
+    /// Per projection type (`mlp.up_proj`, …) with more than one head, the mean over layers of
+    /// the adapters' mean off-diagonal head similarity; empty on validation steps.
+    pub head_similarity: Vec<(String, f64)>,
 }
 
 impl LmStats {
@@ -101,15 +102,26 @@ impl<B: Backend> CausalLm<B> {
         token_nll(logits, batch.targets.clone(), batch.loss_mask.clone())
     }
 
-    /// The mean over adapters of their heads' mean off-diagonal cosine similarity.
-    pub fn mean_head_similarity(&self) -> Option<f64> {
-        let values: Vec<f64> = self
-            .llama
-            .adapters()
-            .iter()
-            .filter_map(|(_, a)| a.head_similarity().mean_off_diagonal)
-            .collect();
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    /// Per projection type, the mean over layers of the adapters' mean off-diagonal head cosine
+    /// similarity (types whose adapters have one head are left out).
+    pub fn head_similarity_by_module(&self) -> Vec<(String, f64)> {
+        let mut sums: Vec<(String, f64, usize)> = Vec::new();
+        for (path, adapter) in self.llama.adapters() {
+            let Some(value) = adapter.head_similarity().mean_off_diagonal else {
+                continue;
+            };
+            let module = crate::report::module_type(&path);
+            match sums.iter_mut().find(|(m, _, _)| m == module) {
+                Some((_, sum, n)) => {
+                    *sum += value;
+                    *n += 1;
+                }
+                None => sums.push((module.to_string(), value, 1)),
+            }
+        }
+        sums.into_iter()
+            .map(|(module, sum, n)| (module, sum / n as f64))
+            .collect()
     }
 }
 
@@ -125,7 +137,7 @@ impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
             nll: nll.detach(),
             count: count.detach(),
             tasks: batch.tasks,
-            head_similarity: self.mean_head_similarity(),
+            head_similarity: self.head_similarity_by_module(),
         };
         if !value.is_finite() {
             // Keep the weights as they are and stop: the last checkpoint stays the last good one.
@@ -152,7 +164,7 @@ impl<B: Backend> InferenceStep for CausalLm<B> {
             nll,
             count,
             tasks: batch.tasks,
-            head_similarity: None,
+            head_similarity: Vec::new(),
         }
     }
 }

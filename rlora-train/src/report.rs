@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use rlora_llama::Llama;
 
+use crate::metrics::HEAD_SIMILARITY;
 use crate::plot::{PlotError, Series, heat_map_png, line_chart_png};
 
 /// The values of metric `name` in split `split` (`train` or `valid`) of the run in `dir`, one
@@ -54,6 +55,26 @@ pub fn metric_history(
     history
 }
 
+/// The projection types (file-safe: `mlp_up_proj`) whose head similarity the run in `dir` logged.
+pub fn head_similarity_modules(dir: &Path) -> Vec<String> {
+    let prefix = format!("{}_", HEAD_SIMILARITY.replace(' ', "_"));
+    let Ok(entries) = std::fs::read_dir(dir.join("train").join("epoch-1")) else {
+        return Vec::new();
+    };
+    let mut modules: Vec<String> = entries
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            Some(
+                name.strip_prefix(&prefix)?
+                    .strip_suffix(".log")?
+                    .to_string(),
+            )
+        })
+        .collect();
+    modules.sort();
+    modules
+}
+
 /// Draws `loss.png` (train and validation loss vs step) and `head_similarity.png` into `dir`.
 pub fn training_curves(dir: &Path, steps_per_epoch: usize) -> Result<Vec<PathBuf>, PlotError> {
     let loss = dir.join("loss.png");
@@ -74,15 +95,27 @@ pub fn training_curves(dir: &Path, steps_per_epoch: usize) -> Result<Vec<PathBuf
         ],
     )?;
     let similarity = dir.join("head_similarity.png");
+    let mut series = vec![Series {
+        name: "all adapters".into(),
+        points: metric_history(dir, "train", HEAD_SIMILARITY, steps_per_epoch),
+    }];
+    for module in head_similarity_modules(dir) {
+        series.push(Series {
+            points: metric_history(
+                dir,
+                "train",
+                &format!("{HEAD_SIMILARITY} {module}"),
+                steps_per_epoch,
+            ),
+            name: module,
+        });
+    }
     line_chart_png(
         &similarity,
         "mean pairwise cosine similarity of the heads",
         "step",
         "cosine",
-        &[Series {
-            name: "all adapters".into(),
-            points: metric_history(dir, "train", "Head similarity", steps_per_epoch),
-        }],
+        &series,
     )?;
     Ok(vec![loss, similarity])
 }
@@ -102,7 +135,7 @@ pub fn head_summary<B: Backend>(model: &Llama<B>) -> HeadSummary {
     let mut by_adapter = Vec::new();
     for (path, adapter) in model.adapters() {
         let similarity = adapter.head_similarity();
-        let module = path.splitn(4, '.').nth(3).unwrap_or(&path).to_string();
+        let module = module_type(&path).to_string();
         let entry = sums.entry(module).or_insert_with(|| {
             (
                 vec![vec![0.0; similarity.matrix.len()]; similarity.matrix.len()],
@@ -132,6 +165,11 @@ pub fn head_summary<B: Backend>(model: &Llama<B>) -> HeadSummary {
         by_module,
         by_adapter,
     }
+}
+
+/// The projection type of an adapter path: `mlp.up_proj` for `model.layers.3.mlp.up_proj`.
+pub fn module_type(path: &str) -> &str {
+    path.splitn(4, '.').nth(3).unwrap_or(path)
 }
 
 /// The mean of the off-diagonal entries of a square matrix (NaN for 1 × 1).

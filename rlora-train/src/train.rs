@@ -12,7 +12,7 @@ use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::metric::LearningRateMetric;
-use burn::train::{Interrupter, Learner, SupervisedTraining};
+use burn::train::{ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining};
 use rlora_llama::Llama;
 
 use crate::batch::LmBatcher;
@@ -179,10 +179,38 @@ pub fn train<B: AutodiffBackend>(
     dir: &Path,
     resume: bool,
 ) -> Result<Llama<B::InnerBackend>, TrainError> {
-    config.validate()?;
     let device = model.embed_tokens.weight.device();
-    let order = config.stream(data)?;
-    let total_steps = order.len() / config.batch_size;
+    train_on_devices(model, data, config, dir, resume, vec![device])
+}
+
+/// [`train`], data-parallel over `devices` (the model's device first) with burn's multi-device
+/// strategy: every step, each device runs the forward and backward pass of its own batch, the
+/// gradients are averaged on the first device, and it takes the optimizer step. A step thus
+/// consumes `devices.len()` batches; the schedule, checkpoints (every `checkpoint_every` steps)
+/// and `max_steps` count steps, the logs count batches.
+pub fn train_on_devices<B: AutodiffBackend>(
+    model: Llama<B>,
+    data: &TrainingData,
+    config: &TrainingConfig,
+    dir: &Path,
+    resume: bool,
+    devices: Vec<B::Device>,
+) -> Result<Llama<B::InnerBackend>, TrainError> {
+    config.validate()?;
+    let Some(device) = devices.first().cloned() else {
+        return Err(TrainError::Invalid("no device to train on".into()));
+    };
+    let replicas = devices.len();
+    let mut order = config.stream(data)?;
+    let batches = order.len() / config.batch_size;
+    let total_steps = batches / replicas;
+    if total_steps == 0 {
+        return Err(TrainError::Invalid(format!(
+            "{batches} batches make no step on {replicas} devices"
+        )));
+    }
+    order.truncate(total_steps * replicas * config.batch_size);
+    let batches_per_epoch = config.checkpoint_every * replicas;
     let epochs = total_steps.div_ceil(config.checkpoint_every);
     let checkpoint = if resume { latest_checkpoint(dir) } else { None };
 
@@ -192,7 +220,7 @@ pub fn train<B: AutodiffBackend>(
         examples,
         order,
         config.batch_size,
-        config.checkpoint_every,
+        batches_per_epoch,
         first_epoch,
         device.clone(),
     )
@@ -201,10 +229,17 @@ pub fn train<B: AutodiffBackend>(
         .batch_size(config.batch_size)
         .build(InMemDataset::new(data.validation.clone()));
 
+    let mut head_modules: Vec<String> = Vec::new();
+    for (path, adapter) in model.adapters() {
+        let module = crate::report::module_type(&path);
+        if adapter.config.heads > 1 && !head_modules.iter().any(|m| m == module) {
+            head_modules.push(module.to_string());
+        }
+    }
     let interrupter = Interrupter::new();
     let model = CausalLm {
         llama: model,
-        loss_scale: 1.0 / config.grad_accumulation as f64,
+        loss_scale: 1.0 / (config.grad_accumulation * replicas) as f64,
         stop: Some(StopSignal(interrupter.clone())),
     };
     let optimizer = AdamWConfig::new()
@@ -227,7 +262,7 @@ pub fn train<B: AutodiffBackend>(
         .metric_train_numeric(loss_metric())
         .metric_valid_numeric(loss_metric())
         .metric_train_numeric(tokens_per_second_metric())
-        .metric_train_numeric(head_similarity_metric())
+        .metric_train_numeric(head_similarity_metric(None))
         .metric_train_numeric(LearningRateMetric::new())
         .num_epochs(epochs)
         .with_file_checkpointer(AtomicRecorder::new(NamedMpkFileRecorder::<
@@ -235,6 +270,9 @@ pub fn train<B: AutodiffBackend>(
         >::new()))
         .with_checkpointing_strategy(KeepLastNCheckpoints::new(config.keep_checkpoints))
         .with_application_logger(None);
+    for module in &head_modules {
+        training = training.metric_train_numeric(head_similarity_metric(Some(module)));
+    }
     for (task, name) in data.task_names.iter().enumerate() {
         training = training.metric_valid_numeric(task_loss_metric(task, name));
     }
@@ -243,10 +281,15 @@ pub fn train<B: AutodiffBackend>(
     }
     if !ProgressLines::terminal() {
         training = training.renderer(ProgressLines::new(
-            config.log_every,
-            config.checkpoint_every,
-            total_steps,
+            config.log_every * replicas,
+            batches_per_epoch,
+            total_steps * replicas,
         ));
+    }
+    if replicas > 1 {
+        training = training.with_training_strategy(
+            ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice).into(),
+        );
     }
     if config.grad_accumulation > 1 {
         training = training.grads_accumulation(config.grad_accumulation);

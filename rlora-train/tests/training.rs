@@ -9,9 +9,16 @@ use rlora::RLoraConfig;
 use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
 use rlora_train::data::{Mixing, TaskExample, tokenize_examples};
 use rlora_train::eval::mean_token_loss;
-use rlora_train::train::{TrainingConfig, TrainingData, latest_checkpoint, train};
+use rlora_train::report::metric_history;
+use rlora_train::train::{
+    TrainingConfig, TrainingData, latest_checkpoint, train, train_on_devices,
+};
 
 type B = Autodiff<NdArray>;
+
+/// NdArray's random numbers (adapter init, dropout) come from one generator per process, which
+/// every run reseeds: runs in parallel test threads would draw from each other's stream.
+static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rlora-llama/tests/fixtures/llama-gqa")
@@ -92,6 +99,7 @@ fn adapter_values(model: &Llama<NdArray>) -> Vec<Vec<f32>> {
 
 #[test]
 fn the_learner_trains_the_adapters_and_a_resumed_run_ends_bit_identical() {
+    let _serial = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let tokenizer = TextTokenizer::from_dir(fixture()).unwrap();
     let data = data(&tokenizer);
     let before = mean_token_loss(&model().valid_inner(), &data.train, 8);
@@ -151,4 +159,22 @@ impl ValidInner for Llama<B> {
     fn valid_inner(self) -> Llama<NdArray> {
         burn::module::AutodiffModule::valid(&self)
     }
+}
+
+#[test]
+fn data_parallel_training_on_two_cpu_workers_takes_a_batch_per_worker_per_step() {
+    let _serial = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tokenizer = TextTokenizer::from_dir(fixture()).unwrap();
+    let data = data(&tokenizer);
+    let before = mean_token_loss(&model().valid_inner(), &data.train, 8);
+    let dir = tempdir("two-workers");
+    let devices = vec![Default::default(); 2];
+    let trained = train_on_devices(model(), &data, &config(), &dir, false, devices).unwrap();
+    let after = mean_token_loss(&trained, &data.train, 8);
+    assert!(after < 0.7 * before, "loss {before} → {after}");
+    // 16 examples × 6 passes / batch 4 = 24 batches: 12 steps of 2 batches, checkpoints every
+    // 4 steps; the logs have one loss per batch.
+    assert_eq!(latest_checkpoint(&dir), Some(3));
+    assert_eq!(metric_history(&dir, "train", "Loss", 8).len(), 24);
+    let _ = std::fs::remove_dir_all(&dir);
 }

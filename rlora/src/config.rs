@@ -121,6 +121,13 @@ impl RLoraConfig {
         }
     }
 
+    /// The parameters that train: `A` (`d_input · r`), the heads (`N · r · d_output`) and, with
+    /// more than one head, the router (`d_input · N`).
+    pub fn num_trainable_params(&self) -> usize {
+        let (d_in, d_out, r, n) = (self.d_input, self.d_output, self.rank, self.heads);
+        d_in * r + n * r * d_out + if n > 1 { d_in * n } else { 0 }
+    }
+
     /// Whether the heads start non-zero, so that the base weight needs the init offset.
     pub fn has_init_offset(&self) -> bool {
         self.init_a != LoraInit::Zeros && self.init_b != LoraInit::Zeros

@@ -207,13 +207,7 @@ impl<B: Backend> RLoraLinear<B> {
 
     /// The number of parameters that train: `A`, the heads and the router.
     pub fn num_trainable_params(&self) -> usize {
-        let (d_in, d_out, r, n) = (
-            self.config.d_input,
-            self.config.d_output,
-            self.config.rank,
-            self.config.heads,
-        );
-        d_in * r + n * r * d_out + if n > 1 { d_in * n } else { 0 }
+        self.config.num_trainable_params()
     }
 }
 

@@ -1,23 +1,28 @@
 //! The repository's chores: `cargo xtask <task>`.
 //!
 //! - `ci`: what `.ci/run` runs: formatting, the README's test command, clippy, a compile check of every GPU backend
-//!   feature, and the backend-generic tests on wgpu when a Vulkan driver is present (required
-//!   when `CI` is set).
+//!   feature, and on wgpu, when a Vulkan driver is present (required when `CI` is set), the
+//!   backend-generic tests and training steps checked against the CPU backend.
 //! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
 //! - `bench`: runs the benchmarks, which print their ratio tables.
 //! - `pretrain`: rebuilds the tiny base model in `assets/tiny-base` (about 10 minutes on 2 cores).
+//! - `experiment`: the paper's comparison in miniature (`rlora experiment`, release build), into
+//!   `experiments/<date>`; further arguments go to `rlora experiment`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci | fixtures | bench | pretrain>
+const USAGE: &str = "usage: cargo xtask <ci | fixtures | bench | pretrain | experiment [ARGS]>
 
   ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features,
             the backend-generic tests on wgpu (Vulkan)
   fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py
             (needs: pip install torch==2.15.0 safetensors==0.8.0 numpy==2.4.6)
   bench     cargo bench -p rlora -p rlora-llama (prints time ratios against the baseline)
-  pretrain  rebuild assets/tiny-base, the tiny byte-level base the examples fine-tune";
+  pretrain  rebuild assets/tiny-base, the tiny byte-level base the examples fine-tune
+  experiment
+            LoRA, HydraLoRA, its ablations and R-LoRA over 3 seeds on the built-in suite
+            (`rlora experiment ARGS`, release build), report in experiments/<date>";
 
 /// The GPU backend features of the root package that CI compiles (it cannot run CUDA here).
 /// `metal` needs an Apple target and is left to macOS builds.
@@ -34,20 +39,19 @@ fn main() -> ExitCode {
         ),
         Some("pretrain") => run(
             "pretraining the tiny base",
-            cargo().args([
-                "run",
-                "--release",
-                "-p",
-                "rlora-train",
-                "--bin",
-                "rlora",
-                "--",
+            rlora_release().args([
                 "pretrain",
                 "--output",
                 "assets/tiny-base",
                 "--steps",
                 "1000",
             ]),
+        ),
+        Some("experiment") => run(
+            "the experiment",
+            rlora_release()
+                .arg("experiment")
+                .args(std::env::args().skip(2)),
         ),
         _ => Err(USAGE.to_string()),
     };
@@ -101,6 +105,18 @@ fn ci() -> Result<(), String> {
                 "--features",
                 "rlora/test-wgpu,rlora-llama/test-wgpu",
             ]),
+        )?;
+        run(
+            "training steps on wgpu against the CPU backend",
+            cargo().args([
+                "test",
+                "-p",
+                "rlora-train",
+                "--features",
+                "wgpu",
+                "--test",
+                "wgpu_training",
+            ]),
         )
     } else if std::env::var_os("CI").is_some() {
         Err("no Vulkan driver: install mesa-vulkan-drivers and libvulkan1 (as .ci/run does)".into())
@@ -139,6 +155,21 @@ fn vulkan_driver_present() -> bool {
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(workspace_root());
+    command
+}
+
+/// `cargo run --release` of the `rlora` command, its arguments to follow.
+fn rlora_release() -> Command {
+    let mut command = cargo();
+    command.args([
+        "run",
+        "--release",
+        "-p",
+        "rlora-train",
+        "--bin",
+        "rlora",
+        "--",
+    ]);
     command
 }
 

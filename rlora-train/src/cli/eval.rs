@@ -1,5 +1,6 @@
 //! `rlora eval`: per-task accuracy of a model, with or without an adapter.
 
+use crate::base::model_or_tiny_base;
 use std::path::PathBuf;
 
 use burn::tensor::backend::Backend;
@@ -14,9 +15,9 @@ use crate::eval::{EvalReport, evaluate};
 /// Arguments of `rlora eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// A Hugging Face model folder.
+    /// A Hugging Face model folder (default: the embedded tiny base).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// An adapter folder (this project's or PEFT's).
     #[arg(long)]
     pub adapter: Option<PathBuf>,
@@ -43,6 +44,7 @@ pub struct EvalArgs {
 
 /// Evaluates and prints the per-task table.
 pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalReport, CliError> {
+    let model_dir = model_or_tiny_base(args.model.as_deref())?;
     let template = PromptTemplate::alpaca();
     let mut tasks = Vec::new();
     for spec in &args.tasks {
@@ -61,8 +63,8 @@ pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalR
     for (_, examples) in &mut tasks {
         examples.truncate(args.eval_examples as usize);
     }
-    let tokenizer = TextTokenizer::from_dir(&args.model)?;
-    let mut model = Llama::<B>::from_pretrained(&args.model, None, device)?;
+    let tokenizer = TextTokenizer::from_dir(&model_dir)?;
+    let mut model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     if let Some(adapter) = &args.adapter {
         model = load_any_adapter(model, adapter, device)?;
     }

@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 
-use super::{Cli, Command, TrainArgs};
+use super::{Cli, Command, TrainArgs, expand_config_file};
 
 /// The shipped tiny base model (built by `cargo xtask pretrain`).
 pub fn tiny_base_dir() -> PathBuf {
@@ -52,8 +53,17 @@ pub fn tiny_base_defaults(output: &str) -> Vec<String> {
     .collect()
 }
 
-/// The example's `rlora train` arguments: the defaults, then `user` (which win).
+/// The example's `rlora train` arguments: the defaults, then `user` (which win; a `--config`
+/// file among them is expanded in its place).
 pub fn example_args(user: &[String], output: &str) -> Result<TrainArgs, clap::Error> {
+    let argv = ["rlora", "train"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(user.iter().cloned())
+        .collect();
+    let user = expand_config_file(argv)
+        .map_err(|e| Cli::command().error(ErrorKind::ValueValidation, e))?
+        .split_off(2);
     let defaults = if user
         .iter()
         .any(|a| a == "--model" || a.starts_with("--model="))

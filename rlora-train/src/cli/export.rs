@@ -1,5 +1,6 @@
 //! `rlora export`: an adapter in PEFT's format, or merged into a full Hugging Face model.
 
+use crate::base::model_or_tiny_base;
 use std::path::PathBuf;
 
 use burn::tensor::backend::Backend;
@@ -12,9 +13,9 @@ use super::generate::load_any_adapter;
 /// Arguments of `rlora export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The base model folder.
+    /// The base model folder (default: the embedded tiny base).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// The adapter folder.
     #[arg(long)]
     pub adapter: PathBuf,
@@ -32,10 +33,11 @@ pub struct ExportArgs {
 /// Writes a PEFT LoRA folder (single-head adapters) or, with `--merge`, a merged Hugging Face
 /// folder with the base's tokenizer files.
 pub fn run_export<B: Backend>(args: &ExportArgs, device: &B::Device) -> Result<(), CliError> {
-    let model = Llama::<B>::from_pretrained(&args.model, None, device)?;
+    let model_dir = model_or_tiny_base(args.model.as_deref())?;
+    let model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     let model = load_any_adapter(model, &args.adapter, device)?;
     if !args.merge {
-        model.export_peft_adapter(&args.output, Some(&args.model.to_string_lossy()))?;
+        model.export_peft_adapter(&args.output, Some(&model_dir.to_string_lossy()))?;
         println!("PEFT adapter: {}", args.output.display());
         return Ok(());
     }
@@ -47,7 +49,7 @@ pub fn run_export<B: Backend>(args: &ExportArgs, device: &B::Device) -> Result<(
         "generation_config.json",
         "special_tokens_map.json",
     ] {
-        let source = args.model.join(file);
+        let source = model_dir.join(file);
         if source.exists() {
             std::fs::copy(&source, args.output.join(file))
                 .map_err(|e| format!("{}: {e}", source.display()))?;

@@ -1,5 +1,6 @@
 //! `rlora generate`: continue a prompt.
 
+use crate::base::model_or_tiny_base;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::Backend;
@@ -10,9 +11,9 @@ use serde::Serialize;
 /// Arguments of `rlora generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// A Hugging Face model folder (config.json, model.safetensors or shards, tokenizer.json).
+    /// A Hugging Face model folder (config.json, model.safetensors or shards, tokenizer.json) (default: the embedded tiny base).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// An adapter folder: this project's, or a PEFT LoRA adapter.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
@@ -58,8 +59,10 @@ pub fn run_generate<B: Backend>(
     args: &GenerateArgs,
     device: &B::Device,
 ) -> Result<GenerateOutput, LlamaError> {
-    let tokenizer = TextTokenizer::from_dir(&args.model)?;
-    let mut model = Llama::<B>::from_pretrained(&args.model, None, device)?;
+    let model_dir =
+        model_or_tiny_base(args.model.as_deref()).map_err(LlamaError::InvalidArgument)?;
+    let tokenizer = TextTokenizer::from_dir(&model_dir)?;
+    let mut model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     if let Some(adapter) = &args.adapter {
         model = load_any_adapter(model, adapter, device)?;
     }

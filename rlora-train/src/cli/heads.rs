@@ -1,5 +1,6 @@
 //! `rlora heads`: how alike the heads of each adapter are, as numbers and heat maps.
 
+use crate::base::model_or_tiny_base;
 use std::path::PathBuf;
 
 use burn::tensor::backend::Backend;
@@ -13,9 +14,9 @@ use crate::report::{HeadSummary, head_heat_maps, head_summary};
 /// Arguments of `rlora heads`.
 #[derive(Debug, Args)]
 pub struct HeadsArgs {
-    /// The base model folder.
+    /// The base model folder (default: the embedded tiny base).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// The adapter folder.
     #[arg(long)]
     pub adapter: PathBuf,
@@ -30,7 +31,8 @@ pub fn run_heads<B: Backend>(
     args: &HeadsArgs,
     device: &B::Device,
 ) -> Result<HeadSummary, CliError> {
-    let model = Llama::<B>::from_pretrained(&args.model, None, device)?;
+    let model_dir = model_or_tiny_base(args.model.as_deref())?;
+    let model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     let model = load_any_adapter(model, &args.adapter, device)?;
     let summary = head_summary(&model);
     println!("| adapter | mean head cosine similarity |\n|---|---:|");

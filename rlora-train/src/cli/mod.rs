@@ -1,7 +1,9 @@
 //! The `rlora` command line: argument parsing (clap) and one module per subcommand.
 
+mod config_file;
 mod eval;
 mod example;
+mod experiment;
 mod export;
 mod generate;
 mod heads;
@@ -10,13 +12,15 @@ mod train;
 
 use clap::{Parser, Subcommand};
 
+pub use config_file::expand_config_file;
 pub use eval::{EvalArgs, run_eval};
 pub use example::{example_args, tiny_base_defaults, tiny_base_dir};
+pub use experiment::{ExperimentArgs, run_experiment_command};
 pub use export::{ExportArgs, run_export};
 pub use generate::{GenerateArgs, GenerateOutput, load_any_adapter, run_generate};
 pub use heads::{HeadsArgs, run_heads};
 pub use pretrain::{PretrainArgs, run_pretrain};
-pub use train::{CliError, TrainArgs, TrainOutcome, Variant, run_train};
+pub use train::{CliError, RouterStart, RunResources, TrainArgs, TrainOutcome, Variant, run_train};
 
 /// R-LoRA (Randomized Multi-Head LoRA) fine-tuning for Llama-family models, on burn.
 #[derive(Debug, Parser)]
@@ -42,6 +46,9 @@ pub enum Command {
     Heads(HeadsArgs),
     /// Pretrain the tiny byte-level base model that the examples fine-tune.
     Pretrain(PretrainArgs),
+    /// The paper's comparison in miniature: LoRA, HydraLoRA, its ablations and R-LoRA over
+    /// several seeds on the built-in suite, with a report.
+    Experiment(Box<ExperimentArgs>),
 }
 
 /// Parses a value in `[0, ∞)`.

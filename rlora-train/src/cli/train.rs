@@ -1,13 +1,15 @@
 //! `rlora train`: fine-tune a Hugging Face model's adapters on a task mixture, then evaluate the
 //! base and the adapted model per task.
 
+use crate::base::model_or_tiny_base;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, ValueEnum};
-use rlora::RLoraConfig;
+use rlora::{RLoraConfig, RouterInit};
 use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::write_json;
 use crate::data::{
@@ -16,7 +18,8 @@ use crate::data::{
 };
 use crate::eval::{EvalReport, evaluate};
 use crate::report;
-use crate::train::{TrainingConfig, TrainingData, train};
+use crate::resources::peak_memory_bytes;
+use crate::train::{TrainingConfig, TrainingData, train_on_devices};
 
 /// The adapter variants of the R-LoRA paper's comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -34,12 +37,37 @@ pub enum Variant {
     RloraDropoutOnly,
 }
 
+/// How the router starts (`--router-init`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouterStart {
+    /// Zeros: uniform gates, so an adapter with random heads starts exactly at the base.
+    Zeros,
+    /// U(±1/√d_in), the official R-LoRA and HydraLoRA code's router (with random heads the
+    /// start is then close to, not exactly, the base).
+    KaimingUniform,
+}
+
+impl From<RouterStart> for RouterInit {
+    fn from(start: RouterStart) -> Self {
+        match start {
+            RouterStart::Zeros => RouterInit::Zeros,
+            RouterStart::KaimingUniform => RouterInit::KaimingUniform,
+        }
+    }
+}
+
 /// Arguments of `rlora train`.
 #[derive(Debug, Args, Serialize)]
 pub struct TrainArgs {
-    /// A Hugging Face model folder (config.json, weights, tokenizer.json).
+    /// A TOML or JSON file of these flags (`lr = 1e-4`, `task = ["a=a.jsonl"]`); flags on the
+    /// command line win. A run's `run_config.json` is one.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// A Hugging Face model folder (config.json, weights, tokenizer.json) (default: the embedded tiny base).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// A task: NAME=TRAIN.jsonl, or NAME=TRAIN.jsonl,VALID.jsonl[,TEST.jsonl] (repeatable).
     #[arg(long = "task", value_name = "NAME=FILES")]
     pub tasks: Vec<String>,
@@ -67,6 +95,12 @@ pub struct TrainArgs {
     /// Dropout (default: the variant's).
     #[arg(long, value_parser = super::dropout)]
     pub dropout: Option<f64>,
+    /// Rank-stabilized scaling α/√r instead of α/r: true or false (default: the variant's).
+    #[arg(long)]
+    pub rslora: Option<bool>,
+    /// How the router starts (default: zeros).
+    #[arg(long, value_enum)]
+    pub router_init: Option<RouterStart>,
     /// Target projections, comma-separated (PEFT names, or all-linear).
     #[arg(
         long,
@@ -103,6 +137,7 @@ pub struct TrainArgs {
     pub checkpoint_every: u32,
     /// proportional, uniform, temperature:T or weights:W1,W2,…
     #[arg(long, default_value = "proportional", value_parser = super::mixing)]
+    #[serde(serialize_with = "serialize_display")]
     pub mixing: Mixing,
     /// At most this many training examples per task (the paper samples 8000).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -119,20 +154,53 @@ pub struct TrainArgs {
     /// New tokens for exact-match evaluation.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub eval_max_new_tokens: u32,
-    /// Seeds the adapters, the data and dropout.
+    /// Seeds the adapters, the data order and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Seeds the built-in suite and the held-out splits (default: --seed).
+    #[arg(long)]
+    pub data_seed: Option<u64>,
+    /// Skip evaluating the base model (only the adapted one is scored).
+    #[arg(long)]
+    pub skip_base_eval: bool,
+    /// Train data-parallel on this many devices (CUDA or wgpu GPUs 0..N; on the CPU backend, N
+    /// workers): each step takes a batch per device and averages their gradients.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub devices: u32,
 }
 
-/// What a finished run produced.
-#[derive(Debug, Clone, Serialize)]
+/// Serializes a value as its `Display` text (the form its flag takes).
+fn serialize_display<S: serde::Serializer>(
+    value: &impl std::fmt::Display,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+/// What a finished run produced (written as `eval.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainOutcome {
-    /// The base model's scores.
-    pub base: EvalReport,
+    /// The base model's scores (`None` with `--skip-base-eval`).
+    pub base: Option<EvalReport>,
     /// The adapted model's scores.
     pub adapted: EvalReport,
     /// Where the adapter was saved.
     pub adapter_dir: PathBuf,
+    /// What the run cost.
+    pub resources: RunResources,
+}
+
+/// The cost of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResources {
+    /// Parameters that trained.
+    pub trainable_params: usize,
+    /// Training steps of the run (a resumed run did only those after its checkpoint).
+    pub steps: usize,
+    /// Wall time of the training loop, validation and checkpoints included, in seconds.
+    pub train_seconds: f64,
+    /// The process's peak resident memory in bytes (Linux; `None` elsewhere).
+    pub peak_memory_bytes: Option<u64>,
 }
 
 /// An error of `rlora train`, with its context.
@@ -150,10 +218,23 @@ impl TrainArgs {
             Variant::RloraDropoutOnly => RLoraConfig::multi_head_dropout_only(0, 0, heads),
         };
         let base = base.with_rank(self.rank as usize).with_alpha(self.alpha);
+        let base = match self.rslora {
+            Some(rslora) => base.with_use_rslora(rslora),
+            None => base,
+        };
+        let base = match self.router_init {
+            Some(start) => base.with_router_init(start.into()),
+            None => base,
+        };
         match self.dropout {
             Some(p) => base.with_dropout(p),
             None => base,
         }
+    }
+
+    /// The seed of the data: `--data-seed`, else `--seed`.
+    pub fn data_seed(&self) -> u64 {
+        self.data_seed.unwrap_or(self.seed)
     }
 
     fn training_config(&self) -> TrainingConfig {
@@ -179,7 +260,7 @@ impl TrainArgs {
             tasks.push(parse_task_spec(spec)?.load(&template)?);
         }
         if self.builtin {
-            tasks.extend(builtin_suite(self.seed, SplitSizes::default()));
+            tasks.extend(builtin_suite(self.data_seed(), SplitSizes::default()));
         }
         if tasks.is_empty() {
             return Err("no tasks: give --task NAME=FILE (repeatable) or --builtin".into());
@@ -217,13 +298,24 @@ fn splits(
     (train, validation, eval)
 }
 
-/// Runs `rlora train` on backend `B`, printing progress; returns the evaluation.
+/// Runs `rlora train` on backend `B`, printing progress; returns the evaluation. The model lives
+/// on the first of `devices`; with more than one, training is data-parallel over them (the
+/// `rlora` command passes [`crate::backend::devices`] of `--devices`).
 pub fn run_train<B: AutodiffBackend>(
     args: &TrainArgs,
-    device: &B::Device,
+    devices: &[B::Device],
 ) -> Result<TrainOutcome, CliError> {
+    let device = devices.first().ok_or("no device to train on")?;
+    if let Some(file) = &args.config {
+        return Err(format!(
+            "--config {}: expand the file with cli::expand_config_file before parsing",
+            file.display()
+        )
+        .into());
+    }
+    let model_dir = model_or_tiny_base(args.model.as_deref())?;
     std::fs::create_dir_all(&args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
-    let tokenizer = TextTokenizer::from_dir(&args.model)?;
+    let tokenizer = TextTokenizer::from_dir(&model_dir)?;
     let tasks = args.tasks()?;
     let mut data = TrainingData {
         task_names: tasks.iter().map(|t| t.name.clone()).collect(),
@@ -233,7 +325,7 @@ pub fn run_train<B: AutodiffBackend>(
     let mut eval_sets = Vec::new();
     let max_len = args.max_seq_len as usize;
     for (i, task) in tasks.iter().enumerate() {
-        let (train, validation, eval) = splits(task, args, args.seed.wrapping_add(i as u64));
+        let (train, validation, eval) = splits(task, args, args.data_seed().wrapping_add(i as u64));
         let (train, report) = tokenize_examples(i, &train, &tokenizer, max_len)?;
         let (validation, _) = tokenize_examples(i, &validation, &tokenizer, max_len)?;
         println!(
@@ -259,33 +351,49 @@ pub fn run_train<B: AutodiffBackend>(
         targets: Targets::parse(&args.targets)?,
         template: args.adapter_template(),
     };
-    let model = Llama::<B>::from_pretrained(&args.model, Some(&spec), device)?;
+    let model = Llama::<B>::from_pretrained(&model_dir, Some(&spec), device)?;
     let trainable: usize = model
         .adapters()
         .iter()
         .map(|(_, a)| a.num_trainable_params())
         .sum();
     println!(
-        "{} adapters, {trainable} trainable parameters; training on {}",
+        "{} adapters, {trainable} trainable parameters; training on {} ({} device{})",
         model.adapters().len(),
-        crate::backend::BACKEND_NAME
+        crate::backend::BACKEND_NAME,
+        devices.len(),
+        if devices.len() == 1 { "" } else { "s" }
     );
-    let trained = train(
+    let config = args.training_config();
+    let steps = config.stream(&data)?.len() / (config.batch_size * devices.len());
+    let started = Instant::now();
+    let trained = train_on_devices(
         model,
         &data,
-        &args.training_config(),
+        &config,
         &args.output,
         args.resume,
+        devices.to_vec(),
     )?;
+    let train_seconds = started.elapsed().as_secs_f64();
 
     let adapter_dir = args.output.join("adapter");
     trained.save_adapter(&adapter_dir)?;
     println!("evaluating the base and the adapted model …");
     let max_new = args.eval_max_new_tokens as usize;
-    let base = Llama::<B::InnerBackend>::from_pretrained(&args.model, None, device)?;
-    let base = evaluate(&base, &tokenizer, &eval_sets, max_new)?;
+    let base = if args.skip_base_eval {
+        None
+    } else {
+        let base = Llama::<B::InnerBackend>::from_pretrained(&model_dir, None, device)?;
+        Some(evaluate(&base, &tokenizer, &eval_sets, max_new)?)
+    };
     let adapted = evaluate(&trained, &tokenizer, &eval_sets, max_new)?;
-    let table = EvalReport::markdown_table(&[("base", &base), ("adapted", &adapted)]);
+    let mut columns = Vec::new();
+    if let Some(base) = &base {
+        columns.push(("base", base));
+    }
+    columns.push(("adapted", &adapted));
+    let table = EvalReport::markdown_table(&columns);
     let heads = report::head_summary(&trained);
     for (module, matrix) in &heads.by_module {
         println!(
@@ -293,13 +401,20 @@ pub fn run_train<B: AutodiffBackend>(
             report::mean_off_diagonal(matrix)
         );
     }
-    let mut pictures = report::training_curves(&args.output, args.checkpoint_every as usize)?;
+    let batches_per_epoch = args.checkpoint_every as usize * devices.len();
+    let mut pictures = report::training_curves(&args.output, batches_per_epoch)?;
     pictures.extend(report::head_heat_maps(&heads, &args.output)?);
     println!("\n{table}");
     let outcome = TrainOutcome {
         base,
         adapted,
         adapter_dir,
+        resources: RunResources {
+            trainable_params: trainable,
+            steps,
+            train_seconds,
+            peak_memory_bytes: peak_memory_bytes(),
+        },
     };
     write_json(&args.output.join("eval.json"), &outcome)?;
     std::fs::write(args.output.join("eval.md"), &table).map_err(|e| format!("eval.md: {e}"))?;

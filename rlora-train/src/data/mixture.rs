@@ -25,6 +25,21 @@ pub enum Mixing {
     Weights(Vec<f64>),
 }
 
+impl std::fmt::Display for Mixing {
+    /// The `--mixing` form: `proportional`, `uniform`, `temperature:T`, `weights:W1,W2,…`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Proportional => f.write_str("proportional"),
+            Self::Uniform => f.write_str("uniform"),
+            Self::Temperature(t) => write!(f, "temperature:{t}"),
+            Self::Weights(w) => {
+                let weights: Vec<String> = w.iter().map(f64::to_string).collect();
+                write!(f, "weights:{}", weights.join(","))
+            }
+        }
+    }
+}
+
 impl Mixing {
     /// Each task's share of the stream (sums to 1).
     pub fn shares(&self, sizes: &[usize]) -> Result<Vec<f64>, String> {

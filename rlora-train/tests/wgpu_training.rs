@@ -1,0 +1,138 @@
+//! A few training steps of the embedded default (the tiny base, the built-in suite, R-LoRA on
+//! the MLP) on wgpu and on the CPU backend from the same adapter: the per-step losses and the
+//! trained adapters agree within 1e-3. Run with `--features wgpu` (CI does, on Mesa's software
+//! Vulkan driver).
+#![cfg(feature = "wgpu")]
+
+use std::path::{Path, PathBuf};
+
+use burn::backend::{Autodiff, NdArray, Wgpu};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use rlora::RLoraConfig;
+use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
+use rlora_train::cli::tiny_base_dir;
+use rlora_train::data::{SplitSizes, builtin_suite, tokenize_examples};
+use rlora_train::report::metric_history;
+use rlora_train::train::{TrainingConfig, TrainingData, train};
+
+const STEPS: usize = 3;
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rlora-wgpu-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// R-LoRA as the example trains it, without dropout (its masks come from each backend's own
+/// random numbers).
+fn spec() -> AdapterSpec {
+    AdapterSpec {
+        targets: Targets::mlp(),
+        template: RLoraConfig::r_lora(0, 0, 5)
+            .with_rank(8)
+            .with_alpha(32.0)
+            .with_dropout(0.0),
+    }
+}
+
+fn data() -> TrainingData {
+    let tokenizer = TextTokenizer::from_dir(tiny_base_dir()).unwrap();
+    let sizes = SplitSizes {
+        train: 8,
+        validation: 2,
+        test: 0,
+    };
+    let mut data = TrainingData {
+        task_names: Vec::new(),
+        train: Vec::new(),
+        validation: Vec::new(),
+    };
+    for (i, task) in builtin_suite(0, sizes).into_iter().enumerate() {
+        data.train
+            .extend(tokenize_examples(i, &task.train, &tokenizer, 96).unwrap().0);
+        let validation = task.validation.unwrap();
+        data.validation
+            .extend(tokenize_examples(i, &validation, &tokenizer, 96).unwrap().0);
+        data.task_names.push(task.name);
+    }
+    data
+}
+
+/// Trains `STEPS` steps on `B` from the adapter saved in `adapter`; returns the per-step losses
+/// and the trained adapter's tensors.
+fn train_on<B: AutodiffBackend>(adapter: &Path, name: &str) -> (Vec<f64>, Vec<Vec<f32>>) {
+    let device = B::Device::default();
+    let model = Llama::<B>::from_pretrained(tiny_base_dir(), Some(&spec()), &device)
+        .unwrap()
+        .load_adapter(adapter, &device)
+        .unwrap();
+    let config = TrainingConfig::new()
+        .with_learning_rate(1e-4)
+        .with_warmup_ratio(0.0)
+        .with_batch_size(8)
+        .with_max_steps(Some(STEPS))
+        .with_checkpoint_every(STEPS)
+        .with_seed(3);
+    let dir = tempdir(name);
+    let trained = train(model, &data(), &config, &dir, false).unwrap();
+    let losses = metric_history(&dir, "train", "Loss", STEPS)
+        .into_iter()
+        .map(|(_, loss)| loss)
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    (losses, adapter_tensors(&trained))
+}
+
+fn adapter_tensors<B: Backend>(model: &Llama<B>) -> Vec<Vec<f32>> {
+    model
+        .adapters()
+        .iter()
+        .flat_map(|(_, a)| {
+            [
+                a.lora_a.val(),
+                a.lora_b.val(),
+                a.router.as_ref().unwrap().val(),
+            ]
+        })
+        .map(|t| t.into_data().convert::<f32>().to_vec::<f32>().unwrap())
+        .collect()
+}
+
+fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn training_steps_on_wgpu_match_the_cpu_backend() {
+    // One adapter, drawn on the CPU, is the start of both runs.
+    let adapter = tempdir("adapter");
+    let device = Default::default();
+    <NdArray as Backend>::seed(&device, 11);
+    let start = Llama::<NdArray>::from_pretrained(tiny_base_dir(), Some(&spec()), &device).unwrap();
+    start.save_adapter(&adapter).unwrap();
+    let initial = adapter_tensors(&start);
+
+    let (cpu_losses, cpu) = train_on::<Autodiff<NdArray>>(&adapter, "cpu");
+    let (gpu_losses, gpu) = train_on::<Autodiff<Wgpu>>(&adapter, "wgpu");
+    let _ = std::fs::remove_dir_all(&adapter);
+
+    assert_eq!(cpu_losses.len(), STEPS);
+    assert_eq!(gpu_losses.len(), STEPS);
+    for (step, (c, g)) in cpu_losses.iter().zip(&gpu_losses).enumerate() {
+        assert!(
+            (c - g).abs() <= 1e-3 * c.abs().max(1.0),
+            "step {step}: cpu {c} wgpu {g}"
+        );
+    }
+    let moved = max_abs_diff(&cpu, &initial);
+    assert!(moved > 1e-4, "the adapters did not train ({moved})");
+    let diff = max_abs_diff(&cpu, &gpu);
+    assert!(
+        diff <= 1e-3,
+        "adapters differ by {diff} (training moved them by {moved})"
+    );
+}
