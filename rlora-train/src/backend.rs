@@ -85,37 +85,76 @@ pub fn devices(count: usize) -> Vec<burn::tensor::Device<Backend>> {
 /// their driver is missing (CUDA without `libcuda`, wgpu without any adapter); this turns that
 /// into an error that says what is missing and what to do instead.
 pub fn probe_device(device: &burn::tensor::Device<Backend>) -> Result<(), String> {
+    let cause = match first_panic(|| {
+        burn::tensor::Tensor::<Backend, 1>::zeros([1], device).into_data();
+    }) {
+        Ok(()) => return Ok(()),
+        Err(cause) => cause,
+    };
+    let hint = match BACKEND_NAME {
+        "cuda" => {
+            "the `cuda` feature needs an NVIDIA GPU and its driver (libcuda.so); build without it \
+             to train on the CPU, or with `--features wgpu` for another GPU"
+        }
+        "ndarray" => "the CPU backend should always start; please report this",
+        _ => {
+            "wgpu needs a GPU driver for Vulkan, Metal or DirectX 12 (on Linux without a GPU, \
+             Mesa's software driver: apt-get install mesa-vulkan-drivers libvulkan1)"
+        }
+    };
+    Err(format!(
+        "the {BACKEND_NAME} backend cannot start on this machine: {cause}\n{hint}"
+    ))
+}
+
+/// Runs `f`; if it panics, returns the message of the first panic of any thread meanwhile
+/// (a runtime may fail in a thread of its own, CUDA's device thread, so that `f` itself sees
+/// only a closed channel), printing none of them.
+fn first_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        burn::tensor::Tensor::<Backend, 1>::zeros([1], device).into_data()
-    }));
-    std::panic::set_hook(hook);
-    result.map(|_| ()).map_err(|payload| {
-        let cause = payload
+    let sink = messages.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown cause".into());
-        let hint = match BACKEND_NAME {
-            "cuda" => {
-                "the `cuda` feature needs an NVIDIA GPU and its driver (libcuda.so); build without \
-                 it to train on the CPU, or with `--features wgpu` for another GPU"
-            }
-            "ndarray" => "the CPU backend should always start; please report this",
-            _ => {
-                "wgpu needs a GPU driver for Vulkan, Metal or DirectX 12 (on Linux without a GPU, \
-                 Mesa's software driver: apt-get install mesa-vulkan-drivers libvulkan1)"
-            }
-        };
-        format!("the {BACKEND_NAME} backend cannot start on this machine: {cause}\n{hint}")
+        if let Ok(mut messages) = sink.lock() {
+            messages.push(message);
+        }
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|_| {
+        messages
+            .lock()
+            .ok()
+            .and_then(|m| m.first().cloned())
+            .unwrap_or_else(|| "unknown cause".into())
     })
 }
 
 #[cfg(test)]
 mod tests {
+    // One test: the panic hook is global, so probes must not run in parallel test threads.
     #[test]
-    fn the_default_backend_starts() {
+    fn the_default_backend_starts_and_a_runtime_thread_failure_is_reported_by_its_message() {
         assert_eq!(super::probe_device(&Default::default()), Ok(()));
+        // As CUDA without a driver: the device thread panics, the caller sees a closed channel.
+        let result = super::first_panic(|| {
+            let (sender, receiver) = std::sync::mpsc::channel::<u32>();
+            std::thread::spawn(move || {
+                let _sender = sender;
+                panic!("Unable to dynamically load the \"cuda\" shared library");
+            });
+            receiver.recv().unwrap()
+        });
+        assert_eq!(
+            result,
+            Err("Unable to dynamically load the \"cuda\" shared library".to_string())
+        );
+        assert_eq!(super::first_panic(|| 7), Ok(7));
     }
 }
