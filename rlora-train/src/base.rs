@@ -257,6 +257,11 @@ pub fn pretrain_base<B: AutodiffBackend>(
     Ok(output.to_path_buf())
 }
 
+/// The shipped tiny base model in this checkout (built by `cargo xtask pretrain`).
+pub fn tiny_base_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets/tiny-base")
+}
+
 /// The shipped tiny base's files, compiled in so that an installed `rlora` has it too.
 const TINY_BASE_FILES: [(&str, &[u8]); 5] = [
     (
@@ -288,7 +293,7 @@ pub fn model_or_tiny_base(model: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(model) = model {
         return Ok(model.to_path_buf());
     }
-    let checkout = crate::cli::tiny_base_dir();
+    let checkout = tiny_base_dir();
     if checkout.join("model.safetensors").is_file() {
         return Ok(checkout);
     }
@@ -329,7 +334,7 @@ mod tests {
         for (name, _) in TINY_BASE_FILES {
             assert_eq!(
                 std::fs::read(dir.join(name)).unwrap(),
-                std::fs::read(crate::cli::tiny_base_dir().join(name)).unwrap(),
+                std::fs::read(tiny_base_dir().join(name)).unwrap(),
                 "{name}"
             );
         }

@@ -156,6 +156,20 @@ impl TrainingConfig {
     }
 }
 
+impl TrainingConfig {
+    /// The optimizer steps that `stream` (from [`TrainingConfig::stream`]) makes on `replicas`
+    /// devices: each step takes one batch per device.
+    pub fn steps_of(&self, stream: &[usize], replicas: usize) -> Result<usize, TrainError> {
+        let batches = stream.len() / self.batch_size;
+        match batches / replicas.max(1) {
+            0 => Err(TrainError::Invalid(format!(
+                "{batches} batches make no step on {replicas} devices"
+            ))),
+            steps => Ok(steps),
+        }
+    }
+}
+
 /// The latest checkpoint epoch in `dir/checkpoint`, if any.
 pub fn latest_checkpoint(dir: &Path) -> Option<usize> {
     std::fs::read_dir(dir.join("checkpoint"))
@@ -202,13 +216,7 @@ pub fn train_on_devices<B: AutodiffBackend>(
     };
     let replicas = devices.len();
     let mut order = config.stream(data)?;
-    let batches = order.len() / config.batch_size;
-    let total_steps = batches / replicas;
-    if total_steps == 0 {
-        return Err(TrainError::Invalid(format!(
-            "{batches} batches make no step on {replicas} devices"
-        )));
-    }
+    let total_steps = config.steps_of(&order, replicas)?;
     order.truncate(total_steps * replicas * config.batch_size);
     let batches_per_epoch = config.checkpoint_every * replicas;
     let epochs = total_steps.div_ceil(config.checkpoint_every);

@@ -2,17 +2,12 @@
 //! tiny base and the built-in suite with settings sized for a laptop CPU; with `--model`, the
 //! paper's settings for a real checkpoint. Flags given by the user override either.
 
-use std::path::PathBuf;
+use crate::base::tiny_base_dir;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 
 use super::{Cli, Command, TrainArgs, expand_config_file};
-
-/// The shipped tiny base model (built by `cargo xtask pretrain`).
-pub fn tiny_base_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets/tiny-base")
-}
 
 /// The `rlora train` flags for the tiny base: R-LoRA on the MLP, 5 heads of rank 8, the paper's
 /// α, rank stabilization and dropout, a higher learning rate and more passes than a large model

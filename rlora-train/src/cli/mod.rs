@@ -12,9 +12,10 @@ mod train;
 
 use clap::{Parser, Subcommand};
 
+pub use crate::base::tiny_base_dir;
 pub use config_file::expand_config_file;
 pub use eval::{EvalArgs, run_eval};
-pub use example::{example_args, tiny_base_defaults, tiny_base_dir};
+pub use example::{example_args, tiny_base_defaults};
 pub use experiment::{ExperimentArgs, run_experiment_command};
 pub use export::{ExportArgs, run_export};
 pub use generate::{GenerateArgs, GenerateOutput, load_any_adapter, run_generate};

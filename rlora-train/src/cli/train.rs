@@ -365,7 +365,7 @@ pub fn run_train<B: AutodiffBackend>(
         if devices.len() == 1 { "" } else { "s" }
     );
     let config = args.training_config();
-    let steps = config.stream(&data)?.len() / (config.batch_size * devices.len());
+    let steps = config.steps_of(&config.stream(&data)?, devices.len())?;
     let started = Instant::now();
     let trained = train_on_devices(
         model,

@@ -187,19 +187,13 @@ impl ExperimentSettings {
         let pairs: [(&str, String); 22] = [
             ("--model", model.display().to_string()),
             ("--output", output.display().to_string()),
-            ("--variant", variant_name(arm.variant())),
+            ("--variant", flag_value(arm.variant())),
             ("--heads", self.heads.to_string()),
             ("--rank", rank.to_string()),
             ("--alpha", self.alpha.to_string()),
             ("--dropout", self.dropout.to_string()),
             ("--rslora", self.rslora.to_string()),
-            (
-                "--router-init",
-                self.router_init
-                    .to_possible_value()
-                    .map(|v| v.get_name().to_string())
-                    .unwrap_or_default(),
-            ),
+            ("--router-init", flag_value(self.router_init)),
             ("--targets", self.targets.join(",")),
             ("--lr", self.lr.to_string()),
             ("--batch-size", self.batch_size.to_string()),
@@ -246,9 +240,9 @@ impl ExperimentSettings {
     }
 }
 
-/// The clap name of a variant.
-fn variant_name(variant: Variant) -> String {
-    variant
+/// The command-line spelling of a flag's value (`kaiming-uniform`, `rlora-init-only`).
+pub(crate) fn flag_value(value: impl ValueEnum) -> String {
+    value
         .to_possible_value()
         .map(|v| v.get_name().to_string())
         .unwrap_or_default()

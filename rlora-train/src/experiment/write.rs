@@ -54,10 +54,7 @@ pub fn markdown(report: &ExperimentReport) -> String {
             "scaling α/r"
         },
         s.dropout,
-        match s.router_init {
-            crate::cli::RouterStart::Zeros => "zeros",
-            crate::cli::RouterStart::KaimingUniform => "kaiming-uniform",
-        },
+        super::flag_value(s.router_init),
         s.lr,
         s.batch_size,
         s.steps,
