@@ -1,174 +1,386 @@
-//! Speed of a ~26M-parameter Llama on the CPU backend: prefill and cached decode throughput at
-//! 64 and 512 tokens of context, and one training step (batch 4 × 256 tokens, forward +
-//! backward) with adapters on all seven projections against the frozen model's forward.
+//! Speed and memory of Llama-family models on one backend, case by case, with the same shapes and
+//! work as the PyTorch twin `xtask/bench/vs_pytorch.py` (so `cargo xtask bench --vs-pytorch` can
+//! print both side by side):
 //!
-//! `cargo bench -p rlora-llama --bench llama` (add `--features test-wgpu` for wgpu).
-//! `RLORA_BENCH_ITERS` sets the repetitions (median reported).
+//! - `train-lora`, `train-rlora`: one training step (forward, the loss of every position,
+//!   backward; no optimizer) with LoRA (r 8, α 16, dropout 0) or R-LoRA (5 heads, r 8, the
+//!   paper's defaults) on the shape's targets;
+//! - `forward`: the frozen model's forward without autodiff;
+//! - `prefill-N`: N prompt tokens into an empty KV cache, logits of the last one;
+//! - `decode-N`: 16 tokens one at a time after N tokens of context (seconds per token).
+//!
+//! Shapes (random weights): `bench` (25.9M parameters: 6 layers, d 512, GQA 8/4, vocab 8000,
+//! adapters on all seven projections, batch 4 × 256) and the exact shapes of `qwen2.5-0.5b`,
+//! `qwen2.5-1.5b`, `qwen2.5-3b` (adapters on gate/up/down, batch 2 × 256).
+//!
+//! `cargo bench -p rlora-llama --bench llama` prints the bench shape's tables;
+//! `… -- --case train-rlora --shape qwen2.5-0.5b --json` runs one case and prints one JSON line
+//! with the median seconds and the process's peak resident memory. `--iters N` (default 3) sets
+//! the repetitions after one warm-up. Backend: NdArray, `--features test-flex` for Flex,
+//! `--features test-wgpu` for wgpu.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use burn::module::AutodiffModule;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::module::{AutodiffModule, Module};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor};
 use rlora::RLoraConfig;
-use rlora_llama::{AdapterSpec, Llama, LlamaConfig, ModelType, Targets};
+use rlora_llama::{AdapterSpec, Llama, LlamaConfig, LossTargets, ModelType, Targets};
 
-#[cfg(not(feature = "test-wgpu"))]
+#[cfg(not(any(feature = "test-wgpu", feature = "test-flex")))]
 type Inner = burn::backend::NdArray<f32>;
+#[cfg(feature = "test-flex")]
+type Inner = burn::backend::Flex;
 #[cfg(feature = "test-wgpu")]
 type Inner = burn::backend::Wgpu;
 type Train = burn::backend::Autodiff<Inner>;
 
-fn config() -> LlamaConfig {
-    LlamaConfig {
-        model_type: ModelType::Llama,
-        vocab_size: 8000,
-        hidden_size: 512,
-        intermediate_size: 1408,
-        num_hidden_layers: 6,
-        num_attention_heads: 8,
-        num_key_value_heads: Some(4),
+const BACKEND: &str = if cfg!(feature = "test-wgpu") {
+    "wgpu"
+} else if cfg!(feature = "test-flex") {
+    "flex"
+} else {
+    "ndarray"
+};
+const SEQ: usize = 256;
+const DECODED: usize = 16;
+
+/// A model shape, its batch and its adapter targets.
+struct Shape {
+    name: &'static str,
+    config: LlamaConfig,
+    batch: usize,
+    targets: Targets,
+}
+
+fn shape(name: &str) -> Option<Shape> {
+    let base = LlamaConfig {
+        model_type: ModelType::Qwen2,
+        vocab_size: 151_936,
+        hidden_size: 896,
+        intermediate_size: 4864,
+        num_hidden_layers: 24,
+        num_attention_heads: 14,
+        num_key_value_heads: Some(2),
         head_dim: None,
-        rms_norm_eps: 1e-5,
-        rope_theta: 10_000.0,
+        rms_norm_eps: 1e-6,
+        rope_theta: 1_000_000.0,
         rope_scaling: None,
-        max_position_embeddings: 2048,
-        tie_word_embeddings: false,
+        max_position_embeddings: 32_768,
+        tie_word_embeddings: true,
         attention_bias: false,
         mlp_bias: false,
         bos_token_id: None,
         eos_token_id: None,
-    }
+    };
+    let qwen = |name, hidden_size, intermediate_size, num_hidden_layers, heads| Shape {
+        name,
+        config: LlamaConfig {
+            hidden_size,
+            intermediate_size,
+            num_hidden_layers,
+            num_attention_heads: heads,
+            ..base.clone()
+        },
+        batch: 2,
+        targets: Targets::mlp(),
+    };
+    Some(match name {
+        "bench" => Shape {
+            name: "bench",
+            config: LlamaConfig {
+                model_type: ModelType::Llama,
+                vocab_size: 8000,
+                hidden_size: 512,
+                intermediate_size: 1408,
+                num_hidden_layers: 6,
+                num_attention_heads: 8,
+                num_key_value_heads: Some(4),
+                rms_norm_eps: 1e-5,
+                rope_theta: 10_000.0,
+                max_position_embeddings: 2048,
+                tie_word_embeddings: false,
+                ..base
+            },
+            batch: 4,
+            targets: Targets::all_linear(),
+        },
+        "qwen2.5-0.5b" => qwen("qwen2.5-0.5b", 896, 4864, 24, 14),
+        "qwen2.5-1.5b" => qwen("qwen2.5-1.5b", 1536, 8960, 28, 12),
+        "qwen2.5-3b" => qwen("qwen2.5-3b", 2048, 11008, 36, 16),
+        _ => return None,
+    })
 }
 
-fn iters() -> usize {
-    std::env::var("RLORA_BENCH_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
+/// What one case measured.
+struct Measured {
+    seconds: f64,
+    tokens: usize,
+    trainable: usize,
 }
 
-/// Median wall time of `iters` runs after one warm-up.
-fn median<B: Backend>(device: &B::Device, mut run: impl FnMut()) -> Duration {
+/// Median wall time of `iters` runs of `run` after one warm-up; the median CPU time of the
+/// process over the same runs goes to `CPU_SECONDS` (a machine shared with other work inflates
+/// wall time, not CPU time).
+fn median<B: Backend>(device: &B::Device, iters: usize, mut run: impl FnMut()) -> f64 {
     run();
-    let mut times: Vec<Duration> = (0..iters())
+    let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..iters)
         .map(|_| {
-            let start = Instant::now();
+            let (start, cpu_start) = (Instant::now(), cpu_seconds());
             run();
             B::sync(device).expect("backend sync");
-            start.elapsed()
+            (start.elapsed().as_secs_f64(), cpu_seconds() - cpu_start)
         })
+        .unzip();
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    CPU_SECONDS.with(|c| c.set(cpu[cpu.len() / 2]));
+    wall[wall.len() / 2]
+}
+
+thread_local! {
+    static CPU_SECONDS: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NAN) };
+}
+
+/// The process's user + system CPU time so far (`/proc/self/stat`, in clock ticks of 1/100 s);
+/// NaN where the OS does not say.
+fn cpu_seconds() -> f64 {
+    let ticks = || -> Option<f64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        Some(fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
+    };
+    ticks().map_or(f64::NAN, |t| t / 100.0)
+}
+
+fn random_tokens<B: Backend>(
+    batch: usize,
+    seq: usize,
+    vocab: usize,
+    device: &B::Device,
+) -> Tensor<B, 2, Int> {
+    Tensor::<B, 2>::random(
+        [batch, seq],
+        Distribution::Uniform(0.0, vocab as f64 - 1.0),
+        device,
+    )
+    .int()
+}
+
+fn train_case(shape: &Shape, template: RLoraConfig, iters: usize) -> Measured {
+    let device = Default::default();
+    let (batch, vocab) = (shape.batch, shape.config.vocab_size);
+    let spec = AdapterSpec {
+        targets: shape.targets.clone(),
+        template,
+    };
+    let model = Llama::<Train>::random(shape.config.clone(), Some(&spec), &device)
+        .expect("valid config");
+    let tokens = random_tokens::<Train>(batch, SEQ, vocab, &device);
+    let target_ids: Vec<i64> = random_tokens::<Train>(batch, SEQ, vocab, &device)
+        .into_data()
+        .convert::<i64>()
+        .to_vec()
+        .expect("int tokens");
+    let targets = LossTargets::new(&target_ids, &vec![true; batch * SEQ], batch, &device);
+    let workers: usize = std::env::var("WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let replicas: Vec<_> = (0..workers).map(|_| model.clone().fork(&device)).collect();
+    let per = batch / workers;
+    let parts: Vec<_> = (0..workers).map(|w| {
+        let t = tokens.clone().narrow(0, w * per, per);
+        let tg = LossTargets::<Train>::new(&target_ids[w * per * SEQ..(w + 1) * per * SEQ], &vec![true; per * SEQ], per, &device);
+        (t, tg)
+    }).collect();
+    let seconds = median::<Train>(&device, iters, || {
+        if workers == 1 {
+        let hidden = model.hidden_states(tokens.clone(), None, None);
+        let loss = model.token_nll(hidden, &targets).sum() / (batch * SEQ) as f64;
+        std::hint::black_box(loss.backward());
+        } else {
+            rayon::scope(|scope| {
+                for (m, (t, tg)) in replicas.iter().zip(&parts) {
+                    scope.spawn(move |_| {
+                        let hidden = m.hidden_states(t.clone(), None, None);
+                        let loss = m.token_nll(hidden, tg).sum() / (batch * SEQ) as f64;
+                        std::hint::black_box(loss.backward());
+                    });
+                }
+            });
+        }
+    });
+    let trainable = model
+        .adapters()
+        .iter()
+        .map(|(_, a)| a.num_trainable_params())
+        .sum();
+    Measured {
+        seconds,
+        tokens: batch * SEQ,
+        trainable,
+    }
+}
+
+fn frozen(shape: &Shape) -> Llama<Inner> {
+    Llama::<Train>::random(shape.config.clone(), None, &Default::default())
+        .expect("valid config")
+        .valid()
+}
+
+fn forward_case(shape: &Shape, iters: usize) -> Measured {
+    let device = Default::default();
+    let model = frozen(shape);
+    let tokens = random_tokens::<Inner>(shape.batch, SEQ, shape.config.vocab_size, &device);
+    let seconds = median::<Inner>(&device, iters, || {
+        std::hint::black_box(model.forward(tokens.clone(), None, None));
+    });
+    Measured {
+        seconds,
+        tokens: shape.batch * SEQ,
+        trainable: 0,
+    }
+}
+
+fn prefill_case(shape: &Shape, context: usize, iters: usize) -> Measured {
+    let device = Default::default();
+    let model = frozen(shape);
+    let prompt = random_tokens::<Inner>(1, context, shape.config.vocab_size, &device);
+    let seconds = median::<Inner>(&device, iters, || {
+        let mut cache = model.new_cache();
+        std::hint::black_box(model.last_logits(prompt.clone(), None, Some(&mut cache)));
+    });
+    Measured {
+        seconds,
+        tokens: context,
+        trainable: 0,
+    }
+}
+
+fn decode_case(shape: &Shape, context: usize, iters: usize) -> Measured {
+    let device = Default::default();
+    let model = frozen(shape);
+    let vocab = shape.config.vocab_size;
+    let prompt = random_tokens::<Inner>(1, context, vocab, &device);
+    let mut cache = model.new_cache();
+    model.last_logits(prompt, None, Some(&mut cache));
+    let steps: Vec<_> = (0..DECODED)
+        .map(|_| random_tokens::<Inner>(1, 1, vocab, &device))
         .collect();
-    times.sort();
-    times[times.len() / 2]
+    let seconds = median::<Inner>(&device, iters, || {
+        let mut cache = cache.clone();
+        for token in &steps {
+            std::hint::black_box(model.last_logits(token.clone(), None, Some(&mut cache)));
+        }
+    });
+    Measured {
+        seconds: seconds / DECODED as f64,
+        tokens: 1,
+        trainable: 0,
+    }
 }
 
-fn random_tokens<B: Backend>(batch: usize, seq: usize, device: &B::Device) -> Tensor<B, 2, Int> {
-    Tensor::<B, 2>::random([batch, seq], Distribution::Uniform(0.0, 7999.0), device).int()
+fn run_case(shape: &Shape, case: &str, iters: usize) -> Option<Measured> {
+    let context = |prefix: &str| case.strip_prefix(prefix)?.parse::<usize>().ok();
+    Some(match case {
+        "train-lora" => train_case(shape, RLoraConfig::lora(1, 1).with_dropout(0.0), iters),
+        "train-rlora" => train_case(shape, RLoraConfig::r_lora(1, 1, 5), iters),
+        "forward" => forward_case(shape, iters),
+        _ => {
+            if let Some(n) = context("prefill-") {
+                prefill_case(shape, n, iters)
+            } else {
+                decode_case(shape, context("decode-")?, iters)
+            }
+        }
+    })
 }
 
-fn inference(device: &burn::tensor::Device<Inner>) {
-    let model = Llama::<Inner>::random(config(), None, device).expect("valid config");
+/// The process's peak resident memory in bytes (`VmHWM`), where the OS reports it.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The value after `flag` in `args`.
+fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == flag)?;
+    args.get(at + 1).map(String::as_str)
+}
+
+fn one_case(args: &[String], case: &str) -> Result<(), String> {
+    let shape_name = flag(args, "--shape").unwrap_or("bench");
+    let shape = shape(shape_name).ok_or_else(|| format!("unknown shape `{shape_name}`"))?;
+    let iters = flag(args, "--iters").map_or(Ok(3), str::parse).map_err(|e| format!("--iters: {e}"))?;
+    let measured = run_case(&shape, case, iters).ok_or_else(|| format!("unknown case `{case}`"))?;
+    let json = serde_json::json!({
+        "impl": "rlora",
+        "shape": shape.name,
+        "case": case,
+        "dtype": "f32",
+        "seconds": measured.seconds,
+        "cpu_seconds": CPU_SECONDS.with(|c| c.get()) / if case.starts_with("decode-") { DECODED as f64 } else { 1.0 },
+        "tokens_per_second": measured.tokens as f64 / measured.seconds,
+        "trainable_params": measured.trainable,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "version": format!("burn 0.21.0 {BACKEND}"),
+    });
+    println!("{json}");
+    Ok(())
+}
+
+fn tables(iters: usize) {
+    let shape = shape("bench").expect("the bench shape");
+    let params = burn::module::Module::num_params(&frozen(&shape));
+    println!("Llama on {BACKEND}: {params} parameters (6 layers, d = 512, GQA 8/4 heads, vocab 8000)\n");
     println!("| context | prefill tokens/s | decode tokens/s | decode ms/token |");
     println!("|---:|---:|---:|---:|");
-    const DECODED: usize = 16;
     for context in [64, 512] {
-        let prompt = random_tokens::<Inner>(1, context, device);
-        let prefill = median::<Inner>(device, || {
-            let mut cache = model.new_cache();
-            std::hint::black_box(model.forward(prompt.clone(), None, Some(&mut cache)));
-        });
-        let mut cache = model.new_cache();
-        model.forward(prompt.clone(), None, Some(&mut cache));
-        let decode = median::<Inner>(device, || {
-            let mut cache = cache.clone();
-            for _ in 0..DECODED {
-                let next = random_tokens::<Inner>(1, 1, device);
-                std::hint::black_box(model.forward(next, None, Some(&mut cache)));
-            }
-        });
-        let per_token = decode.as_secs_f64() / DECODED as f64;
+        let prefill = prefill_case(&shape, context, iters);
+        let decode = decode_case(&shape, context, iters);
         println!(
             "| {context} | {:.0} | {:.1} | {:.2} |",
-            context as f64 / prefill.as_secs_f64(),
-            1.0 / per_token,
-            per_token * 1e3
+            context as f64 / prefill.seconds,
+            1.0 / decode.seconds,
+            decode.seconds * 1e3
         );
     }
-}
-
-fn train_step<B: AutodiffBackend>(
-    model: &Llama<B>,
-    tokens: &Tensor<B, 2, Int>,
-    targets: &Tensor<B, 1, Int>,
-) {
-    let logits = model.forward(tokens.clone(), None, None);
-    let [batch, seq, vocab] = logits.dims();
-    let loss = CrossEntropyLossConfig::new()
-        .init(&logits.device())
-        .forward(logits.reshape([batch * seq, vocab]), targets.clone());
-    std::hint::black_box(loss.backward());
-}
-
-fn training(device: &burn::tensor::Device<Train>) {
-    let (batch, seq) = (4, 256);
-    let tokens = random_tokens::<Train>(batch, seq, device);
-    let targets = random_tokens::<Train>(batch, seq, device).reshape([batch * seq]);
-    let frozen = Llama::<Train>::random(config(), None, device)
-        .expect("valid config")
-        .valid();
-    let floor = median::<Inner>(device, || {
-        std::hint::black_box(frozen.forward(tokens.clone().inner(), None, None));
-    });
-    let variants = [
-        (
-            "LoRA r = 8, all seven",
-            RLoraConfig::lora(1, 1).with_dropout(0.0),
-        ),
-        (
-            "R-LoRA N = 5, r = 8, all seven",
-            RLoraConfig::r_lora(1, 1, 5),
-        ),
-    ];
-    println!(
-        "\ntraining step, batch {batch} × {seq} tokens, median of {}",
-        iters()
-    );
+    println!("\ntraining step, batch 4 × {SEQ} tokens, median of {iters}");
     println!("| variant | trainable params | s/step | × frozen forward | tokens/s |");
     println!("|---|---:|---:|---:|---:|");
-    println!(
-        "| frozen model, forward only (floor) | 0 | {:.2} | 1.00 | {:.0} |",
-        floor.as_secs_f64(),
-        (batch * seq) as f64 / floor.as_secs_f64()
-    );
-    for (name, template) in variants {
-        let spec = AdapterSpec {
-            targets: Targets::all_linear(),
-            template,
-        };
-        let model = Llama::<Train>::random(config(), Some(&spec), device).expect("valid config");
-        let params: usize = model
-            .adapters()
-            .iter()
-            .map(|(_, a)| a.num_trainable_params())
-            .sum();
-        let time = median::<Train>(device, || train_step(&model, &tokens, &targets));
+    let floor = forward_case(&shape, iters);
+    let row = |name: &str, m: &Measured| {
         println!(
-            "| {name} | {params} | {:.2} | {:.2} | {:.0} |",
-            time.as_secs_f64(),
-            time.as_secs_f64() / floor.as_secs_f64(),
-            (batch * seq) as f64 / time.as_secs_f64()
-        );
-    }
+            "| {name} | {} | {:.2} | {:.2} | {:.0} |",
+            m.trainable,
+            m.seconds,
+            m.seconds / floor.seconds,
+            m.tokens as f64 / m.seconds
+        )
+    };
+    row("frozen model, forward only (floor)", &floor);
+    row("LoRA r = 8, all seven", &run_case(&shape, "train-lora", iters).expect("a case"));
+    row(
+        "R-LoRA N = 5, r = 8, all seven",
+        &run_case(&shape, "train-rlora", iters).expect("a case"),
+    );
 }
 
 fn main() {
-    let device = Default::default();
-    Train::seed(&device, 0);
-    let model = Llama::<Inner>::random(config(), None, &device).expect("valid config");
-    let params: usize = burn::module::Module::num_params(&model);
-    println!("Llama: {params} parameters (6 layers, d = 512, GQA 8/4 heads, vocab 8000)\n");
-    inference(&device);
-    training(&device);
+    Train::seed(&Default::default(), 0);
+    let args: Vec<String> = std::env::args().collect();
+    let result = match flag(&args, "--case") {
+        Some(case) => one_case(&args, case),
+        None => {
+            let iters = flag(&args, "--iters").and_then(|v| v.parse().ok()).unwrap_or(3);
+            tables(iters);
+            Ok(())
+        }
+    };
+    if let Err(message) = result {
+        eprintln!("bench: {message}");
+        std::process::exit(2);
+    }
 }
+

@@ -3,13 +3,16 @@
 use burn::module::Module;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, DType, FloatDType, Tensor};
+use burn::tensor::{DType, FloatDType, Tensor, TensorData};
 
 use crate::cache::KvCache;
 use crate::projection::Projection;
 use crate::rope::Rotary;
 
-/// `softmax(q kᵀ / √d_head + mask) v` over `H` query heads sharing `H_kv` key/value heads.
+/// `softmax(q kᵀ / √d_head + bias) v` (the scale rides on the rotated queries) over `H` query heads sharing `H_kv` key/value heads.
+///
+/// The `G = H / H_kv` query heads of a group attend to their key/value head through a broadcast
+/// matmul (`[B, H_kv, G, S, d] @ [B, H_kv, 1, d, seen]`): keys and values are never repeated.
 #[derive(Module, Debug)]
 pub struct Attention<B: Backend> {
     /// `[d, H·d_head]`.
@@ -28,67 +31,139 @@ pub struct Attention<B: Backend> {
     pub head_dim: usize,
 }
 
+/// Which keys each query of one forward pass may see, shared by every layer: the queries in
+/// blocks, each with the keys it may see and an additive bias on them (0 where seen, `f32::MIN`
+/// where not).
+///
+/// Causal attention without padding splits the queries into blocks of at least 64 (at most 8
+/// blocks): block `i` scores only the keys up to its last query, so the scores above the
+/// diagonal of every block but the last few columns are never computed (at 256 tokens, 62.5% of
+/// the full score matrix is), and blocks below the diagonal need no bias at all.
+#[derive(Debug, Clone)]
+pub struct KeyMask<B: Backend> {
+    blocks: Vec<QueryBlock<B>>,
+}
+
+/// Queries `start..start + len` of the new tokens, which see keys `0..keys`.
+#[derive(Debug, Clone)]
+struct QueryBlock<B: Backend> {
+    start: usize,
+    len: usize,
+    keys: usize,
+    /// `[1, len · keys]` (every row alike) or `[batch, len · keys]`; none when every key counts.
+    bias: Option<Tensor<B, 2>>,
+}
+
+impl<B: Backend> KeyMask<B> {
+    /// Causal attention for `seq` new tokens after `past` earlier ones, the same in every row.
+    pub fn causal(seq: usize, past: usize, device: &B::Device) -> Self {
+        let size = (seq / 8).max(64);
+        let blocks = (0..seq)
+            .step_by(size)
+            .map(|start| {
+                let len = size.min(seq - start);
+                let keys = past + start + len;
+                // Query `start + i` sees keys `..=past + start + i`; the block's last `len` keys
+                // hold the diagonal.
+                let masked = |i: usize, j: usize| j > past + start + i;
+                let bias = (len > 1).then(|| {
+                    let values: Vec<f32> = (0..len)
+                        .flat_map(|i| (0..keys).map(move |j| if masked(i, j) { f32::MIN } else { 0.0 }))
+                        .collect();
+                    Tensor::from_data(TensorData::new(values, [1, len * keys]), device)
+                });
+                QueryBlock { start, len, keys, bias }
+            })
+            .collect();
+        Self { blocks }
+    }
+
+    /// One block of `seq` queries over `seen` keys with a per-row bias `[batch, seq · seen]`
+    /// (causal and padding).
+    pub fn per_row(seq: usize, seen: usize, bias: Tensor<B, 2>) -> Self {
+        Self {
+            blocks: vec![QueryBlock {
+                start: 0,
+                len: seq,
+                keys: seen,
+                bias: Some(bias),
+            }],
+        }
+    }
+}
+
 impl<B: Backend> Attention<B> {
-    /// `x: [batch, seq, d]` → `[batch, seq, d]`. `mask: [batch, 1, seq, seen]` is true where a
-    /// query may not attend; `cache` (with this layer's index) holds the earlier keys and values.
+    /// `x: [batch, seq, d]` → `[batch, seq, d]`. `cache` (with this layer's index) holds the
+    /// earlier keys and values.
     pub fn forward(
         &self,
         x: Tensor<B, 3>,
         rotary: &Rotary<B>,
-        mask: &Tensor<B, 4, Bool>,
+        mask: &KeyMask<B>,
         cache: Option<(&mut KvCache<B>, usize)>,
     ) -> Tensor<B, 3> {
         let [batch, seq, _] = x.dims();
-        let split_heads = |t: Tensor<B, 3>, heads: usize| {
-            t.reshape([batch, seq, heads, self.head_dim])
-                .swap_dims(1, 2) // [batch, heads, seq, d_head]
-        };
-        let q = rotary.apply(split_heads(self.q_proj.forward(x.clone()), self.heads));
-        let k = rotary.apply(split_heads(self.k_proj.forward(x.clone()), self.kv_heads));
-        let v = split_heads(self.v_proj.forward(x), self.kv_heads);
+        let (heads, kv_heads, d_head) = (self.heads, self.kv_heads, self.head_dim);
+        let split = |t: Tensor<B, 3>, heads: usize| t.reshape([batch, seq, heads, d_head]);
+        let q = rotary.apply_query(split(self.q_proj.forward(x.clone()), heads));
+        let k = rotary.apply_key(split(self.k_proj.forward(x.clone()), kv_heads));
+        let v = split(self.v_proj.forward(x), kv_heads); // [batch, seq, H_kv, d_head]
         let (k, v) = match cache {
             Some((cache, layer)) => cache.append(layer, k, v),
             None => (k, v),
-        };
-        let groups = self.heads / self.kv_heads;
-        let (k, v) = (repeat_kv(k, groups), repeat_kv(v, groups)); // [batch, H, seen, d_head]
+        }; // [batch, seen, H_kv, d_head]
+        let seen = k.dims()[1];
+        let groups = heads / kv_heads;
 
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .div_scalar((self.head_dim as f64).sqrt());
-        let probs = masked_softmax(scores, mask); // [batch, H, seq, seen]
-        let out = probs
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([batch, seq, self.heads * self.head_dim]);
+        let q = q
+            .reshape([batch, seq, kv_heads, groups, d_head])
+            .permute([0, 2, 3, 1, 4]); // [B, H_kv, G, S, d]
+        let k = k
+            .reshape([batch, seen, kv_heads, 1, d_head])
+            .permute([0, 2, 3, 4, 1]); // [B, H_kv, 1, d, seen]
+        let v = v
+            .reshape([batch, seen, kv_heads, 1, d_head])
+            .permute([0, 2, 3, 1, 4]); // [B, H_kv, 1, seen, d]
+        let blocks = mask
+            .blocks
+            .iter()
+            .map(|block| {
+                let q = q.clone().narrow(3, block.start, block.len); // [B, H_kv, G, len, d]
+                let k = k.clone().narrow(4, 0, block.keys); // [B, H_kv, 1, d, keys]
+                let v = v.clone().narrow(3, 0, block.keys); // [B, H_kv, 1, keys, d]
+                let probs = masked_softmax(q.matmul(k), block.bias.as_ref());
+                probs.matmul(v).permute([0, 3, 1, 2, 4]) // [B, len, H_kv, G, d]
+            })
+            .collect();
+        let out = Tensor::cat(blocks, 1).reshape([batch, seq, heads * d_head]);
         self.o_proj.forward(out)
     }
 }
 
-/// `[batch, H_kv, seen, d_head]` → `[batch, H_kv·groups, seen, d_head]`, each kv head repeated
-/// for the `groups` query heads that share it.
-fn repeat_kv<B: Backend>(x: Tensor<B, 4>, groups: usize) -> Tensor<B, 4> {
-    if groups == 1 {
-        return x;
-    }
-    let [batch, kv_heads, seen, d_head] = x.dims();
-    x.unsqueeze_dim::<5>(2)
-        .expand([batch, kv_heads, groups, seen, d_head])
-        .reshape([batch, kv_heads * groups, seen, d_head])
-}
-
-/// Softmax over the last dimension in f32, with masked scores at `f32::MIN` (a row with every key
-/// masked, a padding query's, becomes uniform instead of NaN).
-fn masked_softmax<B: Backend>(scores: Tensor<B, 4>, mask: &Tensor<B, 4, Bool>) -> Tensor<B, 4> {
-    let [batch, heads, seq, seen] = scores.dims();
+/// `softmax(scores + bias)` over the keys (the last dimension) of `[B, H_kv, G, len, keys]`
+/// scores, in f32 whatever their dtype. The bias is `[1, len · keys]` or `[B, len · keys]`.
+/// Masked scores sit at `f32::MIN`, so a row with every key masked (a padding query's) becomes
+/// uniform instead of NaN.
+fn masked_softmax<B: Backend>(scores: Tensor<B, 5>, bias: Option<&Tensor<B, 2>>) -> Tensor<B, 5> {
+    let shape = scores.dims();
+    let [batch, kv_heads, groups, len, keys] = shape;
     let dtype = scores.dtype();
     let scores = if dtype == DType::F32 {
         scores
     } else {
         scores.cast(FloatDType::F32)
     };
-    let scores = scores.mask_fill(mask.clone().expand([batch, heads, seq, seen]), f32::MIN);
-    let probs = softmax(scores, 3);
+    let scores = match bias {
+        None => scores,
+        Some(bias) if bias.dims()[0] == 1 => {
+            // One row shared by every (batch, head): the backend's broadcast fast path.
+            (scores.reshape([batch * kv_heads * groups, len * keys]) + bias.clone()).reshape(shape)
+        }
+        Some(bias) => (scores.reshape([batch, kv_heads * groups, len * keys])
+            + bias.clone().unsqueeze_dim::<3>(1))
+        .reshape(shape),
+    };
+    let probs = softmax(scores, 4);
     if dtype == DType::F32 {
         probs
     } else {

@@ -3,11 +3,14 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor};
 
-/// Keys and values per layer, `[batch, kv_heads, seen, head_dim]`, and which of the seen
-/// positions are real tokens (not padding), `[batch, seen]`.
+/// Keys and values per layer, `[batch, seen, kv_heads, head_dim]` (appending a token appends
+/// rows), and which of the seen positions are real tokens (not padding), `[batch, seen]`.
 #[derive(Debug, Clone)]
 pub struct KvCache<B: Backend> {
     pub(crate) layers: Vec<Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
+    /// The positions seen so far.
+    pub(crate) seen: usize,
+    /// Which seen positions are real tokens, once any padding was given.
     pub(crate) mask: Option<Tensor<B, 2, Bool>>,
 }
 
@@ -16,13 +19,14 @@ impl<B: Backend> KvCache<B> {
     pub fn new(layers: usize) -> Self {
         Self {
             layers: vec![None; layers],
+            seen: 0,
             mask: None,
         }
     }
 
     /// The number of positions seen so far.
     pub fn len(&self) -> usize {
-        self.mask.as_ref().map_or(0, |m| m.dims()[1])
+        self.seen
     }
 
     /// Whether no token was seen yet.
@@ -30,7 +34,7 @@ impl<B: Backend> KvCache<B> {
         self.len() == 0
     }
 
-    /// Appends one layer's new keys and values `[batch, kv_heads, new, head_dim]`, returning all
+    /// Appends one layer's new keys and values `[batch, new, kv_heads, head_dim]`, returning all
     /// of them.
     pub(crate) fn append(
         &mut self,
@@ -39,7 +43,7 @@ impl<B: Backend> KvCache<B> {
         v: Tensor<B, 4>,
     ) -> (Tensor<B, 4>, Tensor<B, 4>) {
         let (k, v) = match self.layers[layer].take() {
-            Some((k0, v0)) => (Tensor::cat(vec![k0, k], 2), Tensor::cat(vec![v0, v], 2)),
+            Some((k0, v0)) => (Tensor::cat(vec![k0, k], 1), Tensor::cat(vec![v0, v], 1)),
             None => (k, v),
         };
         self.layers[layer] = Some((k.clone(), v.clone()));

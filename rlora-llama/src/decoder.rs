@@ -3,9 +3,9 @@
 use burn::module::Module;
 use burn::nn::RmsNorm;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, Tensor};
+use burn::tensor::Tensor;
 
-use crate::attention::Attention;
+use crate::attention::{Attention, KeyMask};
 use crate::cache::KvCache;
 use crate::mlp::Mlp;
 use crate::rope::Rotary;
@@ -29,7 +29,7 @@ impl<B: Backend> DecoderLayer<B> {
         &self,
         x: Tensor<B, 3>,
         rotary: &Rotary<B>,
-        mask: &Tensor<B, 4, Bool>,
+        mask: &KeyMask<B>,
         cache: Option<(&mut KvCache<B>, usize)>,
     ) -> Tensor<B, 3> {
         let h = x.clone()

@@ -94,11 +94,8 @@ impl<B: Backend> Llama<B> {
                 &sequence[..]
             };
             let tokens = token_tensor::<B>(input, &device);
-            let logits = self.forward(tokens, None, cache.as_mut());
-            let [_, seq, vocab] = logits.dims();
-            let last: Vec<f32> = logits
-                .narrow(1, seq - 1, 1)
-                .reshape([vocab])
+            let last: Vec<f32> = self
+                .last_logits(tokens, None, cache.as_mut())
                 .into_data()
                 .convert::<f32>()
                 .to_vec()

@@ -8,7 +8,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
 use rlora::{RLoraConfig, RLoraLinear};
 
-use crate::attention::Attention;
+use crate::attention::{Attention, KeyMask};
 use crate::cache::KvCache;
 use crate::checkpoint::Checkpoint;
 use crate::config::LlamaConfig;
@@ -16,7 +16,7 @@ use crate::decoder::DecoderLayer;
 use crate::error::LlamaError;
 use crate::mlp::Mlp;
 use crate::projection::Projection;
-use crate::rope::{Rotary, inverse_frequencies};
+use crate::rope::{Positions, Rotary, inverse_frequencies};
 use crate::targets::{TargetModule, Targets};
 use crate::weights::{CheckpointWeights, RandomWeights, WeightSource};
 
@@ -176,49 +176,78 @@ impl<B: Backend> Llama<B> {
         &self,
         tokens: Tensor<B, 2, Int>,
         attention_mask: Option<Tensor<B, 2, Bool>>,
+        cache: Option<&mut KvCache<B>>,
+    ) -> Tensor<B, 3> {
+        self.logits(self.hidden_states(tokens, attention_mask, cache))
+    }
+
+    /// The final hidden states `[batch, seq, d]` (after the last RMSNorm), before the LM head:
+    /// what [`Llama::forward`] projects to logits and [`Llama::token_nll`] scores.
+    ///
+    /// Without `attention_mask` (and without padding in `cache`), every row sits at the same
+    /// positions and attention is causal only: the fast path. Right-padded batches need no mask
+    /// either, for the outputs of their real tokens: causal attention never lets a real token
+    /// see the padding after it (the padding's own outputs are then meaningless).
+    pub fn hidden_states(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        attention_mask: Option<Tensor<B, 2, Bool>>,
         mut cache: Option<&mut KvCache<B>>,
     ) -> Tensor<B, 3> {
         let [batch, seq] = tokens.dims();
         let device = tokens.device();
-        let new_mask = attention_mask
-            .unwrap_or_else(|| Tensor::<B, 2, Int>::ones([batch, seq], &device).bool());
-        let mask = match cache.as_ref().and_then(|c| c.mask.clone()) {
-            Some(past) => Tensor::cat(vec![past, new_mask], 1),
-            None => new_mask,
-        }; // [batch, seen]
-        let seen = mask.dims()[1];
-        let past = seen - seq;
-
-        // Position of each new token: the number of real tokens before it.
-        let positions = mask
-            .clone()
-            .int()
-            .cumsum(1)
-            .sub_scalar(1)
-            .clamp_min(0)
-            .narrow(1, past, seq);
-        let rotary = Rotary::new(positions, &self.inv_freq);
-        // True where a query may not attend: a later key, or a padding key.
-        let causal = Tensor::<B, 2, Bool>::tril_mask([seq, seen], past as i64, &device);
-        let attention_mask = causal
-            .unsqueeze::<4>()
-            .expand([batch, 1, seq, seen])
-            .bool_or(
-                mask.clone()
-                    .bool_not()
-                    .reshape([batch, 1, 1, seen])
-                    .expand([batch, 1, seq, seen]),
-            );
+        let past = cache.as_ref().map_or(0, |c| c.len());
+        let seen = past + seq;
+        let past_mask = cache.as_ref().and_then(|c| c.mask.clone());
+        let (positions, mask, padding) = match (attention_mask, past_mask) {
+            (None, None) => (
+                Positions::Shared { start: past, len: seq },
+                KeyMask::causal(seq, past, &device),
+                None,
+            ),
+            (new, old) => {
+                let ones = |n| Tensor::<B, 2, Int>::ones([batch, n], &device).bool();
+                let old = old.unwrap_or_else(|| ones(past));
+                let padding = Tensor::cat(vec![old, new.unwrap_or_else(|| ones(seq))], 1);
+                (
+                    Positions::PerRow(real_token_positions(padding.clone(), past, seq)),
+                    per_row_key_mask(padding.clone(), past, seq),
+                    Some(padding),
+                )
+            }
+        };
+        let rotary = Rotary::new(
+            positions,
+            &self.inv_freq,
+            self.config.num_attention_heads,
+            self.config.num_kv_heads(),
+            &device,
+        );
 
         let mut h = self.embed_tokens.forward(tokens);
         for (i, layer) in self.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| (c, i));
-            h = layer.forward(h, &rotary, &attention_mask, layer_cache);
+            h = layer.forward(h, &rotary, &mask, layer_cache);
         }
         if let Some(cache) = cache {
-            cache.mask = Some(mask);
+            cache.seen = seen;
+            cache.mask = padding;
         }
-        self.logits(self.norm.forward(h))
+        self.norm.forward(h)
+    }
+
+    /// Next-token logits of the last position only, `[batch, V]`: what generation needs, without
+    /// the LM head's work for the earlier positions. Arguments as for [`Llama::forward`].
+    pub fn last_logits(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        attention_mask: Option<Tensor<B, 2, Bool>>,
+        cache: Option<&mut KvCache<B>>,
+    ) -> Tensor<B, 2> {
+        let hidden = self.hidden_states(tokens, attention_mask, cache);
+        let [batch, seq, _] = hidden.dims();
+        let logits = self.logits(hidden.narrow(1, seq - 1, 1));
+        logits.reshape([batch, self.config.vocab_size])
     }
 
     /// `[batch, seq, d]` → `[batch, seq, V]` through the LM head or the tied embedding.
@@ -349,4 +378,36 @@ impl<B: Backend> Llama<B> {
             .collect::<Result<_, E>>()?;
         Ok(self)
     }
+}
+
+/// The causal and padding bias per row, `[batch, seq · seen]`, for `padding: [batch, seen]`
+/// (true at real tokens) of which the last `seq` are new.
+fn per_row_key_mask<B: Backend>(padding: Tensor<B, 2, Bool>, past: usize, seq: usize) -> KeyMask<B> {
+    let [batch, seen] = padding.dims();
+    let device = padding.device();
+    let later = Tensor::<B, 2, Bool>::tril_mask([seq, seen], past as i64, &device)
+        .unsqueeze::<3>()
+        .expand([batch, seq, seen]);
+    let blocked = later.bool_or(
+        padding
+            .bool_not()
+            .reshape([batch, 1, seen])
+            .expand([batch, seq, seen]),
+    );
+    let bias = Tensor::<B, 3>::zeros([batch, seq, seen], &device).mask_fill(blocked, f32::MIN);
+    KeyMask::per_row(seq, seen, bias.reshape([batch, seq * seen]))
+}
+
+/// The position of each of the last `seq` tokens: the number of real tokens before it.
+fn real_token_positions<B: Backend>(
+    padding: Tensor<B, 2, Bool>,
+    past: usize,
+    seq: usize,
+) -> Tensor<B, 2, Int> {
+    padding
+        .int()
+        .cumsum(1)
+        .sub_scalar(1)
+        .clamp_min(0)
+        .narrow(1, past, seq)
 }

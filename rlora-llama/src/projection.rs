@@ -36,12 +36,17 @@ impl<B: Backend> Projection<B> {
         )?))
     }
 
-    /// `[..., d_in] → [..., d_out]`.
+    /// `[..., d_in] → [..., d_out]`, as one `[tokens, d_in]` matmul (not one per leading index).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        match self {
-            Self::Frozen(linear) => linear.forward(x),
-            Self::Adapted(layer) => layer.forward(x),
-        }
+        let mut shape = x.dims();
+        let d_in = shape[D - 1];
+        let tokens = x.reshape([shape[..D - 1].iter().product(), d_in]);
+        let y = match self {
+            Self::Frozen(linear) => linear.forward(tokens),
+            Self::Adapted(layer) => layer.forward(tokens),
+        };
+        shape[D - 1] = y.dims()[1];
+        y.reshape(shape)
     }
 
     /// The adapter, if this projection has one.

@@ -1,0 +1,163 @@
+//! The next-token loss of a causal LM without the vocabulary-sized logits of every token.
+//!
+//! For the counted positions `t` (completion tokens) with final hidden states `h_t [d]`, the LM
+//! head `W [V, d]` and targets `y_t`:
+//!
+//! ```text
+//! z_t = W h_t,     nll_t = logsumexp(z_t) − z_t[y_t],     ∂nll_t/∂h_t = Wᵀ (softmax(z_t) − e_{y_t})
+//! ```
+//!
+//! Only counted positions reach the head, and they reach it in chunks of at most
+//! [`LOGITS_BUDGET`] logits, so `[tokens, V]` is never held whole. The head is frozen, so the
+//! only gradient is the one to `h_t`, and each `nll_t` depends on `h_t` alone: it is computed in
+//! the same chunk as the loss, `J_t = Wᵀ (softmax(z_t) − e_{y_t})` (`[n, d]`), and the loss is
+//! returned as `nll_t + ⟨h_t − stop_grad(h_t), stop_grad(J_t)⟩`, whose value is `nll_t` and whose
+//! gradient to `h_t` is `J_t`. The backward pass then costs nothing at the head, and a backend
+//! without autodiff skips `J_t`.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, FloatDType, IndexingUpdateOp, Int, Tensor, TensorData};
+
+use crate::model::Llama;
+
+/// The most logits (`tokens × V`) one chunk of the loss holds at a time: 2²² floats, 16 MiB in
+/// f32 (27 tokens at Qwen2.5's vocabulary of 151,936; the whole batch at small vocabularies).
+pub const LOGITS_BUDGET: usize = 1 << 22;
+
+/// Which positions of a `[batch, seq]` batch count in the loss, and their targets.
+#[derive(Debug, Clone)]
+pub struct LossTargets<B: Backend> {
+    /// The counted positions, flattened over `[batch, seq]`: `[n]`.
+    pub positions: Tensor<B, 1, Int>,
+    /// The next token at each counted position: `[n]`.
+    pub targets: Tensor<B, 1, Int>,
+    /// The row of each counted position: `[n]`.
+    pub rows: Tensor<B, 1, Int>,
+    /// Counted positions per row (host copy): `[batch]`.
+    pub counts: Vec<usize>,
+}
+
+impl<B: Backend> LossTargets<B> {
+    /// From `targets` and `mask` of a `[batch, seq]` batch, row-major (`mask` true where the
+    /// position counts).
+    pub fn new(targets: &[i64], mask: &[bool], batch: usize, device: &B::Device) -> Self {
+        let seq = mask.len() / batch.max(1);
+        let counted: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+        let mut counts = vec![0; batch];
+        for &i in &counted {
+            counts[i / seq] += 1;
+        }
+        let int = |values: Vec<i64>| {
+            let n = values.len();
+            Tensor::<B, 1, Int>::from_data(TensorData::new(values, [n]), device)
+        };
+        Self {
+            positions: int(counted.iter().map(|&i| i as i64).collect()),
+            targets: int(counted.iter().map(|&i| targets[i]).collect()),
+            rows: int(counted.iter().map(|&i| (i / seq) as i64).collect()),
+            counts,
+        }
+    }
+
+    /// The number of counted positions.
+    pub fn len(&self) -> usize {
+        self.positions.dims()[0]
+    }
+
+    /// Whether no position counts.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<B: Backend> Llama<B> {
+    /// Per-row sums of `−log p(target)` over the counted positions, `[batch]`, from the final
+    /// hidden states `hidden: [batch, seq, d]` (see [`Llama::hidden_states`]). Differentiable
+    /// with respect to `hidden` when it requires a gradient.
+    pub fn token_nll(&self, hidden: Tensor<B, 3>, targets: &LossTargets<B>) -> Tensor<B, 1> {
+        let [batch, seq, d] = hidden.dims();
+        let device = hidden.device();
+        let rows = Tensor::<B, 1>::zeros([batch], &device);
+        if targets.is_empty() {
+            return rows + hidden.sum().mul_scalar(0.0); // keeps the graph, adds nothing
+        }
+        let h = hidden
+            .reshape([batch * seq, d])
+            .select(0, targets.positions.clone()); // [n, d]
+        let with_grad = B::ad_enabled(&device);
+        let h_const = h.clone().detach();
+        let n = targets.len();
+        let chunk = (LOGITS_BUDGET / self.config.vocab_size).clamp(1, n);
+        let (mut nll, mut grad) = (Vec::new(), Vec::new());
+        for start in (0..n).step_by(chunk) {
+            let len = chunk.min(n - start);
+            let (nll_chunk, grad_chunk) = self.head_nll(
+                h_const.clone().narrow(0, start, len),
+                targets.targets.clone().narrow(0, start, len),
+                with_grad,
+            );
+            nll.push(nll_chunk);
+            grad.extend(grad_chunk);
+        }
+        let mut nll = Tensor::cat(nll, 0); // [n]
+        if with_grad {
+            let grad = Tensor::cat(grad, 0); // [n, d]
+            nll = nll + ((h - h_const) * grad).sum_dim(1).reshape([n]);
+        }
+        rows.select_assign(0, targets.rows.clone(), nll, IndexingUpdateOp::Add)
+    }
+
+    /// `nll_t` `[c]` for hidden states `h: [c, d]` (no gradient) and targets `[c]`, and with
+    /// `with_grad` the gradient `∂nll_t/∂h_t` `[c, d]`. Computed in f32 whatever the head's dtype.
+    fn head_nll(
+        &self,
+        h: Tensor<B, 2>,
+        targets: Tensor<B, 1, Int>,
+        with_grad: bool,
+    ) -> (Tensor<B, 1>, Option<Tensor<B, 2>>) {
+        let [c, _] = h.dims();
+        let head = self.head_weight(); // [V, d]
+        let logits = to_f32(self.head_logits(h, head.clone())); // [c, V]
+        let targets = targets.reshape([c, 1]);
+        let max = logits.clone().max_dim(1); // [c, 1]
+        let shifted = logits - max;
+        let picked = shifted.clone().gather(1, targets.clone()); // [c, 1]
+        let exp = shifted.exp();
+        let sum_exp = exp.clone().sum_dim(1);
+        let nll = (sum_exp.clone().log() - picked).reshape([c]);
+        if !with_grad {
+            return (nll, None);
+        }
+        let probs = exp.div(sum_exp); // softmax, [c, V]
+        let minus_one = Tensor::<B, 2>::full([c, 1], -1.0, &probs.device());
+        let dlogits = probs.scatter(1, targets, minus_one, IndexingUpdateOp::Add);
+        let dtype = head.dtype();
+        let grad = to_dtype(dlogits, dtype).matmul(head); // [c, d]
+        (nll, Some(to_f32(grad)))
+    }
+
+    /// `h Wᵀ`: `[c, d]` → `[c, V]`, in the head's dtype.
+    fn head_logits(&self, h: Tensor<B, 2>, head: Tensor<B, 2>) -> Tensor<B, 2> {
+        to_dtype(h, head.dtype()).matmul(head.transpose())
+    }
+
+    /// The LM head as `[V, d]`: the tied embedding, or the head's weight transposed (a view).
+    fn head_weight(&self) -> Tensor<B, 2> {
+        match &self.lm_head {
+            Some(head) => head.weight.val().transpose(),
+            None => self.embed_tokens.weight.val(),
+        }
+    }
+}
+
+fn to_f32<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    to_dtype(x, DType::F32)
+}
+
+fn to_dtype<B: Backend, const D: usize>(x: Tensor<B, D>, dtype: DType) -> Tensor<B, D> {
+    if x.dtype() == dtype {
+        x
+    } else {
+        x.cast(FloatDType::from(dtype))
+    }
+}
