@@ -8,6 +8,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData, bf16, f16};
 use safetensors::{Dtype, SafeTensors};
 
+use super::write_atomically;
 use crate::error::RLoraError;
 
 /// Named tensors (stored as f32) bound to a safetensors file path.
@@ -164,19 +165,6 @@ impl TensorFile {
             })?;
         write_atomically(&self.path, &bytes)
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a crash
-/// never leaves a half-written file under `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RLoraError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| RLoraError::io(dir, e))?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(|e| RLoraError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| RLoraError::io(path, e))
 }
 
 /// Little-endian F32, F16 or BF16 bytes (a safetensors tensor's data) as f32 values; `None` for
