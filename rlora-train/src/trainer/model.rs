@@ -8,8 +8,8 @@ use burn::train::metric::ItemLazy;
 use burn::train::{InferenceStep, Interrupter, TrainOutput, TrainStep};
 use rlora_llama::Llama;
 
-use crate::batch::LmBatch;
-use crate::loss::token_nll;
+use super::loss::token_nll;
+use crate::data::LmBatch;
 
 /// A causal LM whose adapters train on next-token cross-entropy over completion tokens.
 #[derive(Module, Debug)]
@@ -110,7 +110,7 @@ impl<B: Backend> CausalLm<B> {
             let Some(value) = adapter.head_similarity().mean_off_diagonal else {
                 continue;
             };
-            let module = crate::report::module_type(&path);
+            let module = super::heads::module_type(&path);
             match sums.iter_mut().find(|(m, _, _)| m == module) {
                 Some((_, sum, n)) => {
                     *sum += value;

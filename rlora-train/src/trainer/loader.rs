@@ -10,8 +10,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::tensor::backend::Backend;
 
-use crate::batch::{LmBatch, LmBatcher};
-use crate::data::TokenizedExample;
+use crate::data::{LmBatch, LmBatcher, TokenizedExample};
 
 /// Serves Learner epoch `e` (1-based) as steps `(e − 1)·K .. e·K` of the stream.
 pub struct StreamLoader<B: Backend> {

@@ -10,7 +10,7 @@ use burn::train::metric::{
     NumericEntry, SerializedEntry,
 };
 
-use crate::model::LmStats;
+use super::model::LmStats;
 
 impl Adaptor<LmStats> for LmStats {
     fn adapt(&self) -> LmStats {

@@ -4,7 +4,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
-use crate::data::TokenizedExample;
+use super::TokenizedExample;
 
 /// A right-padded batch. Position `t` predicts token `t + 1`: `targets[b, t] = tokens[b, t + 1]`
 /// and `loss_mask[b, t]` is true where that target is a completion token (or EOS).
@@ -54,46 +54,5 @@ impl<B: Backend> Batcher<B, TokenizedExample, LmBatch<B>> for LmBatcher {
             loss_mask: bool(counted),
             tasks: items.iter().map(|e| e.task).collect(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use burn::backend::NdArray;
-
-    use super::*;
-
-    #[test]
-    fn targets_are_shifted_and_only_the_completion_counts() {
-        let items = vec![
-            TokenizedExample {
-                task: 0,
-                tokens: vec![10, 11, 12, 13, 2],
-                prompt_len: 3,
-            },
-            TokenizedExample {
-                task: 1,
-                tokens: vec![20, 21, 2],
-                prompt_len: 1,
-            },
-        ];
-        let batch: LmBatch<NdArray> = LmBatcher.batch(items, &Default::default());
-        let ints =
-            |t: Tensor<NdArray, 2, Int>| t.into_data().convert::<i64>().to_vec::<i64>().unwrap();
-        let bools = |t: Tensor<NdArray, 2, Bool>| t.into_data().to_vec::<bool>().unwrap();
-        assert_eq!(ints(batch.tokens), [10, 11, 12, 13, 2, 20, 21, 2, 0, 0]);
-        assert_eq!(
-            bools(batch.attention_mask),
-            [true, true, true, true, true, true, true, true, false, false]
-        );
-        assert_eq!(ints(batch.targets), [11, 12, 13, 2, 0, 21, 2, 0, 0, 0]);
-        // Prompt of 3: positions 2 and 3 predict 13 and EOS; prompt of 1: positions 0 and 1.
-        assert_eq!(
-            bools(batch.loss_mask),
-            [
-                false, false, true, true, false, true, true, false, false, false
-            ]
-        );
-        assert_eq!(batch.tasks, [0, 1]);
     }
 }

@@ -8,9 +8,8 @@ use burn::tensor::backend::Backend;
 use rlora_llama::{GenerationConfig, Llama, LlamaError, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{LmBatch, LmBatcher};
-use crate::data::{TaskExample, Tokenize, TokenizedExample};
-use crate::loss::token_nll;
+use super::loss::token_nll;
+use crate::data::{LmBatch, LmBatcher, TaskExample, Tokenize, TokenizedExample};
 
 /// The mean cross-entropy per completion token of `model` over `examples`.
 pub fn mean_token_loss<B: Backend>(
@@ -71,7 +70,8 @@ pub struct EvalReport {
 }
 
 impl EvalReport {
-    fn new(tasks: Vec<TaskScore>) -> Self {
+    /// The report of `tasks`, with their averages.
+    pub fn new(tasks: Vec<TaskScore>) -> Self {
         let macro_average =
             tasks.iter().map(|t| t.accuracy).sum::<f64>() / tasks.len().max(1) as f64;
         let (correct, total) = tasks
@@ -82,44 +82,6 @@ impl EvalReport {
             macro_average,
             micro_average: correct as f64 / total.max(1) as f64,
         }
-    }
-
-    /// A Markdown table of `columns` (for example the base model and the adapted one), which must
-    /// list the same tasks.
-    pub fn markdown_table(columns: &[(&str, &EvalReport)]) -> String {
-        let mut out = String::from("| task | metric | examples |");
-        for (name, _) in columns {
-            out.push_str(&format!(" {name} |"));
-        }
-        out.push_str("\n|---|---|---:|");
-        out.push_str(&"---:|".repeat(columns.len()));
-        out.push('\n');
-        let Some((_, first)) = columns.first() else {
-            return out;
-        };
-        for (i, task) in first.tasks.iter().enumerate() {
-            out.push_str(&format!(
-                "| {} | {} | {} |",
-                task.task, task.metric, task.examples
-            ));
-            for (_, report) in columns {
-                out.push_str(&format!(" {:.1}% |", 100.0 * report.tasks[i].accuracy));
-            }
-            out.push('\n');
-        }
-        for (label, pick) in [("macro average", 0), ("micro average", 1)] {
-            out.push_str(&format!("| **{label}** | | |"));
-            for (_, report) in columns {
-                let value = if pick == 0 {
-                    report.macro_average
-                } else {
-                    report.micro_average
-                };
-                out.push_str(&format!(" **{:.1}%** |", 100.0 * value));
-            }
-            out.push('\n');
-        }
-        out
     }
 }
 
@@ -212,40 +174,4 @@ fn best_option<B: Backend>(
             |best, (i, &v)| if v < best.1 { (i, v) } else { best },
         )
         .0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_are_extracted_after_the_last_answer_marker() {
-        assert_eq!(extract_answer(" 23"), "23");
-        assert_eq!(extract_answer(" Quell\nQ: more"), "Quell");
-        assert_eq!(extract_answer("because Answer: no. Answer:  B \n"), "B");
-        assert_eq!(extract_answer(""), "");
-    }
-
-    #[test]
-    fn macro_and_micro_averages() {
-        let score = |task: &str, examples, correct| TaskScore {
-            task: task.into(),
-            metric: "exact_match".into(),
-            examples,
-            correct,
-            accuracy: correct as f64 / examples as f64,
-        };
-        let report = EvalReport::new(vec![score("a", 10, 10), score("b", 30, 0)]);
-        assert_eq!(report.macro_average, 0.5);
-        assert_eq!(report.micro_average, 0.25);
-        let table = EvalReport::markdown_table(&[("base", &report), ("adapted", &report)]);
-        assert!(
-            table.contains("| a | exact_match | 10 | 100.0% | 100.0% |"),
-            "{table}"
-        );
-        assert!(
-            table.contains("| **macro average** | | | **50.0%** | **50.0%** |"),
-            "{table}"
-        );
-    }
 }

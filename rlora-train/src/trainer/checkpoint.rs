@@ -1,7 +1,7 @@
-//! [`AtomicRecorder`]: a file recorder that never leaves a half-written checkpoint: it writes
-//! next to the target and renames into place.
+//! Checkpoints: [`AtomicRecorder`], a file recorder that never leaves a half-written checkpoint
+//! (it writes next to the target and renames into place), and [`latest_checkpoint`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::record::{FileRecorder, Recorder, RecorderError};
 use burn::tensor::backend::Backend;
@@ -48,4 +48,18 @@ impl<B: Backend, R: FileRecorder<B>> FileRecorder<B> for AtomicRecorder<R> {
     fn file_extension() -> &'static str {
         R::file_extension()
     }
+}
+
+/// The latest checkpoint epoch in `dir/checkpoint`, if any.
+pub fn latest_checkpoint(dir: &Path) -> Option<usize> {
+    std::fs::read_dir(dir.join("checkpoint"))
+        .ok()?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("model-")?
+                .strip_suffix(".mpk")?
+                .parse()
+                .ok()
+        })
+        .max()
 }
