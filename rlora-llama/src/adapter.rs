@@ -6,10 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
-use rlora::{
-    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, RLoraConfig, RLoraLinear, TensorFile,
-    write_adapter_dir,
-};
+use rlora::io::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, TensorFile, write_adapter_dir};
+use rlora::{RLoraConfig, RLoraLinear};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LlamaError, read_json};

@@ -102,7 +102,7 @@ impl Checkpoint {
                 found: view.shape().to_vec(),
             });
         }
-        let values = rlora::decode_f32(view.dtype(), view.data()).ok_or_else(|| {
+        let values = rlora::io::decode_f32(view.dtype(), view.data()).ok_or_else(|| {
             LlamaError::TensorDtype {
                 path: path.clone(),
                 name: name.to_string(),

@@ -121,7 +121,7 @@ fn token_tensor<B: Backend>(ids: &[u32], device: &B::Device) -> Tensor<B, 2, Int
 
 /// The next token from last-position `logits`: the arg-max when greedy, else a draw from the
 /// tempered softmax restricted by top-k and top-p.
-pub fn pick_token(logits: &[f32], config: &GenerationConfig, rng: &mut StdRng) -> u32 {
+fn pick_token(logits: &[f32], config: &GenerationConfig, rng: &mut StdRng) -> u32 {
     let argmax = || {
         logits
             .iter()

@@ -25,21 +25,36 @@ mod targets;
 mod tokenizer;
 mod weights;
 
-pub use adapter::{MODEL_ADAPTER_FORMAT, ModelAdapterConfig};
-pub use attention::{Attention, KeyMask};
-pub use cache::KvCache;
-pub use checkpoint::{Checkpoint, WEIGHTS_FILE, WEIGHTS_INDEX_FILE};
 pub use config::{LlamaConfig, ModelType, RopeScaling, TokenIds};
-pub use decoder::DecoderLayer;
 pub use error::LlamaError;
-pub use generate::{GenerationConfig, pick_token};
+pub use generate::GenerationConfig;
 pub use loss::{LOGITS_BUDGET, LossTargets};
-pub use mlp::Mlp;
 pub use model::{AdapterSpec, Llama};
-pub use peft::PeftLoraConfig;
-pub use projection::{Projection, shaped};
-pub use rope::{Positions, Rotary, inverse_frequencies};
-pub use save::Unfreeze;
 pub use targets::{TargetModule, Targets};
 pub use tokenizer::TextTokenizer;
-pub use weights::{CheckpointWeights, RandomWeights, WeightSource};
+
+/// The building blocks of a [`Llama`]: its decoder layers, attention (with rotary position
+/// embeddings and a KV cache), MLP, and the projections that are frozen or adapted.
+pub mod layers {
+    pub use crate::attention::{Attention, KeyMask};
+    pub use crate::cache::KvCache;
+    pub use crate::decoder::DecoderLayer;
+    pub use crate::mlp::Mlp;
+    pub use crate::projection::Projection;
+    pub use crate::rope::{Positions, Rotary, inverse_frequencies};
+}
+
+/// Where a [`Llama`]'s pretrained weights come from: a Hugging Face checkpoint folder
+/// (`model.safetensors` or its shards, f32/f16/bf16, memory-mapped) or random values, behind the
+/// [`WeightSource`](loading::WeightSource) that [`Llama::build`] reads.
+pub mod loading {
+    pub use crate::checkpoint::{Checkpoint, WEIGHTS_FILE, WEIGHTS_INDEX_FILE};
+    pub use crate::weights::{CheckpointWeights, RandomWeights, WeightSource};
+}
+
+/// The config files of adapter folders: this project's (every adapted projection of a model)
+/// and PEFT's LoRA.
+pub mod adapter_files {
+    pub use crate::adapter::{MODEL_ADAPTER_FORMAT, ModelAdapterConfig};
+    pub use crate::peft::PeftLoraConfig;
+}

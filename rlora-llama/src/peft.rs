@@ -8,10 +8,8 @@ use std::path::Path;
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use rlora::{
-    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LoraInit, RLoraConfig, RLoraLinear, TensorFile,
-    write_adapter_dir,
-};
+use rlora::io::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, TensorFile, write_adapter_dir};
+use rlora::{LoraInit, RLoraConfig, RLoraLinear};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LlamaError, read_json};

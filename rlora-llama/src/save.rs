@@ -9,7 +9,7 @@ use burn::module::{ModuleMapper, Param};
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use rlora::{TensorFile, write_atomically};
+use rlora::io::{TensorFile, write_atomically};
 
 use crate::error::LlamaError;
 use crate::model::Llama;
@@ -55,8 +55,16 @@ fn insert_linear<B: Backend>(file: &mut TensorFile, name: &str, linear: &Linear<
     }
 }
 
-/// Marks every float parameter trainable (for pretraining a model that [`Llama::build`] froze).
-pub struct Unfreeze;
+impl<B: Backend> Llama<B> {
+    /// The model with every float parameter trainable, pretrained weights included (for
+    /// pretraining a model that [`Llama::build`] froze).
+    pub fn unfrozen(self) -> Self {
+        burn::module::Module::map(self, &mut Unfreeze)
+    }
+}
+
+/// Marks every float parameter trainable.
+struct Unfreeze;
 
 impl<B: Backend> ModuleMapper<B> for Unfreeze {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {

@@ -3,10 +3,11 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use rlora::RLoraConfig;
+use rlora::RLoraHyperparameters;
 
 use crate::config::LlamaConfig;
 use crate::error::LlamaError;
+use crate::model::AdapterSpec;
 
 /// A linear projection of a Llama decoder layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -146,21 +147,33 @@ impl Targets {
         self.iter().map(TargetModule::name).collect()
     }
 
-    /// The trainable parameters of adapters made from `template` on these targets in every
+    /// The trainable parameters of adapters of the given settings on these targets in every
     /// layer of a model of `config`, without building it.
-    pub fn num_trainable_params(&self, config: &LlamaConfig, template: &RLoraConfig) -> usize {
+    pub fn num_trainable_params(
+        &self,
+        config: &LlamaConfig,
+        hyperparameters: &RLoraHyperparameters,
+    ) -> usize {
         let per_layer: usize = self
             .iter()
             .map(|module| {
                 let (d_input, d_output) = module.dims(config);
-                RLoraConfig {
-                    d_input,
-                    d_output,
-                    ..template.clone()
-                }
-                .num_trainable_params()
+                hyperparameters
+                    .config(d_input, d_output)
+                    .num_trainable_params()
             })
             .sum();
         per_layer * config.num_hidden_layers
+    }
+}
+
+impl AdapterSpec {
+    /// Adapters of the given settings on `targets`: each target projection's adapter takes the
+    /// projection's shapes and bias (so the template's own are placeholders).
+    pub fn new(targets: Targets, hyperparameters: &RLoraHyperparameters) -> Self {
+        Self {
+            targets,
+            template: hyperparameters.config(0, 0),
+        }
     }
 }

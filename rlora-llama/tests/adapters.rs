@@ -8,7 +8,7 @@ use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use common::{
     TestAutodiff, TestBackend, device, fixture, floats, golden, ids, max_abs_diff, tokens, values,
 };
-use rlora::RLoraConfig;
+use rlora::{Preset, RLoraConfig};
 use rlora_llama::{AdapterSpec, GenerationConfig, Llama, LlamaError, Targets};
 
 fn base<B: burn::tensor::backend::Backend>() -> Llama<B> {
@@ -181,7 +181,10 @@ fn only_adapters_get_gradients() {
 }
 
 /// A copy of the Llama fixture in a temporary folder, its weights edited by `edit`.
-fn edited_checkpoint(name: &str, edit: impl FnOnce(&mut rlora::TensorFile)) -> std::path::PathBuf {
+fn edited_checkpoint(
+    name: &str,
+    edit: impl FnOnce(&mut rlora::io::TensorFile),
+) -> std::path::PathBuf {
     let dir = tempdir(name);
     std::fs::copy(
         fixture("llama-gqa").join("config.json"),
@@ -189,8 +192,8 @@ fn edited_checkpoint(name: &str, edit: impl FnOnce(&mut rlora::TensorFile)) -> s
     )
     .unwrap();
     let mut weights =
-        rlora::TensorFile::read(fixture("llama-gqa").join("model.safetensors")).unwrap();
-    let mut copy = rlora::TensorFile::new(dir.join("model.safetensors"));
+        rlora::io::TensorFile::read(fixture("llama-gqa").join("model.safetensors")).unwrap();
+    let mut copy = rlora::io::TensorFile::new(dir.join("model.safetensors"));
     for key in weights.keys().map(String::from).collect::<Vec<_>>() {
         copy.insert_data(key.clone(), weights.remove(&key).unwrap());
     }
@@ -312,20 +315,17 @@ fn merged_adapters_compute_what_the_adapted_model_computes_under_their_routing()
 fn trainable_parameters_are_counted_from_the_config_as_built() {
     let config = rlora_llama::LlamaConfig::from_file(fixture("llama-gqa").join("config.json"))
         .expect("config");
-    for (template, names) in [
+    for (settings, names) in [
         (
-            RLoraConfig::r_lora(1, 1, 3).with_rank(2),
+            Preset::RLora.hyperparameters(3).with_rank(2),
             vec!["all-linear"],
         ),
         (
-            RLoraConfig::lora(1, 1).with_rank(5),
+            Preset::Lora.hyperparameters(1).with_rank(5),
             vec!["k_proj", "down_proj"],
         ),
     ] {
-        let spec = AdapterSpec {
-            targets: Targets::parse(&names).unwrap(),
-            template: template.clone(),
-        };
+        let spec = AdapterSpec::new(Targets::parse(&names).unwrap(), &settings);
         let model: Llama<TestBackend> =
             Llama::from_pretrained(fixture("llama-gqa"), Some(&spec), &device()).unwrap();
         let built: usize = model
@@ -335,7 +335,7 @@ fn trainable_parameters_are_counted_from_the_config_as_built() {
             .sum();
         assert!(built > 0);
         assert_eq!(
-            spec.targets.num_trainable_params(&config, &template),
+            spec.targets.num_trainable_params(&config, &settings),
             built,
             "{names:?}"
         );

@@ -155,7 +155,7 @@ fn rope_frequencies_match_transformers_and_linear_scaling_divides_them() {
     let golden = golden("llama-gqa");
     let mut config =
         rlora_llama::LlamaConfig::from_file(fixture("llama-gqa").join("config.json")).unwrap();
-    let ours = rlora_llama::inverse_frequencies(&config);
+    let ours = rlora_llama::layers::inverse_frequencies(&config);
     let reference = floats(&golden["rope_inv_freq"]);
     assert_eq!(ours.len(), reference.len());
     for (a, b) in ours.iter().zip(&reference) {
@@ -165,9 +165,9 @@ fn rope_frequencies_match_transformers_and_linear_scaling_divides_them() {
         );
     }
     config.rope_scaling = None;
-    let plain = rlora_llama::inverse_frequencies(&config);
+    let plain = rlora_llama::layers::inverse_frequencies(&config);
     config.rope_scaling = Some(rlora_llama::RopeScaling::Linear { factor: 4.0 });
-    let linear = rlora_llama::inverse_frequencies(&config);
+    let linear = rlora_llama::layers::inverse_frequencies(&config);
     for (l, p) in linear.iter().zip(&plain) {
         assert!((l * 4.0 - p).abs() < 1e-15);
     }

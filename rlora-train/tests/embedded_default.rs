@@ -6,7 +6,7 @@ use burn::backend::{Autodiff, NdArray};
 use rlora_llama::{Llama, TextTokenizer};
 use rlora_train::cli::{example_args, run_train, tiny_base_dir};
 use rlora_train::data::{BUILTIN_TASKS, SplitSizes, builtin_suite};
-use rlora_train::eval::evaluate;
+use rlora_train::trainer::{EvalReport, evaluate};
 
 #[test]
 fn the_embedded_default_learns_the_easy_tasks_and_its_adapter_reloads() {
@@ -41,7 +41,7 @@ fn the_embedded_default_learns_the_easy_tasks_and_its_adapter_reloads() {
             "{task} missing from\n{table}"
         );
     }
-    let score = |report: &rlora_train::eval::EvalReport, task: &str| {
+    let score = |report: &EvalReport, task: &str| {
         report
             .tasks
             .iter()

@@ -1,8 +1,14 @@
 //! `rlora experiment` shortened (one seed, a few steps, every arm), so that the harness cannot
 //! rot: every arm runs as a child `rlora train`, the report names them all with their costs and
 //! head similarities, the pictures are drawn, and a second invocation reuses the finished runs.
+//! Also: each arm's `rlora train` arguments, and the statistics over seeds.
 
+use std::path::Path;
 use std::process::Command;
+
+use rlora::RouterInit;
+use rlora_train::cli::TrainArgs;
+use rlora_train::experiment::{Arm, ExperimentSettings, Stat};
 
 #[test]
 fn a_short_experiment_runs_every_arm_and_writes_the_report() {
@@ -119,4 +125,58 @@ fn a_short_experiment_runs_every_arm_and_writes_the_report() {
     assert!(!other.status.success());
     assert!(String::from_utf8_lossy(&other.stderr).contains("other settings"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_arm_has_its_variant_and_the_shared_settings() {
+    let settings = ExperimentSettings {
+        model: None,
+        arms: Arm::ALL.to_vec(),
+        seeds: vec![0],
+        data_seed: 0,
+        steps: 10,
+        heads: 5,
+        rank: 8,
+        alpha: 32.0,
+        dropout: 0.1,
+        rslora: true,
+        router_init: RouterInit::KaimingUniform,
+        targets: vec!["gate_proj".into(), "up_proj".into(), "down_proj".into()],
+        lr: 5e-3,
+        batch_size: 4,
+        checkpoint_every: 5,
+        max_seq_len: 96,
+        eval_examples: 3,
+        eval_max_new_tokens: 4,
+    };
+    let (budget, rank) = settings.matched_lora_rank().unwrap();
+    // The tiny base: 4 layers of gate/up [128 → 384] and down [384 → 128]; with 5 heads of
+    // rank 8 a layer has 2·(128·8 + 5·8·384 + 128·5) + (384·8 + 5·8·128 + 384·5) = 44 160
+    // parameters, and a rank-1 LoRA 3·512 = 1 536: the matched rank is 28.75 → 29.
+    assert_eq!((budget, rank), (4 * 44_160, 29));
+    for arm in Arm::ALL {
+        let args = settings.train_args(Path::new("base"), arm, rank, 1, Path::new("out"));
+        let train = TrainArgs::try_parse_from(args).unwrap();
+        let adapter = train.hyperparameters();
+        assert_eq!(train.variant, arm.preset());
+        assert_eq!(adapter.rank, if arm == Arm::LoraMatched { 29 } else { 8 });
+        assert_eq!(
+            (adapter.alpha, adapter.dropout, adapter.use_rslora),
+            (32.0, 0.1, true)
+        );
+        assert_eq!(adapter.router_init, RouterInit::KaimingUniform);
+        assert_eq!(adapter.heads, if arm.multi_head() { 5 } else { 1 });
+        assert_eq!(
+            (train.seed, train.data_seed(), train.skip_base_eval),
+            (1, 0, true)
+        );
+    }
+}
+
+#[test]
+fn stats_use_the_sample_deviation() {
+    let stat = Stat::of(vec![1.0, 2.0, 3.0]);
+    assert_eq!(stat.mean, 2.0);
+    assert_eq!(stat.std, Some(1.0));
+    assert_eq!(Stat::of(vec![0.5]).std, None);
 }

@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use rlora_train::cli::{Cli, example_args, expand_config_file};
+use rlora_train::cli::{example_args, expand_config_file};
+use rlora_train::program::Cli;
 
 fn readme() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap()

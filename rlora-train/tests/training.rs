@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
-use rlora::RLoraConfig;
+use burn::train::metric::store::Split;
+use rlora::Preset;
 use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
 use rlora_train::data::{Mixing, TaskExample, tokenize_examples};
-use rlora_train::eval::mean_token_loss;
-use rlora_train::report::metric_history;
-use rlora_train::train::{
-    TrainingConfig, TrainingData, latest_checkpoint, train, train_on_devices,
+use rlora_train::trainer::{
+    TrainingConfig, TrainingData, latest_checkpoint, mean_token_loss, metric_history, train,
+    train_on_devices,
 };
 
 type B = Autodiff<NdArray>;
@@ -75,10 +75,10 @@ fn config() -> TrainingConfig {
 
 fn model() -> Llama<B> {
     <B as Backend>::seed(&Default::default(), 1);
-    let spec = AdapterSpec {
-        targets: Targets::mlp(),
-        template: RLoraConfig::r_lora(0, 0, 3).with_rank(4),
-    };
+    let spec = AdapterSpec::new(
+        Targets::mlp(),
+        &Preset::RLora.hyperparameters(3).with_rank(4),
+    );
     Llama::from_pretrained(fixture(), Some(&spec), &Default::default()).unwrap()
 }
 
@@ -105,7 +105,7 @@ fn the_learner_trains_the_adapters_and_a_resumed_run_ends_bit_identical() {
     let before = mean_token_loss(&model().valid_inner(), &data.train, 8);
 
     let dir = tempdir("full");
-    let trained = train(model(), &data, &config(), &dir, false).unwrap();
+    let trained = train(model(), &data, &config(), &dir, false).unwrap().model;
     let after = mean_token_loss(&trained, &data.train, 8);
     assert!(after < 0.5 * before, "loss {before} → {after}");
     // 16 examples × 6 passes / batch 4 = 24 steps = 6 checkpoints of 4 steps, the last 3 kept.
@@ -134,7 +134,9 @@ fn the_learner_trains_the_adapters_and_a_resumed_run_ends_bit_identical() {
         }
     }
     assert_eq!(latest_checkpoint(&crashed), Some(4));
-    let resumed = train(model(), &data, &config(), &crashed, true).unwrap();
+    let resumed = train(model(), &data, &config(), &crashed, true)
+        .unwrap()
+        .model;
     assert_eq!(
         adapter_values(&resumed),
         adapter_values(&trained),
@@ -169,12 +171,14 @@ fn data_parallel_training_on_two_cpu_workers_takes_a_batch_per_worker_per_step()
     let before = mean_token_loss(&model().valid_inner(), &data.train, 8);
     let dir = tempdir("two-workers");
     let devices = vec![Default::default(); 2];
-    let trained = train_on_devices(model(), &data, &config(), &dir, false, devices).unwrap();
+    let trained = train_on_devices(model(), &data, &config(), &dir, false, devices)
+        .unwrap()
+        .model;
     let after = mean_token_loss(&trained, &data.train, 8);
     assert!(after < 0.7 * before, "loss {before} → {after}");
     // 16 examples × 6 passes / batch 4 = 24 batches: 12 steps of 2 batches, checkpoints every
     // 4 steps; the logs have one loss per batch.
     assert_eq!(latest_checkpoint(&dir), Some(3));
-    assert_eq!(metric_history(&dir, "train", "Loss", 8).len(), 24);
+    assert_eq!(metric_history(&dir, Split::Train, "Loss", 8).len(), 24);
     let _ = std::fs::remove_dir_all(&dir);
 }

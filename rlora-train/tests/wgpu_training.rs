@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 
 use burn::backend::{Autodiff, NdArray, Wgpu};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use rlora::RLoraConfig;
+use burn::train::metric::store::Split;
+use rlora::Preset;
 use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
 use rlora_train::cli::tiny_base_dir;
 use rlora_train::data::{SplitSizes, builtin_suite, tokenize_examples};
-use rlora_train::report::metric_history;
-use rlora_train::train::{TrainingConfig, TrainingData, train};
+use rlora_train::trainer::{TrainingConfig, TrainingData, metric_history, train};
 
 const STEPS: usize = 3;
 
@@ -27,13 +27,12 @@ fn tempdir(name: &str) -> PathBuf {
 /// R-LoRA as the example trains it, without dropout (its masks come from each backend's own
 /// random numbers).
 fn spec() -> AdapterSpec {
-    AdapterSpec {
-        targets: Targets::mlp(),
-        template: RLoraConfig::r_lora(0, 0, 5)
-            .with_rank(8)
-            .with_alpha(32.0)
-            .with_dropout(0.0),
-    }
+    let settings = Preset::RLora
+        .hyperparameters(5)
+        .with_rank(8)
+        .with_alpha(32.0)
+        .with_dropout(0.0);
+    AdapterSpec::new(Targets::mlp(), &settings)
 }
 
 fn data() -> TrainingData {
@@ -75,8 +74,8 @@ fn train_on<B: AutodiffBackend>(adapter: &Path, name: &str) -> (Vec<f64>, Vec<Ve
         .with_checkpoint_every(STEPS)
         .with_seed(3);
     let dir = tempdir(name);
-    let trained = train(model, &data(), &config, &dir, false).unwrap();
-    let losses = metric_history(&dir, "train", "Loss", STEPS)
+    let trained = train(model, &data(), &config, &dir, false).unwrap().model;
+    let losses = metric_history(&dir, Split::Train, "Loss", STEPS)
         .into_iter()
         .map(|(_, loss)| loss)
         .collect();

@@ -13,15 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::RLoraConfig;
 use crate::error::RLoraError;
+use crate::io::{
+    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LAYER_ADAPTER_FORMAT, TensorFile, write_adapter_dir,
+};
 use crate::layer::{AdapterWeights, RLoraLinear, check_base};
-use crate::tensor_file::{TensorFile, write_atomically};
-
-/// The adapter's config file in a saved adapter folder.
-pub const ADAPTER_CONFIG_FILE: &str = "adapter_config.json";
-/// The adapter's tensors in a saved adapter folder.
-pub const ADAPTER_WEIGHTS_FILE: &str = "adapter_model.safetensors";
-/// The `format` tag of a single-layer adapter's config file.
-pub const LAYER_ADAPTER_FORMAT: &str = "rlora-linear";
 
 /// The content of a single layer's `adapter_config.json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -115,23 +110,6 @@ impl<B: Backend> RLoraLinear<B> {
         file.ensure_consumed()?;
         Ok(layer)
     }
-}
-
-/// Writes an adapter folder: `tensors` (to its own path, normally `dir/adapter_model.safetensors`),
-/// then `dir/adapter_config.json` with `config` as JSON; each file atomically, the config last so
-/// that a folder with a config always has its tensors.
-pub fn write_adapter_dir(
-    dir: &Path,
-    config: &impl Serialize,
-    tensors: &TensorFile,
-) -> Result<(), RLoraError> {
-    let config_path = dir.join(ADAPTER_CONFIG_FILE);
-    let json = serde_json::to_vec_pretty(config).map_err(|e| RLoraError::Json {
-        path: config_path.clone(),
-        message: e.to_string(),
-    })?;
-    tensors.write()?;
-    write_atomically(&config_path, &json)
 }
 
 /// Reads and checks a single layer's `adapter_config.json`.

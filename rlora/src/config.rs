@@ -1,10 +1,11 @@
-//! [`RLoraConfig`]: the shapes and hyper-parameters of one R-LoRA layer, and the presets that
-//! make LoRA, HydraLoRA, R-LoRA and its two ablations out of the same module.
+//! [`RLoraConfig`]: the shapes and hyper-parameters of one R-LoRA layer, with a constructor per
+//! [`Preset`] (LoRA, HydraLoRA, R-LoRA and its two ablations out of the same module).
 
 use burn::config::Config;
 
 use crate::error::RLoraError;
-use crate::init::{Fan, LoraInit, RouterInit};
+use crate::init::{LoraInit, RouterInit};
+use crate::preset::Preset;
 
 /// Where dropout acts on the adapter's path.
 #[derive(Config, Debug, PartialEq, Copy)]
@@ -65,50 +66,44 @@ pub struct RLoraConfig {
 }
 
 impl RLoraConfig {
-    /// Plain LoRA (PEFT's defaults): one head, `A` kaiming-uniform, `B = 0`, no router,
-    /// rank 8, alpha 16, dropout 0.05 on the input.
+    /// Plain LoRA (PEFT's defaults): [`Preset::Lora`] — one head, `A` kaiming-uniform,
+    /// `B = 0`, no router, rank 8, alpha 16, dropout 0.05 on the input.
     pub fn lora(d_input: usize, d_output: usize) -> Self {
-        Self::new(d_input, d_output)
-            .with_rank(8)
-            .with_alpha(16.0)
-            .with_dropout(0.05)
+        Preset::Lora.hyperparameters(1).config(d_input, d_output)
     }
 
-    /// HydraLoRA: `heads` zero-initialized heads behind a router and one dropout on the input,
-    /// shared by all heads (HydraLoRA's own rate, 0.05). Rank 8, alpha 32, rank stabilization
-    /// as in the R-LoRA paper's script.
+    /// HydraLoRA: [`Preset::HydraLora`] — `heads` zero-initialized heads behind a router and one
+    /// dropout on the input, shared by all heads (HydraLoRA's own rate, 0.05). Rank 8, alpha 32,
+    /// rank stabilization as in the R-LoRA paper's script.
     pub fn hydra_lora(d_input: usize, d_output: usize, heads: usize) -> Self {
-        Self::new(d_input, d_output)
-            .with_rank(8)
-            .with_heads(heads)
-            .with_alpha(32.0)
-            .with_use_rslora(true)
-            .with_dropout(0.05)
+        Preset::HydraLora
+            .hyperparameters(heads)
+            .config(d_input, d_output)
     }
 
-    /// R-LoRA (the paper's defaults): multi-head random initialization
+    /// R-LoRA (the paper's defaults): [`Preset::RLora`] — multi-head random initialization
     /// (`A ~ N(0, 1/d_in)`, `B_i ~ N(0, 1/d_out)`, both rescaled by `d_out^¼/√64`), multi-head
     /// dropout 0.1 on `x A`, rank 8, alpha 32, rank stabilization, zero router.
     pub fn r_lora(d_input: usize, d_output: usize, heads: usize) -> Self {
-        Self::hydra_lora(d_input, d_output, heads)
-            .with_dropout(0.1)
-            .with_dropout_placement(DropoutPlacement::PerHead)
-            .with_init_a(LoraInit::ScaledNormal { fan: Fan::In })
-            .with_init_b(LoraInit::ScaledNormal { fan: Fan::Out })
-            .with_stable_gamma(Some(64.0))
+        Preset::RLora
+            .hyperparameters(heads)
+            .config(d_input, d_output)
     }
 
-    /// Ablation: R-LoRA's random initialization only, with HydraLoRA's single input dropout.
+    /// Ablation [`Preset::RandomInitOnly`]: R-LoRA's random initialization only, with
+    /// HydraLoRA's single input dropout.
     pub fn random_init_only(d_input: usize, d_output: usize, heads: usize) -> Self {
-        Self::r_lora(d_input, d_output, heads).with_dropout_placement(DropoutPlacement::Input)
+        Preset::RandomInitOnly
+            .hyperparameters(heads)
+            .config(d_input, d_output)
     }
 
-    /// Ablation: R-LoRA's multi-head dropout only, with HydraLoRA's kaiming `A` and zero heads.
+    /// Ablation [`Preset::MultiHeadDropoutOnly`]: R-LoRA's multi-head dropout only, with
+    /// HydraLoRA's kaiming `A` and zero heads.
     pub fn multi_head_dropout_only(d_input: usize, d_output: usize, heads: usize) -> Self {
-        Self::r_lora(d_input, d_output, heads)
-            .with_init_a(LoraInit::KaimingUniform)
-            .with_init_b(LoraInit::Zeros)
-            .with_stable_gamma(None)
+        Preset::MultiHeadDropoutOnly
+            .hyperparameters(heads)
+            .config(d_input, d_output)
     }
 
     /// The LoRA scaling `s`: `alpha / rank`, or `alpha / √rank` with `use_rslora`.

@@ -98,8 +98,10 @@ impl LoraInit {
     }
 }
 
-/// How the router `R` (`d_input → heads`, no bias) starts.
+/// How the router `R` (`d_input → heads`, no bias) starts. With the `clap` feature a command line
+/// takes it by name: `zeros`, `kaiming-uniform`.
 #[derive(Config, Debug, PartialEq, Copy)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum RouterInit {
     /// All zeros: the gates start uniform (`softmax(0) = 1/N`), so with the init offset the
     /// layer starts exactly at the base layer's function. The router still learns, because the

@@ -10,8 +10,9 @@
 //!
 //! with an independent dropout mask per head (multi-head dropout), `A` and every `B_i` drawn at
 //! random (multi-head random initialization), and `W' = W − s · A⁰ mean_i(B_i⁰)` so the layer starts
-//! at its base. LoRA, HydraLoRA, R-LoRA and the paper's ablations are presets of
-//! [`RLoraConfig`]; [`RLoraLinear`] is the module, generic over any burn `Backend`.
+//! at its base. LoRA, HydraLoRA, R-LoRA and the paper's ablations are [`Preset`]s: their
+//! [`RLoraHyperparameters`] (no shapes) make the [`RLoraConfig`] of any layer. [`RLoraLinear`] is
+//! the module, generic over any burn `Backend`; [`io`] reads and writes its adapter files.
 //!
 //! ```
 //! use burn::backend::NdArray;
@@ -29,16 +30,14 @@ mod config;
 mod diagnostics;
 mod error;
 mod init;
+pub mod io;
 mod layer;
 mod merge;
-mod tensor_file;
+mod preset;
 
-pub use adapter::{
-    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LAYER_ADAPTER_FORMAT, write_adapter_dir,
-};
 pub use config::{DropoutPlacement, RLoraConfig};
 pub use diagnostics::{HeadSimilarity, RoutingStats};
 pub use error::RLoraError;
 pub use init::{Fan, LoraInit, RouterInit, stable_scale};
 pub use layer::{AdapterWeights, InitOffset, RLoraLinear};
-pub use tensor_file::{TensorFile, decode_f32, write_atomically};
+pub use preset::{Preset, RLoraHyperparameters};

@@ -4,7 +4,8 @@ mod common;
 
 use burn::tensor::{Distribution, Tensor};
 use common::{TestBackend, device, tensor};
-use rlora::{RLoraConfig, RLoraLinear, RouterInit, TensorFile};
+use rlora::io::TensorFile;
+use rlora::{RLoraConfig, RLoraLinear, RouterInit};
 
 /// A layer with the given heads `[N·r, d_out]` (`r = 2`, `d_out = 3`).
 fn with_heads(heads: Vec<f32>, n: usize) -> RLoraLinear<TestBackend> {

@@ -12,7 +12,8 @@ use burn::nn::Linear;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use common::{TestAutodiff, TestBackend, device, linear, values};
-use rlora::{DropoutPlacement, RLoraConfig, RLoraLinear, TensorFile};
+use rlora::io::TensorFile;
+use rlora::{DropoutPlacement, RLoraConfig, RLoraLinear};
 
 const RANK: usize = 8;
 const HEADS: usize = 4;

@@ -8,7 +8,8 @@ use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 use common::{TestAutodiff, assert_close, linear};
-use rlora::{RLoraConfig, RLoraLinear, TensorFile};
+use rlora::io::TensorFile;
+use rlora::{RLoraConfig, RLoraLinear};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 /// f32 against f32: both sides sum a few dozen products, so 1e-5 relative is the bar.

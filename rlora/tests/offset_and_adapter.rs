@@ -9,7 +9,8 @@ use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use common::{TestAutodiff, TestBackend, assert_close, device, values};
-use rlora::{Fan, LoraInit, RLoraConfig, RLoraError, RLoraLinear, TensorFile};
+use rlora::io::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, TensorFile};
+use rlora::{Fan, LoraInit, RLoraConfig, RLoraError, RLoraLinear};
 
 fn base<B: Backend>(d_in: usize, d_out: usize) -> Linear<B> {
     LinearConfig::new(d_in, d_out).init(&Default::default())
@@ -159,7 +160,7 @@ fn a_base_of_another_shape_is_a_config_mismatch() {
 fn missing_wrongly_shaped_and_unexpected_tensors_are_named() {
     let config = RLoraConfig::r_lora(16, 8, 2);
     let dir = saved_adapter("tensors", &config);
-    let weights = dir.join(rlora::ADAPTER_WEIGHTS_FILE);
+    let weights = dir.join(ADAPTER_WEIGHTS_FILE);
     let saved = TensorFile::read(&weights).unwrap();
     let load = || RLoraLinear::load_adapter(base::<TestBackend>(16, 8), &dir, &device());
 
@@ -199,7 +200,7 @@ fn missing_wrongly_shaped_and_unexpected_tensors_are_named() {
 fn a_broken_config_file_names_the_file_and_position() {
     let dir = saved_adapter("json", &RLoraConfig::lora(8, 8));
     std::fs::write(
-        dir.join(rlora::ADAPTER_CONFIG_FILE),
+        dir.join(ADAPTER_CONFIG_FILE),
         "{\n  \"format\": \"rlora-linear\",\n  oops\n}",
     )
     .unwrap();

@@ -8,7 +8,8 @@ use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use common::{TestAutodiff, TestBackend, assert_close, device, values};
-use rlora::{RLoraConfig, RLoraError, RLoraLinear, RouterInit, TensorFile};
+use rlora::io::TensorFile;
+use rlora::{RLoraConfig, RLoraError, RLoraLinear, RouterInit};
 
 #[test]
 fn adamw_moves_the_adapter_and_leaves_the_base_bit_identical() {

@@ -8,10 +8,9 @@
 
 use std::path::Path;
 
-use clap::CommandFactory;
 use serde_json::Value;
 
-use super::{Cli, CliError};
+use super::{CliError, TrainArgs};
 
 /// The flag that names the file.
 const CONFIG_FLAG: &str = "--config";
@@ -68,10 +67,7 @@ fn file_flags(path: &Path, user: &[String]) -> Result<Vec<String>, CliError> {
     let Value::Object(table) = table else {
         return Err(format!("{name}: expected a table of flags at the top level").into());
     };
-    let command = Cli::command();
-    let train = command
-        .find_subcommand("train")
-        .expect("rlora has a train subcommand");
+    let train = TrainArgs::command();
     let mut flags = Vec::new();
     for (key, value) in table {
         let id = key.replace('-', "_");
@@ -112,147 +108,4 @@ fn file_flags(path: &Path, user: &[String]) -> Result<Vec<String>, CliError> {
         }
     }
     Ok(flags)
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::*;
-    use crate::cli::{Command, TrainArgs};
-
-    fn write(name: &str, text: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("rlora-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn argv(args: &[&str]) -> Vec<String> {
-        args.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn parse(argv: Vec<String>) -> TrainArgs {
-        match Cli::try_parse_from(expand_config_file(argv).unwrap())
-            .unwrap()
-            .command
-        {
-            Command::Train(args) => *args,
-            _ => panic!("not train"),
-        }
-    }
-
-    #[test]
-    fn a_toml_file_sets_flags_and_the_command_line_wins() {
-        let path = write(
-            "run.toml",
-            "model = \"base\"\noutput = \"out\"\nbuiltin = true\nlr = 1e-3\nbatch-size = 4\n\
-             task = [\"a=a.jsonl\", \"b=b.jsonl\"]\ntargets = [\"q_proj\", \"v_proj\"]\n\
-             variant = \"hydra\"\nrslora = false\nmixing = \"temperature:2\"\n",
-        );
-        let args = parse(argv(&[
-            "rlora",
-            "train",
-            "--config",
-            path.to_str().unwrap(),
-            "--lr",
-            "5e-4",
-            "--targets",
-            "down_proj",
-        ]));
-        assert_eq!(args.model.as_deref(), Some(Path::new("base")));
-        assert!(args.builtin);
-        assert_eq!((args.lr, args.batch_size), (5e-4, 4));
-        assert_eq!(args.tasks, ["a=a.jsonl", "b=b.jsonl"]);
-        assert_eq!(args.targets, ["down_proj"]);
-        assert_eq!(args.variant, crate::cli::Variant::Hydra);
-        assert_eq!(args.rslora, Some(false));
-        assert_eq!(args.mixing, crate::data::Mixing::Temperature(2.0));
-    }
-
-    #[test]
-    fn the_written_run_config_repeats_the_run() {
-        let original = parse(argv(&[
-            "rlora",
-            "train",
-            "--model",
-            "m",
-            "--output",
-            "o",
-            "--task",
-            "t=t.jsonl",
-            "--mixing",
-            "weights:1,3",
-            "--dropout",
-            "0.2",
-            "--skip-base-eval",
-            "--max-steps",
-            "9",
-        ]));
-        let path = write(
-            "run_config.json",
-            &serde_json::to_string(&original).unwrap(),
-        );
-        let again = parse(argv(&[
-            "rlora",
-            "train",
-            "--config",
-            path.to_str().unwrap(),
-        ]));
-        assert_eq!(
-            serde_json::to_value(&again).unwrap(),
-            serde_json::to_value(&original).unwrap()
-        );
-    }
-
-    #[test]
-    fn bad_files_are_named_with_the_key_at_fault() {
-        let cases = [
-            (
-                "unknown.toml",
-                "lrr = 1.0\n",
-                "`lrr` is not a flag of `rlora train`",
-            ),
-            (
-                "switch.json",
-                "{\"builtin\": \"yes\"}",
-                "`builtin` is a switch",
-            ),
-            ("nested.toml", "[lr]\nvalue = 1\n", "`lr` must be a string"),
-            ("syntax.toml", "lr = \n", "line 1"),
-            ("list.json", "[1, 2]", "expected a table"),
-            ("run.yaml", "lr: 1", "a .toml or a .json file"),
-        ];
-        for (file, text, expected) in cases {
-            let path = write(file, text);
-            let error = expand_config_file(argv(&[
-                "rlora",
-                "train",
-                "--config",
-                path.to_str().unwrap(),
-            ]))
-            .unwrap_err()
-            .to_string();
-            assert!(
-                error.contains(file) && error.contains(expected),
-                "{file}: {error}"
-            );
-        }
-        let missing = expand_config_file(argv(&[
-            "rlora",
-            "train",
-            "--config",
-            "/nonexistent/run.toml",
-        ]))
-        .unwrap_err()
-        .to_string();
-        assert!(missing.contains("/nonexistent/run.toml"), "{missing}");
-    }
-
-    #[test]
-    fn other_commands_are_left_alone() {
-        let args = argv(&["rlora", "eval", "--config", "x"]);
-        assert_eq!(expand_config_file(args.clone()).unwrap(), args);
-    }
 }

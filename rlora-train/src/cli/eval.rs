@@ -1,16 +1,17 @@
 //! `rlora eval`: per-task accuracy of a model, with or without an adapter.
 
-use crate::base::model_or_tiny_base;
 use std::path::PathBuf;
 
 use burn::tensor::backend::Backend;
 use clap::Args;
 use rlora_llama::{Llama, TextTokenizer};
 
+use super::CliError;
 use super::generate::load_any_adapter;
-use super::{CliError, write_json};
-use crate::data::{PromptTemplate, SplitSizes, builtin_suite, parse_task_spec};
-use crate::eval::{EvalReport, evaluate};
+use crate::base::model_or_tiny_base;
+use crate::data::{SplitSizes, builtin_suite, parse_task_spec};
+use crate::report::{markdown_table, write_json};
+use crate::trainer::{EvalReport, evaluate};
 
 /// Arguments of `rlora eval`.
 #[derive(Debug, Args)]
@@ -45,10 +46,9 @@ pub struct EvalArgs {
 /// Evaluates and prints the per-task table.
 pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalReport, CliError> {
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
-    let template = PromptTemplate::alpaca();
     let mut tasks = Vec::new();
     for spec in &args.tasks {
-        let task = parse_task_spec(spec)?.load(&template)?;
+        let task = parse_task_spec(spec)?.load()?;
         let examples = task.test.or(task.validation).unwrap_or(task.train);
         tasks.push((task.name, examples));
     }
@@ -74,11 +74,11 @@ pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalR
     } else {
         "base"
     };
-    let table = EvalReport::markdown_table(&[(column, &report)]);
+    let table = markdown_table(&[(column, &report)]);
     println!("{table}");
     if let Some(dir) = &args.output {
         write_json(&dir.join("eval.json"), &report)?;
-        rlora::write_atomically(&dir.join("eval.md"), table.as_bytes())?;
+        rlora::io::write_atomically(&dir.join("eval.md"), table.as_bytes())?;
     }
     Ok(report)
 }

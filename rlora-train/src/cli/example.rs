@@ -2,12 +2,10 @@
 //! tiny base and the built-in suite with settings sized for a laptop CPU; with `--model`, the
 //! paper's settings for a real checkpoint. Flags given by the user override either.
 
-use crate::base::tiny_base_dir;
-
 use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser};
 
-use super::{Cli, Command, TrainArgs, expand_config_file};
+use super::{TrainArgs, expand_config_file};
+use crate::base::tiny_base_dir;
 
 /// The `rlora train` flags for the tiny base: R-LoRA on the MLP, 5 heads of rank 8, the paper's
 /// α, rank stabilization and dropout, a higher learning rate and more passes than a large model
@@ -57,7 +55,7 @@ pub fn example_args(user: &[String], output: &str) -> Result<TrainArgs, clap::Er
         .chain(user.iter().cloned())
         .collect();
     let user = expand_config_file(argv)
-        .map_err(|e| Cli::command().error(ErrorKind::ValueValidation, e))?
+        .map_err(|e| TrainArgs::command().error(ErrorKind::ValueValidation, e))?
         .split_off(2);
     let defaults = if user
         .iter()
@@ -67,13 +65,8 @@ pub fn example_args(user: &[String], output: &str) -> Result<TrainArgs, clap::Er
     } else {
         tiny_base_defaults(output)
     };
-    let argv = ["rlora", "train"]
-        .iter()
-        .map(|s| s.to_string())
+    let argv = std::iter::once("rlora train".to_string())
         .chain(defaults)
         .chain(user.iter().cloned());
-    match Cli::try_parse_from(argv)?.command {
-        Command::Train(args) => Ok(*args),
-        _ => unreachable!("the first argument is `train`"),
-    }
+    TrainArgs::try_parse_from(argv)
 }

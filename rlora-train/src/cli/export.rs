@@ -1,6 +1,5 @@
 //! `rlora export`: an adapter in PEFT's format, or merged into a full Hugging Face model.
 
-use crate::base::model_or_tiny_base;
 use std::path::PathBuf;
 
 use burn::tensor::backend::Backend;
@@ -9,6 +8,8 @@ use rlora_llama::Llama;
 
 use super::CliError;
 use super::generate::load_any_adapter;
+use super::values::non_negative;
+use crate::base::model_or_tiny_base;
 
 /// Arguments of `rlora export`.
 #[derive(Debug, Args)]
@@ -26,7 +27,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub merge: bool,
     /// With --merge: the fixed routing, one weight per head (default uniform 1/N).
-    #[arg(long, value_delimiter = ',', requires = "merge", value_parser = super::non_negative)]
+    #[arg(long, value_delimiter = ',', requires = "merge", value_parser = non_negative)]
     pub routing: Option<Vec<f64>>,
 }
 

@@ -1,12 +1,14 @@
 //! `rlora generate`: continue a prompt.
 
-use crate::base::model_or_tiny_base;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::Backend;
 use clap::Args;
 use rlora_llama::{GenerationConfig, Llama, LlamaError, TextTokenizer};
 use serde::Serialize;
+
+use super::values::{non_negative, probability};
+use crate::base::model_or_tiny_base;
 
 /// Arguments of `rlora generate`.
 #[derive(Debug, Args)]
@@ -24,10 +26,10 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_new_tokens: u32,
     /// Sampling temperature; 0 (the default) is greedy decoding.
-    #[arg(long, default_value_t = 0.0, value_parser = super::non_negative)]
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
     pub temperature: f64,
     /// Nucleus sampling: keep the most likely tokens up to this probability mass.
-    #[arg(long, value_parser = super::probability)]
+    #[arg(long, value_parser = probability)]
     pub top_p: Option<f64>,
     /// Sample among the k most likely tokens.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -99,7 +101,7 @@ pub fn load_any_adapter<B: Backend>(
     dir: &Path,
     device: &B::Device,
 ) -> Result<Llama<B>, LlamaError> {
-    let config_path = dir.join(rlora::ADAPTER_CONFIG_FILE);
+    let config_path = dir.join(rlora::io::ADAPTER_CONFIG_FILE);
     let text = std::fs::read_to_string(&config_path).map_err(|source| LlamaError::Io {
         path: config_path.clone(),
         source,

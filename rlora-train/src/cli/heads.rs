@@ -1,6 +1,5 @@
 //! `rlora heads`: how alike the heads of each adapter are, as numbers and heat maps.
 
-use crate::base::model_or_tiny_base;
 use std::path::PathBuf;
 
 use burn::tensor::backend::Backend;
@@ -9,7 +8,9 @@ use rlora_llama::Llama;
 
 use super::CliError;
 use super::generate::load_any_adapter;
-use crate::report::{HeadSummary, head_heat_maps, head_summary};
+use crate::base::model_or_tiny_base;
+use crate::report::head_heat_maps;
+use crate::trainer::{HeadSummary, head_summary};
 
 /// Arguments of `rlora heads`.
 #[derive(Debug, Args)]

@@ -1,21 +1,25 @@
-//! Multi-task data: task files and their record shapes, prompt templates, the built-in synthetic
-//! suite, tokenization with prompt masking, and mixing tasks into one training stream.
+//! Multi-task data: task files and their record shapes, prompts, the built-in synthetic suite,
+//! tokenization with prompt masking, mixing tasks into one training stream, and padded batches.
+//!
+//! The first room: it imports no other room of this crate.
 
+mod batch;
 mod example;
 mod mixture;
+mod prompt;
 mod records;
 mod synthetic;
-mod template;
+mod task_spec;
 mod tokenize;
 
+pub use batch::{LmBatch, LmBatcher};
 pub use example::{Choices, TaskData, TaskExample};
 pub use mixture::{Mixing, hold_out, mix};
-pub use records::{
-    DataError, ReadOutcome, RecordError, TaskSpec, load_task, parse_task_spec, read_jsonl,
+pub use prompt::{
+    MAX_CHOICES, alpaca_prompt, choice_completions, choice_label, choice_lines,
+    multiple_choice_example, multiple_choice_prompt,
 };
+pub use records::{DataError, ReadOutcome, RecordError, read_jsonl};
 pub use synthetic::{BUILTIN_TASKS, SplitSizes, builtin_suite, builtin_task};
-pub use template::{
-    ALPACA_WITH_INPUT, ALPACA_WITHOUT_INPUT, DEFAULT_MULTIPLE_CHOICE, MAX_CHOICES, PromptTemplate,
-    TemplateConfig, TemplateError, choice_completions, choice_label,
-};
+pub use task_spec::{TaskSpec, load_task, parse_task_spec};
 pub use tokenize::{Tokenize, TokenizeReport, TokenizedExample, tokenize_examples};

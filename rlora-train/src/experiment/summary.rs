@@ -3,12 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::train::metric::store::Split;
 use serde::Serialize;
 
 use super::{Arm, ExperimentSettings, RunResult};
-use crate::eval::EvalReport;
-use crate::metrics::HEAD_SIMILARITY;
-use crate::report::{head_similarity_modules, metric_history};
+use crate::trainer::{EvalReport, HEAD_SIMILARITY, head_similarity_modules, metric_history};
 
 /// A value measured once per seed: its mean, sample standard deviation (with two seeds or more)
 /// and the values.
@@ -244,7 +243,7 @@ fn head_histories(runs: &[&RunResult], steps_per_epoch: usize, steps: usize) -> 
         .filter_map(|(module, metric)| {
             let curves: Vec<Vec<(f64, f64)>> = runs
                 .iter()
-                .map(|r| metric_history(&r.dir, "train", &metric, steps_per_epoch))
+                .map(|r| metric_history(&r.dir, Split::Train, &metric, steps_per_epoch))
                 .collect();
             let len = curves.iter().map(Vec::len).min().unwrap_or(0);
             let points: Vec<(f64, f64)> = (0..len)
@@ -272,17 +271,4 @@ fn machine() -> String {
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     format!("{model}, {cores} cores")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stats_use_the_sample_deviation() {
-        let stat = Stat::of(vec![1.0, 2.0, 3.0]);
-        assert_eq!(stat.mean, 2.0);
-        assert_eq!(stat.std, Some(1.0));
-        assert_eq!(Stat::of(vec![0.5]).std, None);
-    }
 }

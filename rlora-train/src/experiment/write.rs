@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use super::{Arm, ArmSummary, ExperimentReport, Stat};
 use crate::cli::CliError;
-use crate::plot::{Series, heat_map_png, line_chart_png};
+use crate::cli::values::flag_value;
+use crate::report::{Series, heat_map_png, line_chart_png, write_json};
 
 /// Writes the report files into `dir`; returns the pictures' paths.
 pub fn write_report(report: &ExperimentReport, dir: &Path) -> Result<Vec<PathBuf>, CliError> {
-    crate::cli::write_json(&dir.join("report.json"), report)?;
+    write_json(&dir.join("report.json"), report)?;
     let pictures = draw_pictures(report, dir)?;
-    rlora::write_atomically(&dir.join("report.md"), markdown(report).as_bytes())?;
+    rlora::io::write_atomically(&dir.join("report.md"), markdown(report).as_bytes())?;
     Ok(pictures)
 }
 
@@ -54,7 +55,7 @@ pub fn markdown(report: &ExperimentReport) -> String {
             "scaling α/r"
         },
         s.dropout,
-        super::flag_value(s.router_init),
+        flag_value(&s.router_init),
         s.lr,
         s.batch_size,
         s.steps,

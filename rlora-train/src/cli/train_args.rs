@@ -1,0 +1,224 @@
+//! The flags of `rlora train`, and what they make: the adapters' settings, the training config and
+//! the tasks.
+
+use std::path::PathBuf;
+
+use clap::{Args, FromArgMatches};
+use rlora::{Preset, RLoraHyperparameters, RouterInit};
+use serde::Serialize;
+
+use super::{CliError, values};
+use crate::data::{
+    Mixing, SplitSizes, TaskData, TaskExample, builtin_suite, hold_out, parse_task_spec,
+};
+use crate::trainer::TrainingConfig;
+
+/// Arguments of `rlora train`.
+#[derive(Debug, Args, Serialize)]
+pub struct TrainArgs {
+    /// A TOML or JSON file of these flags (`lr = 1e-4`, `task = ["a=a.jsonl"]`); flags on the
+    /// command line win. A run's `run_config.json` is one.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// A Hugging Face model folder (config.json, weights, tokenizer.json) (default: the embedded tiny base).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// A task: NAME=TRAIN.jsonl, or NAME=TRAIN.jsonl,VALID.jsonl[,TEST.jsonl] (repeatable).
+    #[arg(long = "task", value_name = "NAME=FILES")]
+    pub tasks: Vec<String>,
+    /// Add the built-in synthetic multi-task suite.
+    #[arg(long)]
+    pub builtin: bool,
+    /// Where the adapter, checkpoints, metrics and evaluation go.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Continue from the latest checkpoint in --output.
+    #[arg(long)]
+    pub resume: bool,
+    /// The adapter variant.
+    #[arg(long, value_enum, default_value_t = Preset::RLora)]
+    #[serde(with = "super::values::flag")]
+    pub variant: Preset,
+    /// Heads per adapter (ignored by `lora`).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub heads: u32,
+    /// Adapter rank.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rank: u32,
+    /// LoRA alpha.
+    #[arg(long, default_value_t = 32.0, value_parser = values::non_negative)]
+    pub alpha: f64,
+    /// Dropout (default: the variant's).
+    #[arg(long, value_parser = values::fraction)]
+    pub dropout: Option<f64>,
+    /// Rank-stabilized scaling α/√r instead of α/r: true or false (default: the variant's).
+    #[arg(long)]
+    pub rslora: Option<bool>,
+    /// How the router starts (default: zeros).
+    #[arg(long, value_enum)]
+    #[serde(serialize_with = "super::values::serialize_optional_flag")]
+    pub router_init: Option<RouterInit>,
+    /// Target projections, comma-separated (PEFT names, or all-linear).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "gate_proj,up_proj,down_proj"
+    )]
+    pub targets: Vec<String>,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 2e-4, value_parser = values::positive)]
+    pub lr: f64,
+    /// Examples per step.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// Steps per optimizer update.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub grad_accumulation: u32,
+    /// Fraction of steps of linear warmup.
+    #[arg(long, default_value_t = 0.03, value_parser = values::fraction)]
+    pub warmup_ratio: f64,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = 0.0, value_parser = values::non_negative)]
+    pub weight_decay: f64,
+    /// Clip the gradient norm (0 turns clipping off).
+    #[arg(long, default_value_t = 1.0, value_parser = values::non_negative)]
+    pub max_grad_norm: f64,
+    /// Passes over the mixture.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub epochs: u32,
+    /// Stop after this many steps (overrides --epochs).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_steps: Option<u32>,
+    /// Checkpoint every this many steps.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub checkpoint_every: u32,
+    /// proportional, uniform, temperature:T or weights:W1,W2,…
+    #[arg(long, default_value = "proportional", value_parser = values::mixing)]
+    #[serde(serialize_with = "values::serialize_display")]
+    pub mixing: Mixing,
+    /// At most this many training examples per task (the paper samples 8000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_examples: Option<u32>,
+    /// Held-out fraction of a task's training file when it has no validation file.
+    #[arg(long, default_value_t = 0.05, value_parser = values::fraction)]
+    pub holdout: f64,
+    /// Longest tokenized example.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(2..))]
+    pub max_seq_len: u32,
+    /// At most this many evaluation examples per task.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub eval_examples: u32,
+    /// New tokens for exact-match evaluation.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub eval_max_new_tokens: u32,
+    /// Seeds the adapters, the data order and dropout.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Seeds the built-in suite and the held-out splits (default: --seed).
+    #[arg(long)]
+    pub data_seed: Option<u64>,
+    /// Skip evaluating the base model (only the adapted one is scored).
+    #[arg(long)]
+    pub skip_base_eval: bool,
+    /// Train data-parallel on this many devices (CUDA or wgpu GPUs 0..N; on the CPU backend, N
+    /// workers): each step takes a batch per device and averages their gradients.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub devices: u32,
+}
+
+impl TrainArgs {
+    /// `rlora train`'s flags as a command of their own (`rlora train` in messages).
+    pub fn command() -> clap::Command {
+        Self::augment_args(clap::Command::new("train").bin_name("rlora train"))
+            .args_override_self(true)
+    }
+
+    /// Parses `argv` (the program's name first) as `rlora train`'s flags.
+    pub fn try_parse_from(argv: impl IntoIterator<Item = String>) -> Result<Self, clap::Error> {
+        Self::from_arg_matches(&Self::command().try_get_matches_from(argv)?)
+    }
+
+    /// The adapters' settings: the variant's, with the flags' overrides.
+    pub fn hyperparameters(&self) -> RLoraHyperparameters {
+        let mut settings = self
+            .variant
+            .hyperparameters(self.heads as usize)
+            .with_rank(self.rank as usize)
+            .with_alpha(self.alpha);
+        if let Some(rslora) = self.rslora {
+            settings.use_rslora = rslora;
+        }
+        if let Some(start) = self.router_init {
+            settings.router_init = start;
+        }
+        if let Some(p) = self.dropout {
+            settings.dropout = p;
+        }
+        settings
+    }
+
+    /// The seed of the data: `--data-seed`, else `--seed`.
+    pub fn data_seed(&self) -> u64 {
+        self.data_seed.unwrap_or(self.seed)
+    }
+
+    pub(super) fn training_config(&self) -> TrainingConfig {
+        TrainingConfig::new()
+            .with_learning_rate(self.lr)
+            .with_warmup_ratio(self.warmup_ratio)
+            .with_weight_decay(self.weight_decay)
+            .with_batch_size(self.batch_size as usize)
+            .with_grad_accumulation(self.grad_accumulation as usize)
+            .with_max_grad_norm((self.max_grad_norm > 0.0).then_some(self.max_grad_norm))
+            .with_epochs(self.epochs as usize)
+            .with_max_steps(self.max_steps.map(|s| s as usize))
+            .with_checkpoint_every(self.checkpoint_every as usize)
+            .with_mixing(self.mixing.clone())
+            .with_seed(self.seed)
+    }
+
+    /// The tasks: files named by --task, then the built-in suite with --builtin.
+    pub(super) fn tasks(&self) -> Result<Vec<TaskData>, CliError> {
+        let mut tasks = Vec::new();
+        for spec in &self.tasks {
+            tasks.push(parse_task_spec(spec)?.load()?);
+        }
+        if self.builtin {
+            tasks.extend(builtin_suite(self.data_seed(), SplitSizes::default()));
+        }
+        if tasks.is_empty() {
+            return Err("no tasks: give --task NAME=FILE (repeatable) or --builtin".into());
+        }
+        let mut names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+        names.sort();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("two tasks are named `{}`", pair[0]).into());
+        }
+        Ok(tasks)
+    }
+}
+
+/// Train, train split cut to `max_examples`, validation (given or held out), and the examples to
+/// evaluate (test, else validation) of one task.
+pub(super) fn splits(
+    task: &TaskData,
+    args: &TrainArgs,
+    seed: u64,
+) -> (Vec<TaskExample>, Vec<TaskExample>, Vec<TaskExample>) {
+    let (mut train, validation) = match &task.validation {
+        Some(validation) => (task.train.clone(), validation.clone()),
+        None => {
+            let (train, held) = hold_out(task.train.len(), args.holdout, seed);
+            let pick =
+                |indices: Vec<usize>| indices.into_iter().map(|i| task.train[i].clone()).collect();
+            (pick(train), pick(held))
+        }
+    };
+    if let Some(cap) = args.max_examples {
+        train.truncate(cap as usize);
+    }
+    let mut eval = task.test.clone().unwrap_or_else(|| validation.clone());
+    eval.truncate(args.eval_examples as usize);
+    (train, validation, eval)
+}

@@ -1,0 +1,76 @@
+//! The `NAME=TRAIN[,VALID[,TEST]]` task specs of the command line, and reading a task's files.
+
+use std::path::{Path, PathBuf};
+
+use super::TaskData;
+use super::records::{DataError, read_jsonl};
+
+/// A task named on the command line: `NAME=TRAIN` or `NAME=TRAIN,VALID[,TEST]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSpec {
+    /// The task's name.
+    pub name: String,
+    /// The training file.
+    pub train: PathBuf,
+    /// The validation file, if given.
+    pub validation: Option<PathBuf>,
+    /// The test file, if given.
+    pub test: Option<PathBuf>,
+}
+
+/// Parses `NAME=TRAIN` or `NAME=TRAIN,VALID[,TEST]` (paths cannot contain commas).
+pub fn parse_task_spec(spec: &str) -> Result<TaskSpec, DataError> {
+    let fail = |problem: &str| DataError::TaskSpec {
+        spec: spec.to_owned(),
+        problem: problem.to_owned(),
+    };
+    let (name, paths) = spec.split_once('=').ok_or_else(|| fail("missing `=`"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(fail("empty task name"));
+    }
+    let paths: Vec<&str> = paths.split(',').map(str::trim).collect();
+    if paths.iter().any(|path| path.is_empty()) {
+        return Err(fail("empty file path"));
+    }
+    let (train, validation, test) = match paths.as_slice() {
+        [train] => (train, None, None),
+        [train, validation] => (train, Some(validation), None),
+        [train, validation, test] => (train, Some(validation), Some(test)),
+        _ => return Err(fail("more than three files")),
+    };
+    Ok(TaskSpec {
+        name: name.to_owned(),
+        train: PathBuf::from(train),
+        validation: validation.map(PathBuf::from),
+        test: test.map(PathBuf::from),
+    })
+}
+
+impl TaskSpec {
+    /// Reads the task's files (see [`load_task`]).
+    pub fn load(&self) -> Result<TaskData, DataError> {
+        load_task(
+            &self.name,
+            &self.train,
+            self.validation.as_deref(),
+            self.test.as_deref(),
+        )
+    }
+}
+
+/// Reads a task's files: `train` is required, `validation` and `test` optional.
+pub fn load_task(
+    name: &str,
+    train: &Path,
+    validation: Option<&Path>,
+    test: Option<&Path>,
+) -> Result<TaskData, DataError> {
+    let read = |path: &Path| read_jsonl(path).map(|outcome| outcome.examples);
+    Ok(TaskData {
+        name: name.to_owned(),
+        train: read(train)?,
+        validation: validation.map(read).transpose()?,
+        test: test.map(read).transpose()?,
+    })
+}

@@ -1,0 +1,71 @@
+//! The `rlora` program: [`Cli`] joins the command line's subcommands with the experiment's, and
+//! [`run`] runs the one given on this build's backend.
+//!
+//! The top room: it imports [`cli`](crate::cli) and [`experiment`](crate::experiment).
+
+use clap::{Parser, Subcommand};
+
+use crate::backend::{Backend, TrainBackend, devices, probe_device};
+use crate::cli::{
+    CliError, EvalArgs, ExportArgs, GenerateArgs, HeadsArgs, PretrainArgs, TrainArgs, run_eval,
+    run_export, run_generate, run_heads, run_pretrain, run_train,
+};
+use crate::experiment::{ExperimentArgs, run_experiment_command};
+
+/// R-LoRA (Randomized Multi-Head LoRA) fine-tuning for Llama-family models, on burn.
+#[derive(Debug, Parser)]
+#[command(name = "rlora", version, about, args_override_self = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fine-tune adapters on a multi-task mixture, then evaluate per task.
+    Train(Box<TrainArgs>),
+    /// Per-task accuracy of a model, with or without an adapter.
+    Eval(EvalArgs),
+    /// Continue a prompt with a Hugging Face model, optionally with an adapter.
+    Generate(GenerateArgs),
+    /// Export an adapter to PEFT's format, or merge it into a full model.
+    Export(ExportArgs),
+    /// Head cosine similarities of an adapter, with heat maps.
+    Heads(HeadsArgs),
+    /// Pretrain the tiny byte-level base model that the examples fine-tune.
+    Pretrain(PretrainArgs),
+    /// The paper's comparison in miniature: LoRA, HydraLoRA, its ablations and R-LoRA over
+    /// several seeds on the built-in suite, with a report.
+    Experiment(Box<ExperimentArgs>),
+}
+
+/// Runs `cli`'s subcommand, printing what it prints (`rlora generate --json`: one JSON object).
+pub fn run(cli: &Cli) -> Result<(), CliError> {
+    let device = Default::default();
+    probe_device(&device)?;
+    match &cli.command {
+        Command::Train(args) => {
+            run_train::<TrainBackend>(args, &devices(args.devices as usize)).map(|_| ())
+        }
+        Command::Heads(args) => run_heads::<Backend>(args, &device).map(|_| ()),
+        Command::Eval(args) => run_eval::<Backend>(args, &device).map(|_| ()),
+        Command::Export(args) => run_export::<Backend>(args, &device),
+        Command::Pretrain(args) => run_pretrain::<TrainBackend>(args, &device),
+        Command::Experiment(args) => {
+            let program = std::env::current_exe()
+                .map_err(|e| format!("cannot find the rlora executable: {e}"))?;
+            run_experiment_command(args, &program).map(|_| ())
+        }
+        Command::Generate(args) => {
+            let output = run_generate::<Backend>(args, &device)?;
+            if args.json {
+                println!("{}", serde_json::to_string(&output)?);
+            } else {
+                println!("{}", output.text);
+            }
+            Ok(())
+        }
+    }
+}

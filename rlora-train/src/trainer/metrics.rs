@@ -1,0 +1,202 @@
+//! Training metrics on [`LmStats`]: token loss, per-task loss, tokens per second and head
+//! similarity.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::train::metric::state::{FormatOptions, NumericMetricState};
+use burn::train::metric::{
+    Adaptor, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
+    NumericEntry, SerializedEntry,
+};
+
+use super::model::LmStats;
+
+impl Adaptor<LmStats> for LmStats {
+    fn adapt(&self) -> LmStats {
+        self.clone()
+    }
+}
+
+/// What a numeric metric measures in one step's stats: a value and the weight it carries.
+pub trait StatsValue: Send + Sync + Clone {
+    /// The value and its weight, or `None` when the step says nothing about it.
+    fn measure(&mut self, stats: &LmStats) -> Option<(f64, usize)>;
+}
+
+/// A numeric metric computed from [`LmStats`].
+#[derive(Clone)]
+pub struct StatsMetric<V: StatsValue> {
+    name: MetricName,
+    unit: Option<&'static str>,
+    higher_is_better: bool,
+    value: V,
+    state: NumericMetricState,
+}
+
+impl<V: StatsValue> StatsMetric<V> {
+    fn new(name: String, unit: Option<&'static str>, higher_is_better: bool, value: V) -> Self {
+        Self {
+            name: Arc::new(name),
+            unit,
+            higher_is_better,
+            value,
+            state: NumericMetricState::new(),
+        }
+    }
+}
+
+impl<V: StatsValue> Metric for StatsMetric<V> {
+    type Input = LmStats;
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: self.unit.map(String::from),
+            higher_is_better: self.higher_is_better,
+        }
+        .into()
+    }
+
+    fn update(&mut self, stats: &LmStats, _metadata: &MetricMetadata) -> SerializedEntry {
+        let mut format = FormatOptions::new(self.name.clone()).precision(4);
+        if let Some(unit) = self.unit {
+            format = format.unit(unit);
+        }
+        match self.value.measure(stats) {
+            Some((value, weight)) => self.state.update(value, weight.max(1), format),
+            None => SerializedEntry::new(String::new(), String::new()),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.state.reset();
+    }
+}
+
+impl<V: StatsValue> Numeric for StatsMetric<V> {
+    fn value(&self) -> NumericEntry {
+        self.state.current_value()
+    }
+
+    fn running_value(&self) -> NumericEntry {
+        self.state.running_value()
+    }
+}
+
+/// Mean cross-entropy per completion token, optionally of one task only.
+#[derive(Clone)]
+pub struct TokenLoss {
+    task: Option<usize>,
+}
+
+impl StatsValue for TokenLoss {
+    fn measure(&mut self, stats: &LmStats) -> Option<(f64, usize)> {
+        let (mut nll, mut count) = (0.0, 0.0);
+        for ((n, c), task) in stats.nll.iter().zip(&stats.count).zip(&stats.tasks) {
+            if self.task.is_none_or(|t| t == *task) {
+                nll += n;
+                count += c;
+            }
+        }
+        (count > 0.0).then(|| (nll / count, count as usize))
+    }
+}
+
+/// Counted tokens per second of wall time between steps.
+#[derive(Clone)]
+pub struct TokensPerSecond {
+    last: Option<Instant>,
+}
+
+impl StatsValue for TokensPerSecond {
+    fn measure(&mut self, stats: &LmStats) -> Option<(f64, usize)> {
+        let now = Instant::now();
+        let rate = self
+            .last
+            .map(|last| stats.tokens() as f64 / now.duration_since(last).as_secs_f64().max(1e-9));
+        self.last = Some(now);
+        rate.map(|r| (r, 1))
+    }
+}
+
+/// The adapters' mean off-diagonal head similarity: of one projection type, or the mean over
+/// all of them.
+#[derive(Clone)]
+pub struct HeadSimilarityValue {
+    module: Option<String>,
+}
+
+impl StatsValue for HeadSimilarityValue {
+    fn measure(&mut self, stats: &LmStats) -> Option<(f64, usize)> {
+        let values: Vec<f64> = stats
+            .head_similarity
+            .iter()
+            .filter(|(module, _)| self.module.as_ref().is_none_or(|m| m == module))
+            .map(|(_, value)| *value)
+            .collect();
+        (!values.is_empty()).then(|| (values.iter().sum::<f64>() / values.len() as f64, 1))
+    }
+}
+
+/// The loss per completion token.
+pub fn loss_metric() -> StatsMetric<TokenLoss> {
+    StatsMetric::new("Loss".into(), None, false, TokenLoss { task: None })
+}
+
+/// The loss per completion token of task `task` (named `name`, made [`file_safe`]).
+pub fn task_loss_metric(task: usize, name: &str) -> StatsMetric<TokenLoss> {
+    StatsMetric::new(
+        format!("Loss {}", file_safe(name)),
+        None,
+        false,
+        TokenLoss { task: Some(task) },
+    )
+}
+
+/// Completion tokens per second.
+pub fn tokens_per_second_metric() -> StatsMetric<TokensPerSecond> {
+    StatsMetric::new(
+        "Tokens per second".into(),
+        Some("tok/s"),
+        true,
+        TokensPerSecond { last: None },
+    )
+}
+
+/// `name` with every character but letters, digits, `-` and `_` replaced by `_`: metric names
+/// become file names in the run's log folder.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Mean head similarity of all adapters (`module` = `None`) or of one projection type
+/// (`mlp.up_proj`, …), named `Head similarity` or `Head similarity mlp_up_proj`.
+pub fn head_similarity_metric(module: Option<&str>) -> StatsMetric<HeadSimilarityValue> {
+    let name = match module {
+        Some(module) => format!("{HEAD_SIMILARITY} {}", file_safe(module)),
+        None => HEAD_SIMILARITY.to_string(),
+    };
+    StatsMetric::new(
+        name,
+        None,
+        false,
+        HeadSimilarityValue {
+            module: module.map(String::from),
+        },
+    )
+}
+
+/// The name of the head-similarity metric (of one module: this, a space, and the module).
+pub const HEAD_SIMILARITY: &str = "Head similarity";

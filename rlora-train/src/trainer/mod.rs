@@ -1,0 +1,37 @@
+//! Training and evaluation: burn's `Learner` fine-tunes a model's adapters ([`train`]) on
+//! tokenized multi-task data, with its training step ([`CausalLm`]), metrics, checkpoints, the
+//! warmup-cosine schedule and progress lines; [`evaluate`] scores a model per task; the run's
+//! logged metrics are read back with burn's logger ([`metric_history`]).
+//!
+//! Imports [`data`](crate::data) only.
+
+mod checkpoint;
+mod config;
+mod eval;
+mod heads;
+mod history;
+mod loader;
+mod loss;
+mod metrics;
+mod model;
+mod outcome;
+mod renderer;
+mod schedule;
+mod train;
+
+pub use checkpoint::{AtomicRecorder, latest_checkpoint};
+pub use config::{TrainError, TrainingConfig, TrainingData};
+pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
+pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
+pub use history::{head_similarity_modules, metric_history};
+pub use loader::StreamLoader;
+pub use loss::{masked_cross_entropy, token_nll};
+pub use metrics::{
+    HEAD_SIMILARITY, HeadSimilarityValue, StatsMetric, StatsValue, TokenLoss, TokensPerSecond,
+    head_similarity_metric, loss_metric, task_loss_metric, tokens_per_second_metric,
+};
+pub use model::{CausalLm, LmOutput, LmStats, StopSignal};
+pub use outcome::{RunResources, TrainOutcome, peak_memory_bytes};
+pub use renderer::ProgressLines;
+pub use schedule::WarmupCosine;
+pub use train::{Trained, train, train_on_devices};

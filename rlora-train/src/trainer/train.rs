@@ -1,0 +1,211 @@
+//! [`train`]: multi-task fine-tuning of a Llama's adapters with burn's `Learner`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::InMemDataset;
+use burn::grad_clipping::GradientClippingConfig;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{AdamW, AdamWConfig};
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::train::checkpoint::KeepLastNCheckpoints;
+use burn::train::metric::LearningRateMetric;
+use burn::train::{
+    ExecutionStrategy, Interrupter, Learner, LearningComponentsMarker, MultiDeviceOptim,
+    SupervisedTraining,
+};
+use rlora_llama::Llama;
+
+use super::checkpoint::{AtomicRecorder, latest_checkpoint};
+use super::config::{TrainError, TrainingConfig, TrainingData};
+use super::heads::module_type;
+use super::loader::StreamLoader;
+use super::metrics::{
+    head_similarity_metric, loss_metric, task_loss_metric, tokens_per_second_metric,
+};
+use super::model::{CausalLm, StopSignal};
+use super::renderer::ProgressLines;
+use super::schedule::WarmupCosine;
+use crate::data::LmBatcher;
+
+/// A finished run: the model with its trained adapters, and what the run took.
+#[derive(Debug)]
+pub struct Trained<B: Backend> {
+    /// The model, on the inference backend.
+    pub model: Llama<B>,
+    /// The optimizer steps of the whole run (a resumed run made only those after its checkpoint).
+    pub steps: usize,
+    /// Wall time of the training loop, validation and checkpoints included, in seconds.
+    pub seconds: f64,
+}
+
+/// burn's supervised training of a [`CausalLm`] with AdamW and [`WarmupCosine`], before launch.
+type Training<B> = SupervisedTraining<
+    LearningComponentsMarker<B, WarmupCosine, CausalLm<B>, OptimizerAdaptor<AdamW, CausalLm<B>, B>>,
+>;
+
+/// Fine-tunes the adapters of `model` on `data`, writing metrics and checkpoints under `dir`;
+/// with `resume`, continues from the latest checkpoint there.
+pub fn train<B: AutodiffBackend>(
+    model: Llama<B>,
+    data: &TrainingData,
+    config: &TrainingConfig,
+    dir: &Path,
+    resume: bool,
+) -> Result<Trained<B::InnerBackend>, TrainError> {
+    let device = model.embed_tokens.weight.device();
+    train_on_devices(model, data, config, dir, resume, vec![device])
+}
+
+/// [`train`], data-parallel over `devices` (the model's device first) with burn's multi-device
+/// strategy: every step, each device runs the forward and backward pass of its own batch, the
+/// gradients are averaged on the first device, and it takes the optimizer step. A step thus
+/// consumes `devices.len()` batches; the schedule, checkpoints (every `checkpoint_every` steps)
+/// and `max_steps` count steps, the logs count batches.
+pub fn train_on_devices<B: AutodiffBackend>(
+    model: Llama<B>,
+    data: &TrainingData,
+    config: &TrainingConfig,
+    dir: &Path,
+    resume: bool,
+    devices: Vec<B::Device>,
+) -> Result<Trained<B::InnerBackend>, TrainError> {
+    config.validate()?;
+    if devices.is_empty() {
+        return Err(TrainError::Invalid("no device to train on".into()));
+    }
+    let replicas = devices.len();
+    let mut order = config.stream(data)?;
+    let steps = config.steps_of(&order, replicas)?;
+    order.truncate(steps * replicas * config.batch_size);
+    let checkpoint = if resume { latest_checkpoint(dir) } else { None };
+    let interrupter = Interrupter::new();
+    let training = loops::<B>(data, config, dir, order, steps, checkpoint, devices)
+        .with_interrupter(interrupter.clone());
+    let training = with_metrics(training, &data.task_names, &multi_head_modules(&model));
+    let model = CausalLm {
+        llama: model,
+        loss_scale: 1.0 / (config.grad_accumulation * replicas) as f64,
+        stop: Some(StopSignal(interrupter.clone())),
+    };
+    let optimizer = AdamWConfig::new()
+        .with_weight_decay(config.weight_decay as f32)
+        .with_grad_clipping(
+            config
+                .max_grad_norm
+                .map(|n| GradientClippingConfig::Norm(n as f32)),
+        )
+        .init();
+    let schedule = WarmupCosine::new(
+        config.learning_rate,
+        config.min_learning_rate,
+        config.warmup_ratio,
+        steps,
+    );
+    let started = Instant::now();
+    let result = training.launch(Learner::new(model, optimizer, schedule));
+    let seconds = started.elapsed().as_secs_f64();
+    if interrupter.should_stop() {
+        let message = interrupter
+            .get_message()
+            .unwrap_or_else(|| "training was interrupted".into());
+        return Err(TrainError::Stopped(message));
+    }
+    Ok(Trained {
+        model: result.model.llama,
+        steps,
+        seconds,
+    })
+}
+
+/// The Learner's loops over the training stream `order` (`steps` steps of a batch per device),
+/// in "epochs" of `checkpoint_every` steps with a checkpoint and a validation pass after each,
+/// from the epoch after `checkpoint` when resuming.
+fn loops<B: AutodiffBackend>(
+    data: &TrainingData,
+    config: &TrainingConfig,
+    dir: &Path,
+    order: Vec<usize>,
+    steps: usize,
+    checkpoint: Option<usize>,
+    devices: Vec<B::Device>,
+) -> Training<B> {
+    let replicas = devices.len();
+    let batches_per_epoch = config.checkpoint_every * replicas;
+    let train_loader = StreamLoader::<B>::new(
+        Arc::new(data.train.clone()),
+        order,
+        config.batch_size,
+        batches_per_epoch,
+        checkpoint.map_or(1, |c| c + 1),
+        devices[0].clone(),
+    )
+    .with_seed(config.seed);
+    let valid_loader = DataLoaderBuilder::new(LmBatcher)
+        .batch_size(config.batch_size)
+        .build(InMemDataset::new(data.validation.clone()));
+    let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), valid_loader)
+        .num_epochs(steps.div_ceil(config.checkpoint_every))
+        .with_file_checkpointer(AtomicRecorder::new(NamedMpkFileRecorder::<
+            FullPrecisionSettings,
+        >::new()))
+        .with_checkpointing_strategy(KeepLastNCheckpoints::new(config.keep_checkpoints))
+        .with_application_logger(None);
+    if let Some(epoch) = checkpoint {
+        training = training.checkpoint(epoch);
+    }
+    if !ProgressLines::terminal() {
+        training = training.renderer(ProgressLines::new(
+            config.log_every * replicas,
+            batches_per_epoch,
+            steps * replicas,
+        ));
+    }
+    if replicas > 1 {
+        training = training.with_training_strategy(
+            ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice).into(),
+        );
+    }
+    if config.grad_accumulation > 1 {
+        training = training.grads_accumulation(config.grad_accumulation);
+    }
+    training
+}
+
+/// The run's metrics: loss (train and validation), tokens per second, learning rate, head
+/// similarity (over all adapters and per type in `head_modules`) and each task's validation
+/// loss.
+fn with_metrics<B: AutodiffBackend>(
+    training: Training<B>,
+    task_names: &[String],
+    head_modules: &[String],
+) -> Training<B> {
+    let mut training = training
+        .metric_train_numeric(loss_metric())
+        .metric_valid_numeric(loss_metric())
+        .metric_train_numeric(tokens_per_second_metric())
+        .metric_train_numeric(head_similarity_metric(None))
+        .metric_train_numeric(LearningRateMetric::new());
+    for module in head_modules {
+        training = training.metric_train_numeric(head_similarity_metric(Some(module)));
+    }
+    for (task, name) in task_names.iter().enumerate() {
+        training = training.metric_valid_numeric(task_loss_metric(task, name));
+    }
+    training
+}
+
+/// The projection types (`mlp.up_proj`, …) whose adapters have more than one head.
+fn multi_head_modules<B: Backend>(model: &Llama<B>) -> Vec<String> {
+    let mut modules: Vec<String> = Vec::new();
+    for (path, adapter) in model.adapters() {
+        let module = module_type(&path);
+        if adapter.config.heads > 1 && !modules.iter().any(|m| m == module) {
+            modules.push(module.to_string());
+        }
+    }
+    modules
+}

@@ -1,0 +1,125 @@
+//! The trainer's parts through their public API: the warmup-cosine schedule, the masked
+//! cross-entropy, answer extraction, the averages of an evaluation, and its table.
+
+use burn::backend::NdArray;
+use burn::optim::lr_scheduler::LrScheduler;
+use burn::tensor::{Bool, Int, Tensor, TensorData};
+use rlora_train::report::markdown_table;
+use rlora_train::trainer::{
+    EvalReport, TaskScore, WarmupCosine, extract_answer, masked_cross_entropy, peak_memory_bytes,
+};
+
+#[test]
+fn values_at_known_steps() {
+    let mut s = WarmupCosine::new(2e-4, 0.0, 0.1, 100); // 10 warmup steps
+    let lrs: Vec<f64> = (0..100).map(|_| s.step()).collect();
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+    assert!(close(lrs[0], 2e-5), "step 1: {}", lrs[0]);
+    assert!(close(lrs[9], 2e-4), "end of warmup");
+    assert!(
+        close(lrs[54], 1e-4),
+        "half way through the decay: {}",
+        lrs[54]
+    );
+    assert!(close(lrs[99], 0.0), "end: {}", lrs[99]);
+    assert!(
+        lrs.windows(2).skip(10).all(|w| w[1] <= w[0]),
+        "monotone decay"
+    );
+    assert!(lrs[0] > 0.0, "warmup starts above zero");
+}
+
+#[test]
+fn a_restored_schedule_continues_where_it_stopped() {
+    let mut a = WarmupCosine::new(1e-3, 1e-5, 0.03, 50);
+    for _ in 0..20 {
+        a.step();
+    }
+    let record = LrScheduler::to_record::<burn::backend::NdArray>(&a);
+    let mut b =
+        WarmupCosine::new(1e-3, 1e-5, 0.03, 50).load_record::<burn::backend::NdArray>(record);
+    assert_eq!(a.step(), b.step());
+}
+
+#[test]
+fn equals_the_mean_negative_log_likelihood_of_the_counted_targets() {
+    let device = Default::default();
+    let logits = Tensor::<NdArray, 3>::from_data(
+        TensorData::new(
+            vec![
+                1.0f32, 2.0, 3.0, 0.0, 0.0, 0.0, 5.0, 1.0, 1.0, 2.0, 2.0, 2.0,
+            ],
+            [2, 2, 3],
+        ),
+        &device,
+    );
+    let targets =
+        Tensor::<NdArray, 2, Int>::from_data(TensorData::new(vec![2i64, 1, 0, 0], [2, 2]), &device);
+    let mask = Tensor::<NdArray, 2, Bool>::from_data(
+        TensorData::new(vec![true, true, true, false], [2, 2]),
+        &device,
+    );
+    let loss: f32 = masked_cross_entropy(logits, targets, mask).into_scalar();
+    let lse = |v: [f64; 3]| v.iter().map(|x| x.exp()).sum::<f64>().ln();
+    let expected =
+        ((lse([1., 2., 3.]) - 3.0) + (lse([0., 0., 0.]) - 0.0) + (lse([5., 1., 1.]) - 5.0)) / 3.0;
+    assert!(
+        (loss as f64 - expected).abs() < 1e-5,
+        "{loss} vs {expected}"
+    );
+}
+
+#[test]
+fn answers_are_extracted_after_the_last_answer_marker() {
+    assert_eq!(extract_answer(" 23"), "23");
+    assert_eq!(extract_answer(" Quell\nQ: more"), "Quell");
+    assert_eq!(extract_answer("because Answer: no. Answer:  B \n"), "B");
+    assert_eq!(extract_answer(""), "");
+}
+
+#[test]
+fn macro_and_micro_averages() {
+    let report = EvalReport::new(vec![score("a", 10, 10), score("b", 30, 0)]);
+    assert_eq!(report.macro_average, 0.5);
+    assert_eq!(report.micro_average, 0.25);
+}
+
+#[test]
+fn a_column_per_report_and_the_averages_in_bold() {
+    let report = EvalReport::new(vec![score("a", 10, 10), score("b", 30, 0)]);
+    let table = markdown_table(&[("base", &report), ("adapted", &report)]);
+    assert!(
+        table.contains("| a | exact_match | 10 | 100.0% | 100.0% |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| **macro average** | | | **50.0%** | **50.0%** |"),
+        "{table}"
+    );
+}
+
+fn score(task: &str, examples: usize, correct: usize) -> TaskScore {
+    TaskScore {
+        task: task.into(),
+        metric: "exact_match".into(),
+        examples,
+        correct,
+        accuracy: correct as f64 / examples as f64,
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn peak_memory_grows_with_a_large_allocation() {
+    let before = peak_memory_bytes().expect("Linux reports VmHWM");
+    let block = vec![1u8; 64 << 20];
+    let after = peak_memory_bytes().unwrap();
+    assert!(
+        after >= before && after >= block.len() as u64,
+        "{before} → {after}"
+    );
+    assert_eq!(
+        block.iter().map(|&b| b as usize).sum::<usize>(),
+        block.len()
+    );
+}
