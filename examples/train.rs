@@ -8,10 +8,11 @@
 
 use std::process::ExitCode;
 
-use rlora_examples::{BACKEND_NAME, TrainBackend, devices, probe_device};
+use rlora_examples::{BACKEND_NAME, TrainBackend, devices, probe_device, tune_cpu_allocator};
 use rlora_train::cli::{example_args, run_train};
 
 fn main() -> ExitCode {
+    tune_cpu_allocator();
     let user: Vec<String> = std::env::args().skip(1).collect();
     let args = match example_args(&user, "target/example-train") {
         Ok(args) => args,

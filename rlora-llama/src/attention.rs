@@ -68,11 +68,18 @@ impl<B: Backend> KeyMask<B> {
                 let masked = |i: usize, j: usize| j > past + start + i;
                 let bias = (len > 1).then(|| {
                     let values: Vec<f32> = (0..len)
-                        .flat_map(|i| (0..keys).map(move |j| if masked(i, j) { f32::MIN } else { 0.0 }))
+                        .flat_map(|i| {
+                            (0..keys).map(move |j| if masked(i, j) { f32::MIN } else { 0.0 })
+                        })
                         .collect();
                     Tensor::from_data(TensorData::new(values, [1, len * keys]), device)
                 });
-                QueryBlock { start, len, keys, bias }
+                QueryBlock {
+                    start,
+                    len,
+                    keys,
+                    bias,
+                }
             })
             .collect();
         Self { blocks }

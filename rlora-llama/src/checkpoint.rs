@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use memmap2::Mmap;
 use safetensors::SafeTensors;
 use serde::Deserialize;
@@ -113,24 +113,42 @@ impl Checkpoint {
         Ok(values)
     }
 
-    /// The tensor `name`, which must have `shape`, on `device`.
+    /// The float type of the tensor `name` on disk (`F32`, `F16`, `BF16`, …), if it is there.
+    pub fn dtype(&self, name: &str) -> Option<DType> {
+        let (_, mmap) = &self.files[*self.location.get(name)?];
+        let tensors = SafeTensors::deserialize(mmap).ok()?;
+        Some(match tensors.tensor(name).ok()?.dtype() {
+            safetensors::Dtype::BF16 => DType::BF16,
+            safetensors::Dtype::F16 => DType::F16,
+            safetensors::Dtype::F64 => DType::F64,
+            _ => DType::F32,
+        })
+    }
+
+    /// The tensor `name`, which must have `shape`, on `device`, in `dtype`.
     pub fn tensor<B: Backend, const D: usize>(
         &mut self,
         name: &str,
         shape: [usize; D],
         device: &B::Device,
+        dtype: DType,
     ) -> Result<Tensor<B, D>, LlamaError> {
         let values = self.read(name, &shape)?;
-        Ok(Tensor::from_data(TensorData::new(values, shape), device))
+        Ok(Tensor::from_data(
+            TensorData::new(values, shape),
+            (device, dtype),
+        ))
     }
 
-    /// A PyTorch linear weight `name` stored `[d_out, d_in]`, as burn's `[d_in, d_out]`.
+    /// A PyTorch linear weight `name` stored `[d_out, d_in]`, as burn's `[d_in, d_out]`, in
+    /// `dtype`.
     pub fn linear_weight<B: Backend>(
         &mut self,
         name: &str,
         d_in: usize,
         d_out: usize,
         device: &B::Device,
+        dtype: DType,
     ) -> Result<Tensor<B, 2>, LlamaError> {
         let values = self.read(name, &[d_out, d_in])?;
         let mut transposed = vec![0f32; values.len()];
@@ -141,7 +159,7 @@ impl Checkpoint {
         }
         Ok(Tensor::from_data(
             TensorData::new(transposed, [d_in, d_out]),
-            device,
+            (device, dtype),
         ))
     }
 

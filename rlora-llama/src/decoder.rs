@@ -2,8 +2,8 @@
 
 use burn::module::Module;
 use burn::nn::RmsNorm;
-use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 
 use crate::attention::{Attention, KeyMask};
 use crate::cache::KvCache;

@@ -12,6 +12,7 @@ mod cache;
 mod checkpoint;
 mod config;
 mod decoder;
+mod dtype;
 mod error;
 mod generate;
 mod loss;
@@ -26,6 +27,7 @@ mod tokenizer;
 mod weights;
 
 pub use config::{LlamaConfig, ModelType, RopeScaling, TokenIds};
+pub use dtype::{BaseDtype, computes_in};
 pub use error::LlamaError;
 pub use generate::GenerationConfig;
 pub use loss::{LOGITS_BUDGET, LossTargets};

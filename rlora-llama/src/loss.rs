@@ -75,6 +75,16 @@ impl<B: Backend> Llama<B> {
     /// hidden states `hidden: [batch, seq, d]` (see [`Llama::hidden_states`]). Differentiable
     /// with respect to `hidden` when it requires a gradient.
     pub fn token_nll(&self, hidden: Tensor<B, 3>, targets: &LossTargets<B>) -> Tensor<B, 1> {
+        self.token_nll_in_chunks(hidden, targets, LOGITS_BUDGET)
+    }
+
+    /// [`Llama::token_nll`] with chunks of at most `budget` logits.
+    fn token_nll_in_chunks(
+        &self,
+        hidden: Tensor<B, 3>,
+        targets: &LossTargets<B>,
+        budget: usize,
+    ) -> Tensor<B, 1> {
         let [batch, seq, d] = hidden.dims();
         let device = hidden.device();
         let rows = Tensor::<B, 1>::zeros([batch], &device);
@@ -87,7 +97,7 @@ impl<B: Backend> Llama<B> {
         let with_grad = B::ad_enabled(&device);
         let h_const = h.clone().detach();
         let n = targets.len();
-        let chunk = (LOGITS_BUDGET / self.config.vocab_size).clamp(1, n);
+        let chunk = (budget / self.config.vocab_size).clamp(1, n);
         let (mut nll, mut grad) = (Vec::new(), Vec::new());
         for start in (0..n).step_by(chunk) {
             let len = chunk.min(n - start);
@@ -159,5 +169,131 @@ fn to_dtype<B: Backend, const D: usize>(x: Tensor<B, D>, dtype: DType) -> Tensor
         x
     } else {
         x.cast(FloatDType::from(dtype))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::{Autodiff, NdArray};
+    use burn::tensor::activation::log_softmax;
+    use burn::tensor::{Distribution, Tolerance};
+
+    use super::*;
+    use crate::config::{LlamaConfig, ModelType};
+
+    type B = Autodiff<NdArray>;
+
+    fn tiny(tied: bool) -> Llama<B> {
+        let config = LlamaConfig {
+            model_type: ModelType::Llama,
+            vocab_size: 37,
+            hidden_size: 16,
+            intermediate_size: 32,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            num_key_value_heads: Some(1),
+            head_dim: None,
+            rms_norm_eps: 1e-5,
+            rope_theta: 10_000.0,
+            rope_scaling: None,
+            max_position_embeddings: 64,
+            tie_word_embeddings: tied,
+            attention_bias: false,
+            mlp_bias: false,
+            bos_token_id: None,
+            eos_token_id: None,
+        };
+        Llama::random(config, None, &Default::default()).unwrap()
+    }
+
+    /// The plain loss: the whole `[batch, seq, V]` log-softmax, gathered and masked.
+    fn plain_nll(
+        model: &Llama<B>,
+        hidden: Tensor<B, 3>,
+        targets: &[i64],
+        mask: &[bool],
+    ) -> Tensor<B, 1> {
+        let [batch, seq, _] = hidden.dims();
+        let device = hidden.device();
+        let log_probs = log_softmax(model.logits(hidden), 2);
+        let ids = Tensor::<B, 1, Int>::from_data(
+            TensorData::new(targets.to_vec(), [batch * seq]),
+            &device,
+        );
+        let picked = log_probs
+            .gather(2, ids.reshape([batch, seq, 1]))
+            .reshape([batch, seq]);
+        let weight = Tensor::<B, 1>::from_data(
+            TensorData::new(
+                mask.iter().map(|&m| m as i32 as f32).collect(),
+                [batch * seq],
+            ),
+            &device,
+        );
+        (picked.neg() * weight.reshape([batch, seq]))
+            .sum_dim(1)
+            .reshape([batch])
+    }
+
+    #[test]
+    fn equals_the_plain_loss_and_its_gradient_in_chunks() {
+        for tied in [false, true] {
+            let model = tiny(tied);
+            let device = Default::default();
+            let (batch, seq) = (3, 5);
+            let targets: Vec<i64> = (0..batch * seq).map(|i| (i * 7 % 37) as i64).collect();
+            let mask: Vec<bool> = (0..batch * seq).map(|i| i % 3 != 1).collect();
+            let loss_targets = LossTargets::new(&targets, &mask, batch, &device);
+            let draw = || {
+                Tensor::<B, 3>::random([batch, seq, 16], Distribution::Normal(0.0, 1.0), &device)
+            };
+            let hidden = draw().require_grad();
+            let upstream =
+                Tensor::<B, 1>::from_data(TensorData::new(vec![0.5f32, -1.0, 2.0], [3]), &device);
+
+            // Chunks of 2 tokens: the 10 counted positions take 5 chunks.
+            let chunked = model.token_nll_in_chunks(hidden.clone(), &loss_targets, 2 * 37);
+            let plain = plain_nll(&model, hidden.clone(), &targets, &mask);
+            chunked
+                .clone()
+                .into_data()
+                .assert_approx_eq::<f32>(&plain.clone().into_data(), Tolerance::absolute(1e-5));
+
+            let grad_of = |nll: Tensor<B, 1>| {
+                let grads = (nll * upstream.clone()).sum().backward();
+                hidden.grad(&grads).unwrap()
+            };
+            let (g_chunked, g_plain) = (grad_of(chunked), grad_of(plain));
+            let scale = g_plain.clone().abs().max().into_scalar();
+            assert!(scale > 1e-2, "the gradient is not trivially zero ({scale})");
+            g_chunked
+                .into_data()
+                .assert_approx_eq::<f32>(&g_plain.into_data(), Tolerance::absolute(1e-5));
+        }
+    }
+
+    #[test]
+    fn rows_sum_their_own_counted_positions() {
+        let model = tiny(false);
+        let device = Default::default();
+        let targets = vec![1i64, 2, 3, 4, 5, 6];
+        let mask = vec![false, false, false, true, true, false]; // row 0: nothing counts
+        let loss_targets = LossTargets::<B>::new(&targets, &mask, 2, &device);
+        assert_eq!(loss_targets.counts, [0, 2]);
+        let hidden = Tensor::<B, 3>::random([2, 3, 16], Distribution::Normal(0.0, 1.0), &device);
+        let nll: Vec<f32> = model
+            .token_nll(hidden.clone(), &loss_targets)
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let plain: Vec<f32> = plain_nll(&model, hidden, &targets, &mask)
+            .into_data()
+            .to_vec()
+            .unwrap();
+        assert_eq!(nll[0], 0.0);
+        assert!(
+            nll[1] > 0.0 && (nll[1] - plain[1]).abs() < 1e-5,
+            "{nll:?} vs {plain:?}"
+        );
     }
 }

@@ -5,14 +5,15 @@ use std::path::Path;
 use burn::module::Module;
 use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, Int, Tensor};
-use rlora::{RLoraConfig, RLoraLinear};
+use burn::tensor::{Bool, DType, FloatDType, Int, Tensor};
+use rlora::{RLoraConfig, RLoraLinear, linear_in_weight_dtype};
 
 use crate::attention::{Attention, KeyMask};
 use crate::cache::KvCache;
 use crate::checkpoint::Checkpoint;
 use crate::config::LlamaConfig;
 use crate::decoder::DecoderLayer;
+use crate::dtype::BaseDtype;
 use crate::error::LlamaError;
 use crate::mlp::Mlp;
 use crate::projection::Projection;
@@ -52,18 +53,32 @@ pub struct Llama<B: Backend> {
 
 impl<B: Backend> Llama<B> {
     /// Loads `dir` (`config.json` and `model.safetensors` or its shards) with adapters on the
-    /// targets of `adapter`. Every checkpoint tensor must be used, and every needed one present.
+    /// targets of `adapter`, every weight in f32. Every checkpoint tensor must be used, and every
+    /// needed one present.
     pub fn from_pretrained(
         dir: impl AsRef<Path>,
         adapter: Option<&AdapterSpec>,
         device: &B::Device,
     ) -> Result<Self, LlamaError> {
+        Self::from_pretrained_with_base(dir, adapter, BaseDtype::F32, device)
+    }
+
+    /// [`Llama::from_pretrained`] with the frozen base's matrices in `base` (see [`BaseDtype`]),
+    /// converted one tensor at a time as they load.
+    pub fn from_pretrained_with_base(
+        dir: impl AsRef<Path>,
+        adapter: Option<&AdapterSpec>,
+        base: BaseDtype,
+        device: &B::Device,
+    ) -> Result<Self, LlamaError> {
         let dir = dir.as_ref();
         let config = LlamaConfig::from_file(dir.join("config.json"))?;
         let mut checkpoint = Checkpoint::open(dir)?;
+        let dtype = base.resolve::<B>(checkpoint.dtype("model.embed_tokens.weight"), device)?;
         let mut source = CheckpointWeights {
             checkpoint: &mut checkpoint,
             device: device.clone(),
+            dtype,
         };
         let model = Self::build(config, &mut source, adapter, device)?;
         let tied = model.lm_head.is_none();
@@ -74,17 +89,33 @@ impl<B: Backend> Llama<B> {
         Ok(model)
     }
 
-    /// A model with random pretrained weights (burn's default inits), for benchmarks and for
-    /// pretraining a base from scratch.
+    /// A model with random pretrained weights (burn's default inits) in f32, for benchmarks and
+    /// for pretraining a base from scratch.
     pub fn random(
         config: LlamaConfig,
         adapter: Option<&AdapterSpec>,
         device: &B::Device,
     ) -> Result<Self, LlamaError> {
+        Self::random_with_base(config, adapter, DType::F32, device)
+    }
+
+    /// [`Llama::random`] with the frozen base's matrices in `dtype`.
+    pub fn random_with_base(
+        config: LlamaConfig,
+        adapter: Option<&AdapterSpec>,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Self, LlamaError> {
         let mut source = RandomWeights {
             device: device.clone(),
+            dtype,
         };
         Self::build(config, &mut source, adapter, device)
+    }
+
+    /// The float type the frozen base is held in.
+    pub fn base_dtype(&self) -> DType {
+        self.embed_tokens.weight.val().dtype()
     }
 
     /// Assembles the model from `source`, freezing every pretrained weight.
@@ -201,7 +232,10 @@ impl<B: Backend> Llama<B> {
         let past_mask = cache.as_ref().and_then(|c| c.mask.clone());
         let (positions, mask, padding) = match (attention_mask, past_mask) {
             (None, None) => (
-                Positions::Shared { start: past, len: seq },
+                Positions::Shared {
+                    start: past,
+                    len: seq,
+                },
                 KeyMask::causal(seq, past, &device),
                 None,
             ),
@@ -224,7 +258,7 @@ impl<B: Backend> Llama<B> {
             &device,
         );
 
-        let mut h = self.embed_tokens.forward(tokens);
+        let mut h = self.embed_tokens.forward(tokens).cast(FloatDType::F32);
         for (i, layer) in self.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| (c, i));
             h = layer.forward(h, &rotary, &mask, layer_cache);
@@ -251,14 +285,17 @@ impl<B: Backend> Llama<B> {
     }
 
     /// `[batch, seq, d]` → `[batch, seq, V]` through the LM head or the tied embedding.
-    fn logits(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub(crate) fn logits(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
         match &self.lm_head {
-            Some(head) => head.forward(h),
+            Some(head) => linear_in_weight_dtype(head, h),
             None => {
                 let [batch, seq, d] = h.dims();
                 let table = self.embed_tokens.weight.val(); // [V, d]
+                let dtype = table.dtype();
                 h.reshape([batch * seq, d])
+                    .cast(FloatDType::from(dtype))
                     .matmul(table.transpose())
+                    .cast(FloatDType::F32)
                     .reshape([batch, seq, self.config.vocab_size])
             }
         }
@@ -382,7 +419,11 @@ impl<B: Backend> Llama<B> {
 
 /// The causal and padding bias per row, `[batch, seq · seen]`, for `padding: [batch, seen]`
 /// (true at real tokens) of which the last `seq` are new.
-fn per_row_key_mask<B: Backend>(padding: Tensor<B, 2, Bool>, past: usize, seq: usize) -> KeyMask<B> {
+fn per_row_key_mask<B: Backend>(
+    padding: Tensor<B, 2, Bool>,
+    past: usize,
+    seq: usize,
+) -> KeyMask<B> {
     let [batch, seen] = padding.dims();
     let device = padding.device();
     let later = Tensor::<B, 2, Bool>::tril_mask([seq, seen], past as i64, &device)

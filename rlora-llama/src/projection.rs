@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use rlora::{RLoraConfig, RLoraLinear};
+use rlora::{RLoraConfig, RLoraLinear, linear_in_weight_dtype};
 
 use crate::error::LlamaError;
 
@@ -42,7 +42,7 @@ impl<B: Backend> Projection<B> {
         let d_in = shape[D - 1];
         let tokens = x.reshape([shape[..D - 1].iter().product(), d_in]);
         let y = match self {
-            Self::Frozen(linear) => linear.forward(tokens),
+            Self::Frozen(linear) => linear_in_weight_dtype(linear, tokens),
             Self::Adapted(layer) => layer.forward(tokens),
         };
         shape[D - 1] = y.dims()[1];

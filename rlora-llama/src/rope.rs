@@ -112,7 +112,11 @@ impl<B: Backend> Rotary<B> {
         } * freq.reshape([1, 1, 1, d]); // [rows, seq, 1, d]
         let (cos, sin) = (angles.clone().cos(), angles.sin());
         let scale = (d as f64).sqrt().recip();
-        let query = Tables::new(cos.clone().mul_scalar(scale), sin.clone().mul_scalar(scale), heads);
+        let query = Tables::new(
+            cos.clone().mul_scalar(scale),
+            sin.clone().mul_scalar(scale),
+            heads,
+        );
         let key = Tables::new(cos, sin, kv_heads);
         Self {
             query,

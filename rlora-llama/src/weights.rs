@@ -4,6 +4,7 @@
 use burn::module::Param;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
 use burn::tensor::backend::Backend;
+use burn::tensor::{DType, FloatDType};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::LlamaError;
@@ -25,12 +26,15 @@ pub trait WeightSource<B: Backend> {
     -> Result<Embedding<B>, LlamaError>;
 }
 
-/// Weights read from a checkpoint onto `device`.
+/// Weights read from a checkpoint onto `device`; the frozen matrices (projections, embedding, LM
+/// head) in `dtype`, norms in f32.
 pub struct CheckpointWeights<'a, B: Backend> {
     /// The checkpoint.
     pub checkpoint: &'a mut Checkpoint,
     /// Where the tensors go.
     pub device: B::Device,
+    /// The float type of the frozen matrices.
+    pub dtype: DType,
 }
 
 impl<B: Backend> WeightSource<B> for CheckpointWeights<'_, B> {
@@ -41,14 +45,19 @@ impl<B: Backend> WeightSource<B> for CheckpointWeights<'_, B> {
         d_out: usize,
         bias: bool,
     ) -> Result<Linear<B>, LlamaError> {
-        let weight =
-            self.checkpoint
-                .linear_weight(&format!("{name}.weight"), d_in, d_out, &self.device)?;
+        let weight = self.checkpoint.linear_weight(
+            &format!("{name}.weight"),
+            d_in,
+            d_out,
+            &self.device,
+            self.dtype,
+        )?;
         let bias = if bias {
             Some(Param::from_tensor(self.checkpoint.tensor(
                 &format!("{name}.bias"),
                 [d_out],
                 &self.device,
+                self.dtype,
             )?))
         } else {
             None
@@ -60,9 +69,9 @@ impl<B: Backend> WeightSource<B> for CheckpointWeights<'_, B> {
     }
 
     fn rms_norm(&mut self, name: &str, d: usize, eps: f64) -> Result<RmsNorm<B>, LlamaError> {
-        let gamma = self
-            .checkpoint
-            .tensor(&format!("{name}.weight"), [d], &self.device)?;
+        let gamma =
+            self.checkpoint
+                .tensor(&format!("{name}.weight"), [d], &self.device, DType::F32)?;
         Ok(RmsNorm {
             gamma: Param::from_tensor(gamma),
             epsilon: eps,
@@ -75,19 +84,25 @@ impl<B: Backend> WeightSource<B> for CheckpointWeights<'_, B> {
         vocab: usize,
         d: usize,
     ) -> Result<Embedding<B>, LlamaError> {
-        let weight = self
-            .checkpoint
-            .tensor(&format!("{name}.weight"), [vocab, d], &self.device)?;
+        let weight = self.checkpoint.tensor(
+            &format!("{name}.weight"),
+            [vocab, d],
+            &self.device,
+            self.dtype,
+        )?;
         Ok(Embedding {
             weight: Param::from_tensor(weight),
         })
     }
 }
 
-/// Freshly initialized weights (burn's default initializers), for benchmarks and pretraining.
+/// Freshly initialized weights (burn's default initializers), for benchmarks and pretraining;
+/// the frozen matrices cast to `dtype`.
 pub struct RandomWeights<B: Backend> {
     /// Where the tensors go.
     pub device: B::Device,
+    /// The float type of the frozen matrices.
+    pub dtype: DType,
 }
 
 impl<B: Backend> WeightSource<B> for RandomWeights<B> {
@@ -98,9 +113,14 @@ impl<B: Backend> WeightSource<B> for RandomWeights<B> {
         d_out: usize,
         bias: bool,
     ) -> Result<Linear<B>, LlamaError> {
-        Ok(LinearConfig::new(d_in, d_out)
+        let linear = LinearConfig::new(d_in, d_out)
             .with_bias(bias)
-            .init(&self.device))
+            .init(&self.device);
+        let dtype = FloatDType::from(self.dtype);
+        Ok(Linear {
+            weight: linear.weight.map(|w| w.cast(dtype)),
+            bias: linear.bias.map(|b| b.map(|b| b.cast(dtype))),
+        })
     }
 
     fn rms_norm(&mut self, _name: &str, d: usize, eps: f64) -> Result<RmsNorm<B>, LlamaError> {
@@ -113,6 +133,10 @@ impl<B: Backend> WeightSource<B> for RandomWeights<B> {
         vocab: usize,
         d: usize,
     ) -> Result<Embedding<B>, LlamaError> {
-        Ok(EmbeddingConfig::new(vocab, d).init(&self.device))
+        let embedding = EmbeddingConfig::new(vocab, d).init(&self.device);
+        let dtype = FloatDType::from(self.dtype);
+        Ok(Embedding {
+            weight: embedding.weight.map(|w| w.cast(dtype)),
+        })
     }
 }

@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use burn::backend::NdArray;
+use burn::backend::Flex;
 use burn::data::dataloader::batcher::Batcher;
-use burn::tensor::{Bool, Int, Tensor};
+use burn::tensor::{Int, Tensor};
 use rlora_train::data::*;
 
 // ---- the built-in suite ----
@@ -355,21 +355,31 @@ fn targets_are_shifted_and_only_the_completion_counts() {
             prompt_len: 1,
         },
     ];
-    let batch: LmBatch<NdArray> = LmBatcher.batch(items, &Default::default());
-    let ints = |t: Tensor<NdArray, 2, Int>| t.into_data().convert::<i64>().to_vec::<i64>().unwrap();
-    let bools = |t: Tensor<NdArray, 2, Bool>| t.into_data().to_vec::<bool>().unwrap();
-    assert_eq!(ints(batch.tokens), [10, 11, 12, 13, 2, 20, 21, 2, 0, 0]);
+    let batch: LmBatch<Flex> = LmBatcher.batch(items, &Default::default());
+    let ints = |t: Tensor<Flex, 2, Int>| t.into_data().convert::<i64>().to_vec::<i64>().unwrap();
+    let flat = |t: Tensor<Flex, 1, Int>| t.into_data().convert::<i64>().to_vec::<i64>().unwrap();
     assert_eq!(
-        bools(batch.attention_mask),
-        [true, true, true, true, true, true, true, true, false, false]
+        ints(batch.tokens.clone()),
+        [10, 11, 12, 13, 2, 20, 21, 2, 0, 0]
     );
-    assert_eq!(ints(batch.targets), [11, 12, 13, 2, 0, 21, 2, 0, 0, 0]);
+    assert_eq!(batch.targets, [11, 12, 13, 2, 0, 21, 2, 0, 0, 0]);
     // Prompt of 3: positions 2 and 3 predict 13 and EOS; prompt of 1: positions 0 and 1.
     assert_eq!(
-        bools(batch.loss_mask),
+        batch.counted,
         [
             false, false, true, true, false, true, true, false, false, false
         ]
     );
+    assert_eq!(flat(batch.loss.positions.clone()), [2, 3, 5, 6]);
+    assert_eq!(flat(batch.loss.targets.clone()), [13, 2, 21, 2]);
+    assert_eq!(flat(batch.loss.rows.clone()), [0, 0, 1, 1]);
+    assert_eq!(batch.loss.counts, [2, 2]);
+    // Shards are consecutive rows with their own targets.
+    let shards = batch.shards(2);
+    assert_eq!(shards.len(), 2);
+    assert_eq!(ints(shards[1].tokens.clone()), [20, 21, 2, 0, 0]);
+    assert_eq!(flat(shards[1].loss.positions.clone()), [0, 1]);
+    assert_eq!(flat(shards[1].loss.targets.clone()), [21, 2]);
+    assert_eq!(shards[1].tasks, [1]);
     assert_eq!(batch.tasks, [0, 1]);
 }

@@ -2,7 +2,7 @@
 //! shipped tiny base fine-tuned on the built-in suite gets above chance where the base is at or
 //! below it, prints and writes the per-task table, and its adapter reloads to the same scores.
 
-use burn::backend::{Autodiff, NdArray};
+use burn::backend::{Autodiff, Flex};
 use rlora_llama::{Llama, TextTokenizer};
 use rlora_train::cli::{example_args, run_train, tiny_base_dir};
 use rlora_train::data::{BUILTIN_TASKS, SplitSizes, builtin_suite};
@@ -29,7 +29,7 @@ fn the_embedded_default_learns_the_easy_tasks_and_its_adapter_reloads() {
     .collect();
     let args = example_args(&user, &output.to_string_lossy()).unwrap();
     assert_eq!(args.model, Some(tiny_base_dir()));
-    let outcome = run_train::<Autodiff<NdArray>>(&args, &[Default::default()]).unwrap();
+    let outcome = run_train::<Autodiff<Flex>>(&args, &[Default::default()]).unwrap();
     let base = outcome.base.as_ref().expect("the base is evaluated");
     assert_eq!(outcome.resources.steps, 150);
     assert!(outcome.resources.trainable_params > 0 && outcome.resources.train_seconds > 0.0);
@@ -69,7 +69,7 @@ fn the_embedded_default_learns_the_easy_tasks_and_its_adapter_reloads() {
 
     // The saved adapter on a fresh base scores the same.
     let device = Default::default();
-    let model = Llama::<NdArray>::from_pretrained(tiny_base_dir(), None, &device)
+    let model = Llama::<Flex>::from_pretrained(tiny_base_dir(), None, &device)
         .unwrap()
         .load_adapter(&outcome.adapter_dir, &device)
         .unwrap();

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use burn::backend::{Autodiff, NdArray};
+use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::Backend;
 use burn::train::metric::store::Split;
 use rlora::Preset;
@@ -14,9 +14,9 @@ use rlora_train::trainer::{
     train_on_devices,
 };
 
-type B = Autodiff<NdArray>;
+type B = Autodiff<Flex>;
 
-/// NdArray's random numbers (adapter init, dropout) come from one generator per process, which
+/// Flex's random numbers (adapter init, dropout) come from one generator per process, which
 /// every run reseeds: runs in parallel test threads would draw from each other's stream.
 static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -82,7 +82,7 @@ fn model() -> Llama<B> {
     Llama::from_pretrained(fixture(), Some(&spec), &Default::default()).unwrap()
 }
 
-fn adapter_values(model: &Llama<NdArray>) -> Vec<Vec<f32>> {
+fn adapter_values(model: &Llama<Flex>) -> Vec<Vec<f32>> {
     model
         .adapters()
         .iter()
@@ -146,7 +146,7 @@ fn the_learner_trains_the_adapters_and_a_resumed_run_ends_bit_identical() {
     // The adapter saves, and reloads onto the original base to the same loss.
     let adapter = tempdir("adapter");
     trained.save_adapter(&adapter).unwrap();
-    let reloaded = Llama::<NdArray>::from_pretrained(fixture(), None, &Default::default())
+    let reloaded = Llama::<Flex>::from_pretrained(fixture(), None, &Default::default())
         .unwrap()
         .load_adapter(&adapter, &Default::default())
         .unwrap();
@@ -154,11 +154,11 @@ fn the_learner_trains_the_adapters_and_a_resumed_run_ends_bit_identical() {
 }
 
 trait ValidInner {
-    fn valid_inner(self) -> Llama<NdArray>;
+    fn valid_inner(self) -> Llama<Flex>;
 }
 
 impl ValidInner for Llama<B> {
-    fn valid_inner(self) -> Llama<NdArray> {
+    fn valid_inner(self) -> Llama<Flex> {
         burn::module::AutodiffModule::valid(&self)
     }
 }

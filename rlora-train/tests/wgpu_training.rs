@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::backend::{Autodiff, NdArray, Wgpu};
+use burn::backend::{Autodiff, Flex, Wgpu};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::metric::store::Split;
 use rlora::Preset;
@@ -110,12 +110,12 @@ fn training_steps_on_wgpu_match_the_cpu_backend() {
     // One adapter, drawn on the CPU, is the start of both runs.
     let adapter = tempdir("adapter");
     let device = Default::default();
-    <NdArray as Backend>::seed(&device, 11);
-    let start = Llama::<NdArray>::from_pretrained(tiny_base_dir(), Some(&spec()), &device).unwrap();
+    <Flex as Backend>::seed(&device, 11);
+    let start = Llama::<Flex>::from_pretrained(tiny_base_dir(), Some(&spec()), &device).unwrap();
     start.save_adapter(&adapter).unwrap();
     let initial = adapter_tensors(&start);
 
-    let (cpu_losses, cpu) = train_on::<Autodiff<NdArray>>(&adapter, "cpu");
+    let (cpu_losses, cpu) = train_on::<Autodiff<Flex>>(&adapter, "cpu");
     let (gpu_losses, gpu) = train_on::<Autodiff<Wgpu>>(&adapter, "wgpu");
     let _ = std::fs::remove_dir_all(&adapter);
 

@@ -25,9 +25,39 @@ pub struct RoutingStats {
     pub mean_entropy: f64,
 }
 
+impl HeadSimilarity {
+    /// From the row-major `heads × heads` cosine matrix (see [`RLoraLinear::head_cosine`]).
+    pub fn from_matrix(values: &[f64], heads: usize) -> Self {
+        let matrix: Vec<Vec<f64>> = values.chunks(heads).map(<[f64]>::to_vec).collect();
+        let mean_off_diagonal = (heads > 1).then(|| {
+            let off: f64 = (0..heads)
+                .flat_map(|i| (0..heads).filter(move |&j| j != i).map(move |j| (i, j)))
+                .map(|(i, j)| matrix[i][j])
+                .sum();
+            off / (heads * (heads - 1)) as f64
+        });
+        Self {
+            matrix,
+            mean_off_diagonal,
+        }
+    }
+}
+
 impl<B: Backend> RLoraLinear<B> {
     /// The `N × N` cosine-similarity matrix of the heads and its mean off-diagonal value.
     pub fn head_similarity(&self) -> HeadSimilarity {
+        let values: Vec<f64> = self
+            .head_cosine()
+            .into_data()
+            .convert::<f64>()
+            .to_vec()
+            .expect("a converted f64 tensor reads as f64");
+        HeadSimilarity::from_matrix(&values, self.config.heads)
+    }
+
+    /// `cos(B_i, B_j)` as an `[N, N]` tensor on the layer's device, for reading later (or
+    /// together with other tensors) without waiting on the device now.
+    pub fn head_cosine(&self) -> Tensor<B, 2> {
         let heads = self.config.heads;
         let flat: Tensor<B, 2> = self.heads().reshape([heads as i64, -1]).detach();
         let norms = flat
@@ -37,24 +67,7 @@ impl<B: Backend> RLoraLinear<B> {
             .sqrt()
             .clamp_min(1e-12); // [N, 1]
         let unit = flat / norms;
-        let cos = unit.clone().matmul(unit.transpose());
-        let values: Vec<f64> = cos
-            .into_data()
-            .convert::<f64>()
-            .to_vec()
-            .expect("a converted f64 tensor reads as f64");
-        let matrix: Vec<Vec<f64>> = values.chunks(heads).map(<[f64]>::to_vec).collect();
-        let mean_off_diagonal = (heads > 1).then(|| {
-            let off: f64 = (0..heads)
-                .flat_map(|i| (0..heads).filter(move |&j| j != i).map(move |j| (i, j)))
-                .map(|(i, j)| matrix[i][j])
-                .sum();
-            off / (heads * (heads - 1)) as f64
-        });
-        HeadSimilarity {
-            matrix,
-            mean_off_diagonal,
-        }
+        unit.clone().matmul(unit.transpose())
     }
 
     /// The mean gate per head and the mean routing entropy over all tokens of `x: [..., d_input]`.

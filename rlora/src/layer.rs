@@ -115,12 +115,14 @@ impl<B: Backend> RLoraLinear<B> {
 
     /// Applies the layer to `x: [..., d_input]`, giving `[..., d_output]`.
     ///
-    /// Dropout acts only on an autodiff backend (training); inference is deterministic.
+    /// Dropout acts only on an autodiff backend (training); inference is deterministic. The
+    /// frozen base may be stored in a narrower float type than `x` and the adapter (a 16-bit base
+    /// under an f32 adapter): it multiplies in its own type, see [`linear_in_weight_dtype`].
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let mut out_shape = x.dims();
         out_shape[D - 1] = self.config.d_output;
         let tokens = flatten_tokens(x.clone(), self.config.d_input);
-        self.base.forward(x) + self.delta(tokens).reshape(out_shape)
+        linear_in_weight_dtype(&self.base, x) + self.delta(tokens).reshape(out_shape)
     }
 
     /// The adapter's contribution for `x: [T, d_input]`, `[T, d_output]`: with `h = x A`,
@@ -255,6 +257,21 @@ fn project<B: Backend>(x: Tensor<B, 2>, weights: Vec<Tensor<B, 2>>) -> Vec<Tenso
                 .split_with_sizes(widths, 1)
         }
     }
+}
+
+/// `x W + b` computed in the float type of `W` (cast in, cast back): a frozen layer stored in 16
+/// bits multiplies in 16 bits whatever the type of the activations around it.
+pub fn linear_in_weight_dtype<B: Backend, const D: usize>(
+    linear: &Linear<B>,
+    x: Tensor<B, D>,
+) -> Tensor<B, D> {
+    let (dtype, weight_dtype) = (x.dtype(), linear.weight.val().dtype());
+    if dtype == weight_dtype {
+        return linear.forward(x);
+    }
+    linear
+        .forward(x.cast(FloatDType::from(weight_dtype)))
+        .cast(FloatDType::from(dtype))
 }
 
 /// Softmax over the last dimension of `[T, N]` logits, computed in f32 whatever the float type.

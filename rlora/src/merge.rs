@@ -2,8 +2,8 @@
 
 use burn::module::Param;
 use burn::nn::Linear;
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::{FloatDType, Tensor};
 
 use crate::error::RLoraError;
 use crate::layer::RLoraLinear;
@@ -50,7 +50,12 @@ impl<B: Backend> RLoraLinear<B> {
         if let Some(offset) = &self.offset {
             delta = delta - offset.a.val().matmul(offset.b.val());
         }
-        let weight = self.base.weight.val() + delta.mul_scalar(self.config.scaling());
+        // In f32 (or the adapter's type), back to the base's own type.
+        let base = self.base.weight.val();
+        let base_dtype = base.dtype();
+        let weight = (base.cast(FloatDType::from(delta.dtype()))
+            + delta.mul_scalar(self.config.scaling()))
+        .cast(FloatDType::from(base_dtype));
         Ok(Linear {
             weight: Param::from_tensor(weight.detach()),
             bias: self

@@ -15,11 +15,12 @@ Shapes (random weights, as in rlora's benchmark):
               the exact shapes of those checkpoints (tied embeddings, q/k/v biases)
 
 Cases:
-  train-lora      forward + cross-entropy + backward, PEFT LoRA (r 8, α 16, dropout 0)
+  train-lora      forward + cross-entropy of every next token + backward (no optimizer), PEFT
+                  LoRA (r 8, α 16, dropout 0)
   train-rlora     the same with R-LoRA (5 heads, r 8, α 32, α/√r, per-head dropout 0.1 on x A, the
                   heads in one matmul, the init offset), written below as rlora computes it
   forward         the frozen model's forward without autograd
-  prefill-N       N prompt tokens (batch 1) into an empty KV cache
+  prefill-N       N prompt tokens (batch 1) into an empty KV cache, logits of the last one
   decode-N        16 tokens, one at a time, after N tokens of context in the KV cache
 The bench shape puts the adapters on all seven projections, batch 4 × 256; the Qwen shapes on
 gate/up/down (the paper's targets), batch 2 × 256. `--dtype bf16` keeps the frozen base in bfloat16
@@ -157,15 +158,13 @@ def median_seconds(run, iters: int) -> float:
 def train_case(model, batch: int, vocab: int, iters: int):
     model.train()
     tokens = torch.randint(0, vocab, (batch, SEQ))
-    targets = torch.randint(0, vocab, (batch * SEQ,))
     params = [p for p in model.parameters() if p.requires_grad]
 
     def step():
         for p in params:
             p.grad = None
-        logits = model(input_ids=tokens).logits.float()
-        loss = F.cross_entropy(logits.reshape(batch * SEQ, vocab), targets)
-        loss.backward()
+        # transformers' causal-LM loss: every next token (255 per row), in float32.
+        model(input_ids=tokens, labels=tokens).loss.backward()
 
     return median_seconds(step, iters), batch * SEQ, sum(p.numel() for p in params)
 
@@ -185,7 +184,7 @@ def prefill_case(model, context: int, vocab: int, iters: int):
 
     def prefill():
         with torch.no_grad():
-            model(input_ids=prompt, use_cache=True)
+            model(input_ids=prompt, use_cache=True, logits_to_keep=1)
 
     return median_seconds(prefill, iters), context
 
@@ -193,7 +192,7 @@ def prefill_case(model, context: int, vocab: int, iters: int):
 def decode_case(model, context: int, vocab: int, iters: int):
     prompt = torch.randint(0, vocab, (1, context))
     with torch.no_grad():
-        cache = model(input_ids=prompt, use_cache=True).past_key_values
+        cache = model(input_ids=prompt, use_cache=True, logits_to_keep=1).past_key_values
     steps = [torch.randint(0, vocab, (1, 1)) for _ in range(DECODED)]
     caches = [copy.deepcopy(cache) for _ in range(iters + 1)]
 
@@ -201,7 +200,7 @@ def decode_case(model, context: int, vocab: int, iters: int):
         past = caches.pop()
         with torch.no_grad():
             for token in steps:
-                past = model(input_ids=token, past_key_values=past, use_cache=True).past_key_values
+                past = model(input_ids=token, past_key_values=past, use_cache=True, logits_to_keep=1).past_key_values
 
     return median_seconds(decode, iters) / DECODED, 1
 

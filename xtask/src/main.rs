@@ -4,7 +4,8 @@
 //!   feature, and on wgpu, when a Vulkan driver is present (required when `CI` is set), the
 //!   backend-generic tests and training steps checked against the CPU backend.
 //! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
-//! - `bench`: runs the benchmarks, which print their ratio tables.
+//! - `bench`: runs the benchmarks, which print their ratio tables; `bench --vs-pytorch`, rlora's
+//!   benchmark beside its PyTorch twin ([`vs_pytorch`]).
 //! - `pretrain`: rebuilds the tiny base model in `assets/tiny-base` (about 10 minutes on 2 cores).
 //! - `experiment`: the paper's comparison in miniature (`rlora experiment`, release build), into
 //!   `experiments/<date>`; further arguments go to `rlora experiment`.
@@ -12,13 +13,18 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod vs_pytorch;
+
 const USAGE: &str = "usage: cargo xtask <ci | fixtures | bench | pretrain | experiment [ARGS]>
 
   ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features,
             the backend-generic tests on wgpu (Vulkan)
   fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py
             (needs: pip install torch==2.15.0 safetensors==0.8.0 numpy==2.4.6)
-  bench     cargo bench -p rlora -p rlora-llama (prints time ratios against the baseline)
+  bench     cargo bench -p rlora -p rlora-train (prints time ratios against the baseline)
+  bench --vs-pytorch [--shapes bench,qwen2.5-0.5b] [--dtypes f32,bf16] [--iters N]
+            rlora's benchmark and its PyTorch twin (transformers + PEFT in a virtual environment
+            under target/, created on first use) case by case, with their ratios
   pretrain  rebuild assets/tiny-base, the tiny byte-level base the examples fine-tune
   experiment
             LoRA, HydraLoRA, its ablations and R-LoRA over 3 seeds on the built-in suite
@@ -33,10 +39,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("ci") => ci(),
         Some("fixtures") => fixtures(),
-        Some("bench") => run(
-            "benchmarks",
-            cargo().args(["bench", "-p", "rlora", "-p", "rlora-llama"]),
-        ),
+        Some("bench") => bench(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("pretrain") => run(
             "pretraining the tiny base",
             rlora_release().args([
@@ -61,6 +64,20 @@ fn main() -> ExitCode {
             eprintln!("xtask: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `cargo xtask bench [--vs-pytorch [ARGS]]`.
+fn bench(args: &[String]) -> Result<(), String> {
+    match args.split_first() {
+        None => run(
+            "benchmarks",
+            cargo().args(["bench", "-p", "rlora", "-p", "rlora-train"]),
+        ),
+        Some((flag, rest)) if flag == "--vs-pytorch" => {
+            vs_pytorch::vs_pytorch(&vs_pytorch::Plan::parse(rest)?)
+        }
+        Some((other, _)) => Err(format!("unknown argument `{other}` for bench\n{USAGE}")),
     }
 }
 

@@ -88,7 +88,7 @@ mod tests {
             );
         }
         let device = Default::default();
-        let model = Llama::<burn::backend::NdArray>::from_pretrained(&dir, None, &device).unwrap();
+        let model = Llama::<burn::backend::Flex>::from_pretrained(&dir, None, &device).unwrap();
         assert_eq!(model.config, tiny_config());
         assert!(TextTokenizer::from_dir(&dir).is_ok());
         assert_eq!(

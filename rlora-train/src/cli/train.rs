@@ -42,7 +42,8 @@ pub fn run_train<B: AutodiffBackend>(
 
     B::seed(device, args.seed);
     let spec = AdapterSpec::new(Targets::parse(&args.targets)?, &args.hyperparameters());
-    let model = Llama::<B>::from_pretrained(&model_dir, Some(&spec), device)?;
+    let model =
+        Llama::<B>::from_pretrained_with_base(&model_dir, Some(&spec), args.base_dtype, device)?;
     let adapters = model.adapters();
     let trainable: usize = adapters.iter().map(|(_, a)| a.num_trainable_params()).sum();
     println!(
@@ -130,7 +131,8 @@ fn evaluate_both<B: Backend>(
         None
     } else {
         let device = trained.embed_tokens.weight.device();
-        let base = Llama::<B>::from_pretrained(model_dir, None, &device)?;
+        let base =
+            Llama::<B>::from_pretrained_with_base(model_dir, None, args.base_dtype, &device)?;
         Some(evaluate(&base, tokenizer, eval_sets, max_new)?)
     };
     Ok((base, evaluate(trained, tokenizer, eval_sets, max_new)?))

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, FromArgMatches};
 use rlora::{Preset, RLoraHyperparameters, RouterInit};
+use rlora_llama::BaseDtype;
 use serde::Serialize;
 
 use super::{CliError, values};
@@ -125,6 +126,12 @@ pub struct TrainArgs {
     /// workers): each step takes a batch per device and averages their gradients.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub devices: u32,
+    /// The float type of the frozen base: its matrices are held and multiplied in it, while the
+    /// adapters, norms, optimizer state and loss stay f32 (`auto`: the checkpoint's own 16-bit
+    /// type where the backend computes in it, else f32).
+    #[arg(long, value_enum, default_value_t = BaseDtype::Auto)]
+    #[serde(with = "super::values::flag")]
+    pub base_dtype: BaseDtype,
 }
 
 impl TrainArgs {
@@ -176,6 +183,7 @@ impl TrainArgs {
             .with_checkpoint_every(self.checkpoint_every as usize)
             .with_mixing(self.mixing.clone())
             .with_seed(self.seed)
+            .with_batch_shards(crate::backend::batch_shards())
     }
 
     /// The tasks: files named by --task, then the built-in suite with --builtin.

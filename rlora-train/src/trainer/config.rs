@@ -47,6 +47,10 @@ pub struct TrainingConfig {
     /// Seeds the data order and dropout.
     #[config(default = 0)]
     pub seed: u64,
+    /// Cut every batch into this many shards of rows whose backward passes run in parallel
+    /// (one per CPU core on a CPU backend; 1 on a GPU). The step is the same as the whole batch's.
+    #[config(default = 1)]
+    pub batch_shards: usize,
     /// Print a progress line every this many steps (when stdout is not a terminal; a terminal
     /// gets burn's dashboard).
     #[config(default = 10)]

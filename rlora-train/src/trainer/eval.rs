@@ -8,7 +8,6 @@ use burn::tensor::backend::Backend;
 use rlora_llama::{GenerationConfig, Llama, LlamaError, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
-use super::loss::token_nll;
 use crate::data::{LmBatch, LmBatcher, TaskExample, Tokenize, TokenizedExample};
 
 /// The mean cross-entropy per completion token of `model` over `examples`.
@@ -31,15 +30,14 @@ pub fn mean_token_loss<B: Backend>(
 fn row_nll<B: Backend>(model: &Llama<B>, examples: &[TokenizedExample]) -> (Vec<f64>, Vec<f64>) {
     let device = model.embed_tokens.weight.device();
     let batch: LmBatch<B> = LmBatcher.batch(examples.to_vec(), &device);
-    let logits = model.forward(batch.tokens, Some(batch.attention_mask), None);
-    let (nll, count) = token_nll(logits, batch.targets, batch.loss_mask);
-    let read = |t: burn::tensor::Tensor<B, 1>| {
-        t.into_data()
-            .iter::<f32>()
-            .map(|v| v.elem::<f64>())
-            .collect()
-    };
-    (read(nll), read(count))
+    let hidden = model.hidden_states(batch.tokens, None, None);
+    let nll = model
+        .token_nll(hidden, &batch.loss)
+        .into_data()
+        .iter::<f32>()
+        .map(|v| v.elem::<f64>())
+        .collect();
+    (nll, batch.loss.counts.iter().map(|&c| c as f64).collect())
 }
 
 /// One task's accuracy.

@@ -11,7 +11,6 @@ mod eval;
 mod heads;
 mod history;
 mod loader;
-mod loss;
 mod metrics;
 mod model;
 mod outcome;
@@ -25,7 +24,6 @@ pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss}
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
 pub use history::{head_similarity_modules, metric_history};
 pub use loader::StreamLoader;
-pub use loss::{masked_cross_entropy, token_nll};
 pub use metrics::{
     HEAD_SIMILARITY, HeadSimilarityValue, StatsMetric, StatsValue, TokenLoss, TokensPerSecond,
     head_similarity_metric, loss_metric, task_loss_metric, tokens_per_second_metric,

@@ -1,14 +1,16 @@
 //! [`CausalLm`]: the Llama with its adapters as a burn training module — one training step
 //! (`TrainStep`) and one validation step (`InferenceStep`) on an [`LmBatch`].
 
-use burn::module::Module;
+use burn::module::{Module, ParamId};
+use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, Transaction};
 use burn::train::metric::ItemLazy;
 use burn::train::{InferenceStep, Interrupter, TrainOutput, TrainStep};
+use rlora::HeadSimilarity;
 use rlora_llama::Llama;
 
-use super::loss::token_nll;
+use super::heads::module_type;
 use crate::data::LmBatch;
 
 /// A causal LM whose adapters train on next-token cross-entropy over completion tokens.
@@ -20,6 +22,12 @@ pub struct CausalLm<B: Backend> {
     /// accumulated gradients.
     #[module(skip)]
     pub loss_scale: f64,
+    /// Each training batch is cut into this many shards of rows, whose forward and backward
+    /// passes run in parallel (on the CPU's cores) and whose gradients are summed: the same step
+    /// as the whole batch, with every core busy in the element-wise work a CPU backend runs on
+    /// one thread. 1 on a GPU.
+    #[module(skip)]
+    pub shards: usize,
     /// Stops the run when a loss is not finite.
     #[module(skip)]
     pub stop: Option<StopSignal>,
@@ -35,12 +43,13 @@ impl std::fmt::Debug for StopSignal {
     }
 }
 
-/// The lazy output of a step: summed negative log-likelihood and target count per row.
+/// The lazy output of a step: summed negative log-likelihood per row, and the heads' cosine
+/// matrices, still on the device (read in [`ItemLazy::sync`], off the training thread).
 pub struct LmOutput<B: Backend> {
     nll: Tensor<B, 1>,
-    count: Tensor<B, 1>,
+    count: Vec<usize>,
     tasks: Vec<usize>,
-    head_similarity: Vec<(String, f64)>,
+    head_cosines: Vec<(String, Tensor<B, 2>)>,
 }
 
 /// A step's output read back to the host: what the metrics see.
@@ -76,51 +85,157 @@ impl<B: Backend> ItemLazy for LmOutput<B> {
         let read = |data: burn::tensor::TensorData| {
             data.convert::<f64>().to_vec::<f64>().unwrap_or_default()
         };
-        let [nll, count] = Transaction::default()
-            .register(self.nll)
-            .register(self.count)
-            .execute()
-            .try_into()
-            .expect("two tensors registered");
+        let (modules, cosines): (Vec<String>, Vec<Tensor<B, 2>>) =
+            self.head_cosines.into_iter().unzip();
+        let heads: Vec<usize> = cosines.iter().map(|c| c.dims()[0]).collect();
+        let mut transaction = Transaction::default().register(self.nll);
+        for cosine in cosines {
+            transaction = transaction.register(cosine);
+        }
+        let mut data = transaction.execute().into_iter();
+        let nll = data.next().map(read).unwrap_or_default();
+        let similarities = modules
+            .iter()
+            .zip(&heads)
+            .zip(data)
+            .map(|((module, &n), values)| {
+                let similarity = HeadSimilarity::from_matrix(&read(values), n);
+                (module.clone(), similarity.mean_off_diagonal.unwrap_or(0.0))
+            });
         LmStats {
-            nll: read(nll),
-            count: read(count),
+            nll,
+            count: self.count.iter().map(|&c| c as f64).collect(),
             tasks: self.tasks,
-            head_similarity: self.head_similarity,
+            head_similarity: mean_by_module(similarities),
         }
     }
 }
 
+/// The mean value per module of `(module, value)` pairs, in first-seen order.
+fn mean_by_module(values: impl Iterator<Item = (String, f64)>) -> Vec<(String, f64)> {
+    let mut sums: Vec<(String, f64, usize)> = Vec::new();
+    for (module, value) in values {
+        match sums.iter_mut().find(|(m, _, _)| *m == module) {
+            Some((_, sum, n)) => {
+                *sum += value;
+                *n += 1;
+            }
+            None => sums.push((module, value, 1)),
+        }
+    }
+    sums.into_iter()
+        .map(|(module, sum, n)| (module, sum / n as f64))
+        .collect()
+}
+
 impl<B: Backend> CausalLm<B> {
-    /// Per-row NLL sums and counts for `batch`.
-    fn nll(&self, batch: &LmBatch<B>) -> (Tensor<B, 1>, Tensor<B, 1>) {
-        let logits = self.llama.forward(
-            batch.tokens.clone(),
-            Some(batch.attention_mask.clone()),
-            None,
-        );
-        token_nll(logits, batch.targets.clone(), batch.loss_mask.clone())
+    /// Per-row NLL sums for `batch`, `[batch]`.
+    fn nll(&self, batch: &LmBatch<B>) -> Tensor<B, 1> {
+        let hidden = self.llama.hidden_states(batch.tokens.clone(), None, None);
+        self.llama.token_nll(hidden, &batch.loss)
+    }
+
+    /// The heads' cosine matrices of every adapter with more than one head, by projection type,
+    /// on the device.
+    fn head_cosines(&self) -> Vec<(String, Tensor<B, 2>)> {
+        self.llama
+            .adapters()
+            .into_iter()
+            .filter(|(_, adapter)| adapter.config.heads > 1)
+            .map(|(path, adapter)| (module_type(&path).to_string(), adapter.head_cosine()))
+            .collect()
     }
 
     /// Per projection type, the mean over layers of the adapters' mean off-diagonal head cosine
     /// similarity (types whose adapters have one head are left out).
     pub fn head_similarity_by_module(&self) -> Vec<(String, f64)> {
-        let mut sums: Vec<(String, f64, usize)> = Vec::new();
-        for (path, adapter) in self.llama.adapters() {
-            let Some(value) = adapter.head_similarity().mean_off_diagonal else {
-                continue;
-            };
-            let module = super::heads::module_type(&path);
-            match sums.iter_mut().find(|(m, _, _)| m == module) {
-                Some((_, sum, n)) => {
-                    *sum += value;
-                    *n += 1;
-                }
-                None => sums.push((module.to_string(), value, 1)),
+        let values = self
+            .llama
+            .adapters()
+            .into_iter()
+            .filter_map(|(path, adapter)| {
+                let value = adapter.head_similarity().mean_off_diagonal?;
+                Some((module_type(&path).to_string(), value))
+            });
+        mean_by_module(values)
+    }
+}
+
+impl<B: AutodiffBackend> CausalLm<B> {
+    /// The step of `batch`: per-row NLL (detached) and the gradients of
+    /// `Σ nll / tokens · loss_scale`. With [`CausalLm::shards`] > 1 the rows are cut into shards,
+    /// each on its own copy of the model (fresh autodiff leaves, the same weights and parameter
+    /// ids, so the graphs stay apart); their forward passes run one after the other, so that
+    /// dropout draws its masks in the same order as ever (a resumed run stays bit-identical),
+    /// and their backward passes in parallel, with the gradients summed.
+    fn sharded_step(&self, batch: &LmBatch<B>) -> (Tensor<B, 1>, GradientsParams) {
+        let tokens: usize = batch.loss.counts.iter().sum();
+        let scale = self.loss_scale / tokens.max(1) as f64;
+        let shards = batch.shards(self.shards);
+        if shards.len() == 1 {
+            let nll = self.nll(batch);
+            let loss = nll.clone().sum().mul_scalar(scale);
+            return (
+                nll.detach(),
+                GradientsParams::from_grads(loss.backward(), self),
+            );
+        }
+        let device = batch.tokens.device();
+        let forwards: Vec<(Self, Tensor<B, 1>)> = shards
+            .iter()
+            .map(|shard| {
+                let replica = self.clone().fork(&device);
+                let nll = replica.nll(shard);
+                (replica, nll)
+            })
+            .collect();
+        let nll = Tensor::cat(
+            forwards.iter().map(|(_, n)| n.clone().detach()).collect(),
+            0,
+        );
+        let mut grads: Vec<Option<GradientsParams>> = forwards.iter().map(|_| None).collect();
+        rayon::scope(|scope| {
+            for ((replica, nll), grads) in forwards.into_iter().zip(&mut grads) {
+                scope.spawn(move |_| {
+                    let loss = nll.sum().mul_scalar(scale);
+                    *grads = Some(GradientsParams::from_grads(loss.backward(), &replica));
+                });
+            }
+        });
+        (
+            nll,
+            self.sum_gradients(grads.into_iter().flatten().collect()),
+        )
+    }
+
+    /// The sum of the shards' gradients of every trainable parameter (all are matrices).
+    fn sum_gradients(&self, mut shards: Vec<GradientsParams>) -> GradientsParams {
+        let mut total = shards.pop().unwrap_or_default();
+        for id in self.trainable_ids() {
+            let sum = shards
+                .iter_mut()
+                .filter_map(|g| g.remove::<B::InnerBackend, 2>(id))
+                .fold(total.remove::<B::InnerBackend, 2>(id), |acc, g| {
+                    Some(acc.map_or(g.clone(), |a| a + g))
+                });
+            if let Some(sum) = sum {
+                total.register(id, sum);
             }
         }
-        sums.into_iter()
-            .map(|(module, sum, n)| (module, sum / n as f64))
+        total
+    }
+
+    /// The ids of the adapters' trainable parameters: `A`, the heads, the router.
+    fn trainable_ids(&self) -> Vec<ParamId> {
+        self.llama
+            .adapters()
+            .into_iter()
+            .flat_map(|(_, adapter)| {
+                [Some(adapter.lora_a.id), Some(adapter.lora_b.id)]
+                    .into_iter()
+                    .chain([adapter.router.as_ref().map(|r| r.id)])
+                    .flatten()
+            })
             .collect()
     }
 }
@@ -130,27 +245,28 @@ impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
     type Output = LmOutput<B>;
 
     fn step(&self, batch: LmBatch<B>) -> TrainOutput<LmOutput<B>> {
-        let (nll, count) = self.nll(&batch);
-        let loss = nll.clone().sum() / count.clone().sum().clamp_min(1.0);
-        let value: f64 = loss.clone().into_scalar().elem();
+        let (nll, grads) = self.sharded_step(&batch);
         let output = LmOutput {
-            nll: nll.detach(),
-            count: count.detach(),
+            nll: nll.clone(),
+            count: batch.loss.counts.clone(),
             tasks: batch.tasks,
-            head_similarity: self.head_similarity_by_module(),
+            head_cosines: self.head_cosines(),
         };
+        let value: f64 = nll.sum().into_scalar().elem();
         if !value.is_finite() {
             // Keep the weights as they are and stop: the last checkpoint stays the last good one.
             if let Some(StopSignal(interrupter)) = &self.stop {
                 interrupter.stop(Some(&format!("training stopped: the loss is {value}")));
             }
             return TrainOutput {
-                grads: burn::optim::GradientsParams::new(),
+                grads: GradientsParams::new(),
                 item: output,
             };
         }
-        let grads = loss.mul_scalar(self.loss_scale).backward();
-        TrainOutput::new(self, grads, output)
+        TrainOutput {
+            grads,
+            item: output,
+        }
     }
 }
 
@@ -159,12 +275,11 @@ impl<B: Backend> InferenceStep for CausalLm<B> {
     type Output = LmOutput<B>;
 
     fn step(&self, batch: LmBatch<B>) -> LmOutput<B> {
-        let (nll, count) = self.nll(&batch);
         LmOutput {
-            nll,
-            count,
+            nll: self.nll(&batch),
+            count: batch.loss.counts.clone(),
             tasks: batch.tasks,
-            head_similarity: Vec::new(),
+            head_cosines: Vec::new(),
         }
     }
 }

@@ -89,6 +89,7 @@ pub fn train_on_devices<B: AutodiffBackend>(
     let model = CausalLm {
         llama: model,
         loss_scale: 1.0 / (config.grad_accumulation * replicas) as f64,
+        shards: config.batch_shards,
         stop: Some(StopSignal(interrupter.clone())),
     };
     let optimizer = AdamWConfig::new()

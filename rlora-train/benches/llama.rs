@@ -2,7 +2,7 @@
 //! work as the PyTorch twin `xtask/bench/vs_pytorch.py` (so `cargo xtask bench --vs-pytorch` can
 //! print both side by side):
 //!
-//! - `train-lora`, `train-rlora`: one training step (forward, the loss of every position,
+//! - `train-lora`, `train-rlora`: one training step (forward, the loss of every next token,
 //!   backward; no optimizer) with LoRA (r 8, α 16, dropout 0) or R-LoRA (5 heads, r 8, the
 //!   paper's defaults) on the shape's targets;
 //! - `forward`: the frozen model's forward without autodiff;
@@ -13,35 +13,30 @@
 //! adapters on all seven projections, batch 4 × 256) and the exact shapes of `qwen2.5-0.5b`,
 //! `qwen2.5-1.5b`, `qwen2.5-3b` (adapters on gate/up/down, batch 2 × 256).
 //!
-//! `cargo bench -p rlora-llama --bench llama` prints the bench shape's tables;
-//! `… -- --case train-rlora --shape qwen2.5-0.5b --json` runs one case and prints one JSON line
-//! with the median seconds and the process's peak resident memory. `--iters N` (default 3) sets
-//! the repetitions after one warm-up. Backend: NdArray, `--features test-flex` for Flex,
-//! `--features test-wgpu` for wgpu.
+//! The training step is the trainer's own: [`CausalLm`]'s `TrainStep` on an [`LmBatch`] (the loss
+//! over the counted positions without the whole logits, the batch's rows in shards on the CPU's
+//! cores), without the Learner, the data loader and the metrics around it.
+//!
+//! `cargo bench -p rlora-train --bench llama` prints the bench shape's tables;
+//! `… -- --case train-rlora --shape qwen2.5-0.5b` runs one case and prints one JSON line with the
+//! median seconds (and CPU seconds) and the process's peak resident memory. `--iters N` (default
+//! 3) sets the repetitions after one warm-up, `--shards N` the batch's shards (default: one per
+//! core on the CPU). The backend is the `rlora` command's (`--features cuda`, `wgpu`, …).
 
 use std::time::Instant;
 
-use burn::module::{AutodiffModule, Module};
+use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Int, Tensor};
+use burn::tensor::{DType, Distribution, Int, Tensor};
+use burn::train::TrainStep;
 use rlora::RLoraConfig;
-use rlora_llama::{AdapterSpec, Llama, LlamaConfig, LossTargets, ModelType, Targets};
+use rlora_llama::{AdapterSpec, Llama, LlamaConfig, ModelType, Targets};
+use rlora_train::backend::{BACKEND_NAME, TrainBackend as Train, batch_shards, tune_cpu_allocator};
+use rlora_train::data::{LmBatch, LmBatcher, TokenizedExample};
+use rlora_train::trainer::CausalLm;
 
-#[cfg(not(any(feature = "test-wgpu", feature = "test-flex")))]
-type Inner = burn::backend::NdArray<f32>;
-#[cfg(feature = "test-flex")]
-type Inner = burn::backend::Flex;
-#[cfg(feature = "test-wgpu")]
-type Inner = burn::backend::Wgpu;
-type Train = burn::backend::Autodiff<Inner>;
+type Inner = rlora_train::backend::Backend;
 
-const BACKEND: &str = if cfg!(feature = "test-wgpu") {
-    "wgpu"
-} else if cfg!(feature = "test-flex") {
-    "flex"
-} else {
-    "ndarray"
-};
 const SEQ: usize = 256;
 const DECODED: usize = 16;
 
@@ -167,68 +162,67 @@ fn random_tokens<B: Backend>(
     .int()
 }
 
-fn train_case(shape: &Shape, template: RLoraConfig, iters: usize) -> Measured {
+/// A batch of `batch` rows of `SEQ` random tokens, every next token counted.
+fn random_batch(batch: usize, vocab: usize) -> LmBatch<Train> {
     let device = Default::default();
-    let (batch, vocab) = (shape.batch, shape.config.vocab_size);
+    let ids: Vec<u32> = random_tokens::<Train>(batch, SEQ, vocab, &device)
+        .into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .expect("int tokens")
+        .into_iter()
+        .map(|id| id as u32)
+        .collect();
+    let rows = ids
+        .chunks(SEQ)
+        .map(|tokens| TokenizedExample {
+            task: 0,
+            tokens: tokens.to_vec(),
+            prompt_len: 0,
+        })
+        .collect();
+    LmBatcher.batch(rows, &device)
+}
+
+fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
+    let device = Default::default();
     let spec = AdapterSpec {
         targets: shape.targets.clone(),
         template,
     };
-    let model = Llama::<Train>::random(shape.config.clone(), Some(&spec), &device)
-        .expect("valid config");
-    let tokens = random_tokens::<Train>(batch, SEQ, vocab, &device);
-    let target_ids: Vec<i64> = random_tokens::<Train>(batch, SEQ, vocab, &device)
-        .into_data()
-        .convert::<i64>()
-        .to_vec()
-        .expect("int tokens");
-    let targets = LossTargets::new(&target_ids, &vec![true; batch * SEQ], batch, &device);
-    let workers: usize = std::env::var("WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-    let replicas: Vec<_> = (0..workers).map(|_| model.clone().fork(&device)).collect();
-    let per = batch / workers;
-    let parts: Vec<_> = (0..workers).map(|w| {
-        let t = tokens.clone().narrow(0, w * per, per);
-        let tg = LossTargets::<Train>::new(&target_ids[w * per * SEQ..(w + 1) * per * SEQ], &vec![true; per * SEQ], per, &device);
-        (t, tg)
-    }).collect();
-    let seconds = median::<Train>(&device, iters, || {
-        if workers == 1 {
-        let hidden = model.hidden_states(tokens.clone(), None, None);
-        let loss = model.token_nll(hidden, &targets).sum() / (batch * SEQ) as f64;
-        std::hint::black_box(loss.backward());
-        } else {
-            rayon::scope(|scope| {
-                for (m, (t, tg)) in replicas.iter().zip(&parts) {
-                    scope.spawn(move |_| {
-                        let hidden = m.hidden_states(t.clone(), None, None);
-                        let loss = m.token_nll(hidden, tg).sum() / (batch * SEQ) as f64;
-                        std::hint::black_box(loss.backward());
-                    });
-                }
-            });
-        }
-    });
-    let trainable = model
+    let llama =
+        Llama::<Train>::random_with_base(shape.config.clone(), Some(&spec), run.dtype, &device)
+            .expect("valid config");
+    let trainable = llama
         .adapters()
         .iter()
         .map(|(_, a)| a.num_trainable_params())
         .sum();
+    let model = CausalLm {
+        llama,
+        loss_scale: 1.0,
+        shards: run.shards,
+        stop: None,
+    };
+    let batch = random_batch(shape.batch, shape.config.vocab_size);
+    let seconds = median::<Train>(&device, run.iters, || {
+        std::hint::black_box(TrainStep::step(&model, batch.clone()));
+    });
     Measured {
         seconds,
-        tokens: batch * SEQ,
+        tokens: shape.batch * SEQ,
         trainable,
     }
 }
 
-fn frozen(shape: &Shape) -> Llama<Inner> {
-    Llama::<Train>::random(shape.config.clone(), None, &Default::default())
+fn frozen(shape: &Shape, dtype: DType) -> Llama<Inner> {
+    Llama::<Inner>::random_with_base(shape.config.clone(), None, dtype, &Default::default())
         .expect("valid config")
-        .valid()
 }
 
-fn forward_case(shape: &Shape, iters: usize) -> Measured {
-    let device = Default::default();
-    let model = frozen(shape);
+fn forward_case(shape: &Shape, run: &Run) -> Measured {
+    let (device, iters) = (Default::default(), run.iters);
+    let model = frozen(shape, run.dtype);
     let tokens = random_tokens::<Inner>(shape.batch, SEQ, shape.config.vocab_size, &device);
     let seconds = median::<Inner>(&device, iters, || {
         std::hint::black_box(model.forward(tokens.clone(), None, None));
@@ -240,9 +234,9 @@ fn forward_case(shape: &Shape, iters: usize) -> Measured {
     }
 }
 
-fn prefill_case(shape: &Shape, context: usize, iters: usize) -> Measured {
-    let device = Default::default();
-    let model = frozen(shape);
+fn prefill_case(shape: &Shape, context: usize, run: &Run) -> Measured {
+    let (device, iters) = (Default::default(), run.iters);
+    let model = frozen(shape, run.dtype);
     let prompt = random_tokens::<Inner>(1, context, shape.config.vocab_size, &device);
     let seconds = median::<Inner>(&device, iters, || {
         let mut cache = model.new_cache();
@@ -255,9 +249,9 @@ fn prefill_case(shape: &Shape, context: usize, iters: usize) -> Measured {
     }
 }
 
-fn decode_case(shape: &Shape, context: usize, iters: usize) -> Measured {
-    let device = Default::default();
-    let model = frozen(shape);
+fn decode_case(shape: &Shape, context: usize, run: &Run) -> Measured {
+    let (device, iters) = (Default::default(), run.iters);
+    let model = frozen(shape, run.dtype);
     let vocab = shape.config.vocab_size;
     let prompt = random_tokens::<Inner>(1, context, vocab, &device);
     let mut cache = model.new_cache();
@@ -278,17 +272,24 @@ fn decode_case(shape: &Shape, context: usize, iters: usize) -> Measured {
     }
 }
 
-fn run_case(shape: &Shape, case: &str, iters: usize) -> Option<Measured> {
+/// How a case runs: repetitions, the batch's shards, the frozen base's float type.
+struct Run {
+    iters: usize,
+    shards: usize,
+    dtype: DType,
+}
+
+fn run_case(shape: &Shape, case: &str, run: &Run) -> Option<Measured> {
     let context = |prefix: &str| case.strip_prefix(prefix)?.parse::<usize>().ok();
     Some(match case {
-        "train-lora" => train_case(shape, RLoraConfig::lora(1, 1).with_dropout(0.0), iters),
-        "train-rlora" => train_case(shape, RLoraConfig::r_lora(1, 1, 5), iters),
-        "forward" => forward_case(shape, iters),
+        "train-lora" => train_case(shape, RLoraConfig::lora(1, 1).with_dropout(0.0), run),
+        "train-rlora" => train_case(shape, RLoraConfig::r_lora(1, 1, 5), run),
+        "forward" => forward_case(shape, run),
         _ => {
             if let Some(n) = context("prefill-") {
-                prefill_case(shape, n, iters)
+                prefill_case(shape, n, run)
             } else {
-                decode_case(shape, context("decode-")?, iters)
+                decode_case(shape, context("decode-")?, run)
             }
         }
     })
@@ -311,34 +312,61 @@ fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 fn one_case(args: &[String], case: &str) -> Result<(), String> {
     let shape_name = flag(args, "--shape").unwrap_or("bench");
     let shape = shape(shape_name).ok_or_else(|| format!("unknown shape `{shape_name}`"))?;
-    let iters = flag(args, "--iters").map_or(Ok(3), str::parse).map_err(|e| format!("--iters: {e}"))?;
-    let measured = run_case(&shape, case, iters).ok_or_else(|| format!("unknown case `{case}`"))?;
+    let dtype_name = flag(args, "--dtype").unwrap_or("f32");
+    let run = Run {
+        iters: flag(args, "--iters")
+            .map_or(Ok(3), str::parse)
+            .map_err(|e| format!("--iters: {e}"))?,
+        shards: flag(args, "--shards")
+            .map_or(Ok(batch_shards()), str::parse)
+            .map_err(|e| format!("--shards: {e}"))?,
+        dtype: match dtype_name {
+            "f32" => DType::F32,
+            "f16" => DType::F16,
+            "bf16" => DType::BF16,
+            other => return Err(format!("--dtype: `{other}` is not f32, f16 or bf16")),
+        },
+    };
+    let measured = run_case(&shape, case, &run).ok_or_else(|| format!("unknown case `{case}`"))?;
+    let per = if case.starts_with("decode-") {
+        DECODED as f64
+    } else {
+        1.0
+    };
     let json = serde_json::json!({
         "impl": "rlora",
         "shape": shape.name,
         "case": case,
-        "dtype": "f32",
+        "dtype": dtype_name,
         "seconds": measured.seconds,
-        "cpu_seconds": CPU_SECONDS.with(|c| c.get()) / if case.starts_with("decode-") { DECODED as f64 } else { 1.0 },
+        "cpu_seconds": CPU_SECONDS.with(|c| c.get()) / per,
         "tokens_per_second": measured.tokens as f64 / measured.seconds,
         "trainable_params": measured.trainable,
+        "shards": run.shards,
         "peak_rss_bytes": peak_rss_bytes(),
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "version": format!("burn 0.21.0 {BACKEND}"),
+        "version": format!("burn 0.21.0 {BACKEND_NAME}"),
     });
     println!("{json}");
     Ok(())
 }
 
 fn tables(iters: usize) {
+    let run = Run {
+        iters,
+        shards: batch_shards(),
+        dtype: DType::F32,
+    };
     let shape = shape("bench").expect("the bench shape");
-    let params = burn::module::Module::num_params(&frozen(&shape));
-    println!("Llama on {BACKEND}: {params} parameters (6 layers, d = 512, GQA 8/4 heads, vocab 8000)\n");
+    let params = burn::module::Module::num_params(&frozen(&shape, DType::F32));
+    println!(
+        "Llama on {BACKEND_NAME}: {params} parameters (6 layers, d = 512, GQA 8/4 heads, vocab 8000)\n"
+    );
     println!("| context | prefill tokens/s | decode tokens/s | decode ms/token |");
     println!("|---:|---:|---:|---:|");
     for context in [64, 512] {
-        let prefill = prefill_case(&shape, context, iters);
-        let decode = decode_case(&shape, context, iters);
+        let prefill = prefill_case(&shape, context, &run);
+        let decode = decode_case(&shape, context, &run);
         println!(
             "| {context} | {:.0} | {:.1} | {:.2} |",
             context as f64 / prefill.seconds,
@@ -349,7 +377,7 @@ fn tables(iters: usize) {
     println!("\ntraining step, batch 4 × {SEQ} tokens, median of {iters}");
     println!("| variant | trainable params | s/step | × frozen forward | tokens/s |");
     println!("|---|---:|---:|---:|---:|");
-    let floor = forward_case(&shape, iters);
+    let floor = forward_case(&shape, &run);
     let row = |name: &str, m: &Measured| {
         println!(
             "| {name} | {} | {:.2} | {:.2} | {:.0} |",
@@ -360,20 +388,24 @@ fn tables(iters: usize) {
         )
     };
     row("frozen model, forward only (floor)", &floor);
-    row("LoRA r = 8, all seven", &run_case(&shape, "train-lora", iters).expect("a case"));
-    row(
-        "R-LoRA N = 5, r = 8, all seven",
-        &run_case(&shape, "train-rlora", iters).expect("a case"),
-    );
+    for (name, case) in [
+        ("LoRA r = 8, all seven", "train-lora"),
+        ("R-LoRA N = 5, r = 8, all seven", "train-rlora"),
+    ] {
+        row(name, &run_case(&shape, case, &run).expect("a case"));
+    }
 }
 
 fn main() {
+    tune_cpu_allocator();
     Train::seed(&Default::default(), 0);
     let args: Vec<String> = std::env::args().collect();
     let result = match flag(&args, "--case") {
         Some(case) => one_case(&args, case),
         None => {
-            let iters = flag(&args, "--iters").and_then(|v| v.parse().ok()).unwrap_or(3);
+            let iters = flag(&args, "--iters")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3);
             tables(iters);
             Ok(())
         }
@@ -383,4 +415,3 @@ fn main() {
         std::process::exit(2);
     }
 }
-

@@ -1,0 +1,63 @@
+//! [`BaseDtype`]: the float type the frozen base is held and multiplied in.
+
+use burn::tensor::DType;
+use burn::tensor::backend::{Backend, DTypeUsage};
+
+use crate::error::LlamaError;
+
+/// The float type of the frozen base's matrices (the projections, the embedding, the LM head);
+/// the norms, the adapters and their optimizer state, the activations and the loss stay f32.
+///
+/// A 16-bit base halves the model's memory (2 bytes per parameter instead of 4): each frozen
+/// product casts its f32 input to the base's type, multiplies there, and casts the result back.
+///
+/// With the `clap` feature a command line can take it by name (`auto`, `f32`, `f16`, `bf16`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum BaseDtype {
+    /// The checkpoint's own type when it is 16-bit and the backend computes in it, else f32.
+    #[default]
+    Auto,
+    /// 32-bit floats.
+    F32,
+    /// IEEE half precision.
+    F16,
+    /// bfloat16 (the float type of most Hugging Face checkpoints).
+    Bf16,
+}
+
+impl BaseDtype {
+    /// The type to hold the base in on `device`, for a checkpoint stored in `on_disk`. An
+    /// explicit 16-bit type the backend cannot compute in is an error naming both.
+    pub fn resolve<B: Backend>(
+        self,
+        on_disk: Option<DType>,
+        device: &B::Device,
+    ) -> Result<DType, LlamaError> {
+        let wanted = match self {
+            Self::Auto => {
+                return Ok(on_disk
+                    .filter(|d| matches!(d, DType::F16 | DType::BF16))
+                    .filter(|&d| computes_in::<B>(d, device))
+                    .unwrap_or(DType::F32));
+            }
+            Self::F32 => DType::F32,
+            Self::F16 => DType::F16,
+            Self::Bf16 => DType::BF16,
+        };
+        if computes_in::<B>(wanted, device) {
+            Ok(wanted)
+        } else {
+            Err(LlamaError::InvalidArgument(format!(
+                "this backend cannot compute in {wanted:?}: hold the base in f32 (or another \
+                 16-bit type), or use a backend that supports it (flex and cuda compute in f16 \
+                 and bf16; wgpu in f16 where the GPU does)"
+            )))
+        }
+    }
+}
+
+/// Whether the backend stores and computes in `dtype` on `device`.
+pub fn computes_in<B: Backend>(dtype: DType, device: &B::Device) -> bool {
+    B::dtype_usage(device, dtype).contains(DTypeUsage::Arithmetic)
+}
