@@ -1,9 +1,10 @@
 //! [`TextTokenizer`]: a Hugging Face `tokenizer.json` with the checkpoint's BOS and EOS rules.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::config::LlamaConfig;
 use crate::error::{LlamaError, read_json};
 
 /// The parts of `tokenizer_config.json` that change how prompts are encoded.
@@ -45,6 +46,8 @@ struct GenerationDefaults {
 /// knows the checkpoint's end-of-sequence tokens.
 pub struct TextTokenizer {
     tokenizer: tokenizers::Tokenizer,
+    /// The `tokenizer.json` it was read from, for messages.
+    path: PathBuf,
     bos: Option<u32>,
     /// `add_bos_token` of `tokenizer_config.json`, which overrides the post-processor.
     add_bos: Option<bool>,
@@ -88,10 +91,22 @@ impl TextTokenizer {
         }
         Ok(Self {
             tokenizer,
+            path,
             bos,
             add_bos: config.add_bos_token,
             eos,
         })
+    }
+
+    /// The tokenizer of the model in `dir` ([`TextTokenizer::from_dir`]), checked against the
+    /// model's `config.json` ([`TextTokenizer::check_fits`]) before the model loads: a token id
+    /// the model's embedding lacks is an error here rather than an out-of-bounds lookup later.
+    pub fn from_model_dir(dir: impl AsRef<Path>) -> Result<Self, LlamaError> {
+        let dir = dir.as_ref();
+        let tokenizer = Self::from_dir(dir)?;
+        let config = LlamaConfig::from_file(dir.join("config.json"))?;
+        tokenizer.check_fits(config.vocab_size)?;
+        Ok(tokenizer)
     }
 
     /// The ids of `text` as transformers encodes a prompt: the post-processor's special tokens,
@@ -142,5 +157,29 @@ impl TextTokenizer {
     /// The vocabulary size, added tokens included.
     pub fn vocab_size(&self) -> usize {
         self.tokenizer.get_vocab_size(true)
+    }
+
+    /// Checks that every id of the vocabulary (added tokens included) and every end-of-sequence
+    /// id is below `vocab_size`, the rows of the model's embedding: a larger id would index past
+    /// them. The error names the file, the token and its id.
+    pub fn check_fits(&self, vocab_size: usize) -> Result<(), LlamaError> {
+        let vocab = self.tokenizer.get_vocab(true);
+        let largest = vocab.iter().max_by_key(|(_, id)| **id);
+        if let Some((token, id)) = largest.filter(|(_, id)| **id as usize >= vocab_size) {
+            let last = vocab_size.saturating_sub(1);
+            return Err(LlamaError::Tokenizer(format!(
+                "{}: token {token:?} has id {id}, but the model's config.json has vocab_size \
+                 {vocab_size} (ids 0 to {last}): the tokenizer does not belong to this model",
+                self.path.display()
+            )));
+        }
+        match self.eos.iter().find(|&&eos| eos as usize >= vocab_size) {
+            Some(eos) => Err(LlamaError::Tokenizer(format!(
+                "{}: the end-of-sequence id {eos} (generation_config.json or \
+                 tokenizer_config.json) is not below the model's vocab_size {vocab_size}",
+                self.path.with_file_name("").display()
+            ))),
+            None => Ok(()),
+        }
     }
 }

@@ -59,3 +59,16 @@ fn decode_round_trips_text_and_a_missing_file_is_named() {
         .to_string();
     assert!(error.contains("/nonexistent/tokenizer.json"), "{error}");
 }
+
+#[test]
+fn ids_beyond_the_models_vocabulary_are_named() {
+    let tokenizer = TextTokenizer::from_dir(fixture("llama-gqa")).unwrap();
+    tokenizer.check_fits(1 << 20).unwrap();
+    let error = tokenizer.check_fits(10).unwrap_err().to_string();
+    assert!(
+        error.contains("llama-gqa/tokenizer.json") && error.contains("vocab_size 10"),
+        "{error}"
+    );
+    // The fixture's own config.json: its tokenizer fits.
+    TextTokenizer::from_model_dir(fixture("llama-gqa")).unwrap();
+}

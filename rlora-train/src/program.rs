@@ -3,9 +3,10 @@
 //!
 //! The top room: it imports [`cli`](crate::cli) and [`experiment`](crate::experiment).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::backend::{Backend, TrainBackend, devices, probe_device};
+use crate::cli::values::numbers_may_be_negative;
 use crate::cli::{
     CliError, EvalArgs, ExportArgs, GenerateArgs, HeadsArgs, PretrainArgs, TrainArgs, run_eval,
     run_export, run_generate, run_heads, run_pretrain, run_train,
@@ -39,6 +40,17 @@ pub enum Command {
     /// The paper's comparison in miniature: LoRA, HydraLoRA, its ablations and R-LoRA over
     /// several seeds on the built-in suite, with a report.
     Experiment(Box<ExperimentArgs>),
+}
+
+impl Cli {
+    /// Parses `argv` (the program's name first) as [`Parser::try_parse_from`] does, with
+    /// negative numbers accepted as the values of numeric flags (`--lr -1e-3`), for the flags'
+    /// parsers to judge.
+    pub fn try_parse_args(argv: impl IntoIterator<Item = String>) -> Result<Self, clap::Error> {
+        let mut command = numbers_may_be_negative(Self::command());
+        let matches = command.try_get_matches_from_mut(argv)?;
+        Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+    }
 }
 
 /// Runs `cli`'s subcommand, printing what it prints (`rlora generate --json`: one JSON object).

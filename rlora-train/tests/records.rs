@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rlora_train::data::{
-    Choices, DataError, ReadOutcome, TaskExample, TaskSpec, alpaca_prompt, load_task,
-    parse_task_spec, read_jsonl,
+    Choices, DEFAULT_MAX_LINE_BYTES, DataError, ReadOutcome, RecordError, TaskExample, TaskSpec,
+    alpaca_prompt, load_task, parse_task_spec, read_jsonl,
 };
 
 /// A fresh file under the temp dir with `contents`; removed on drop.
@@ -36,14 +36,14 @@ impl Drop for TempFile {
 
 fn read(contents: &str) -> Result<ReadOutcome, DataError> {
     let file = TempFile::new("read", contents.as_bytes());
-    read_jsonl(&file.0)
+    read_jsonl(&file.0, DEFAULT_MAX_LINE_BYTES)
 }
 
 /// Reads `contents` (one bad line) and returns the error message, checking it names the file
 /// and the line.
 fn error_at(contents: &str, line: usize) -> String {
     let file = TempFile::new("error", contents.as_bytes());
-    let error = read_jsonl(&file.0).unwrap_err();
+    let error = read_jsonl(&file.0, DEFAULT_MAX_LINE_BYTES).unwrap_err();
     let message = error.to_string();
     let location = format!("{}:{line}: ", file.name());
     assert!(
@@ -140,7 +140,7 @@ fn byte_order_mark_is_skipped() {
         "bom",
         b"\xEF\xBB\xBF{\"prompt\": \"a\", \"completion\": \"b\"}",
     );
-    let outcome = read_jsonl(&file.0).expect("valid");
+    let outcome = read_jsonl(&file.0, DEFAULT_MAX_LINE_BYTES).expect("valid");
     assert_eq!(outcome.examples[0].prompt, "a");
 }
 
@@ -222,7 +222,9 @@ fn invalid_utf8() {
         "utf8",
         b"{\"prompt\": \"a\", \"completion\": \"b\"}\n\xFF\xFE\n",
     );
-    let message = read_jsonl(&file.0).unwrap_err().to_string();
+    let message = read_jsonl(&file.0, DEFAULT_MAX_LINE_BYTES)
+        .unwrap_err()
+        .to_string();
     assert_eq!(message, format!("{}:2: not valid UTF-8", file.name()));
 }
 
@@ -284,15 +286,58 @@ fn bad_answer() {
 fn empty_files_have_no_records() {
     for contents in ["", "\n", "  \n\t\n"] {
         let file = TempFile::new("empty", contents.as_bytes());
-        let error = read_jsonl(&file.0).unwrap_err();
+        let error = read_jsonl(&file.0, DEFAULT_MAX_LINE_BYTES).unwrap_err();
         assert_eq!(error.to_string(), format!("{}: no records", file.name()));
+    }
+}
+
+#[test]
+fn a_line_over_the_cap_is_an_error_naming_the_file_and_the_line() {
+    let record = r#"{"prompt": "p", "completion": "c"}"#;
+    let cap = record.len();
+    let longer = r#"{"prompt": "p", "completion": "cc"}"#;
+    // At the cap (with or without a final newline), the line is read.
+    for contents in [
+        format!("{record}\n{record}"),
+        format!("{record}\n{record}\n"),
+    ] {
+        let file = TempFile::new("cap", contents.as_bytes());
+        let outcome = read_jsonl(&file.0, cap).expect("at the cap");
+        assert_eq!(outcome.examples.len(), 2);
+    }
+    // One byte over on the second line (last and without a newline, followed by another, or a
+    // `\r` before its newline): an error there.
+    for contents in [
+        format!("{record}\n{longer}"),
+        format!("{record}\n{longer}\n{record}\n"),
+        format!("{record}\n{record}\r\n"),
+    ] {
+        let file = TempFile::new("cap", contents.as_bytes());
+        let error = read_jsonl(&file.0, cap).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                DataError::Record {
+                    line: 2,
+                    problem: RecordError::LineTooLong { limit },
+                    ..
+                } if limit == cap
+            ),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("{}:2: ", file.name())),
+            "{message}"
+        );
+        assert!(message.contains("--max-line-bytes"), "{message}");
     }
 }
 
 #[test]
 fn missing_file_is_named() {
     let path = std::env::temp_dir().join("rlora-records-does-not-exist.jsonl");
-    let error = read_jsonl(&path).unwrap_err();
+    let error = read_jsonl(&path, DEFAULT_MAX_LINE_BYTES).unwrap_err();
     assert!(matches!(error, DataError::Io { .. }));
     assert!(
         error
@@ -305,7 +350,14 @@ fn missing_file_is_named() {
 fn load_task_reads_every_split() {
     let train = TempFile::new("train", br#"{"prompt": "t", "completion": "1"}"#);
     let test = TempFile::new("test", br#"{"prompt": "x", "completion": "2"}"#);
-    let task = load_task("demo", &train.0, None, Some(&test.0)).expect("valid");
+    let task = load_task(
+        "demo",
+        &train.0,
+        None,
+        Some(&test.0),
+        DEFAULT_MAX_LINE_BYTES,
+    )
+    .expect("valid");
     assert_eq!(task.name, "demo");
     assert_eq!(task.train[0].prompt, "t");
     assert_eq!(task.validation, None);
@@ -318,7 +370,7 @@ fn load_task_reads_every_split() {
         validation: Some(empty.0.clone()),
         test: None,
     };
-    let error = spec.load().unwrap_err();
+    let error = spec.load(DEFAULT_MAX_LINE_BYTES).unwrap_err();
     assert_eq!(error.to_string(), format!("{}: no records", empty.name()));
 }
 

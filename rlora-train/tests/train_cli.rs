@@ -209,6 +209,13 @@ fn a_non_finite_loss_stops_the_run_with_a_clear_message() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("training stopped: the loss is"), "{stderr}");
+    // The message names the step and what to continue from.
+    assert!(stderr.contains(" at step "), "{stderr}");
+    assert!(
+        stderr.contains("continue from it with the same flags, --resume and a lower --lr")
+            || stderr.contains("no checkpoint was written before it"),
+        "{stderr}"
+    );
 }
 
 #[test]

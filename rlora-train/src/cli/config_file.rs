@@ -1,13 +1,17 @@
 //! `rlora train --config FILE`: a run's flags kept in a TOML or JSON file.
 //!
 //! Keys are the flags' names (`lr`, `batch-size` or `batch_size`, `task` or `tasks`); values are
-//! strings, numbers, booleans (a switch such as `builtin` is set by `true`) or arrays (one flag
-//! per element). A flag given on the command line wins over the file's. The `run_config.json`
-//! that `rlora train` writes next to its outputs is such a file, so
-//! `rlora train --config OUT/run_config.json` repeats a run.
+//! strings, numbers (negative ones too), booleans (a switch such as `builtin` is set by `true`)
+//! or, for a flag that may be repeated (`task`, `targets`), arrays (one flag per element). A flag
+//! given on the command line wins over the file's. Each value is checked by its flag's parser
+//! here, so an error names the file and the key: a value out of the flag's domain, NaN or
+//! infinity, a list where one value belongs. The `run_config.json` that `rlora train` writes next
+//! to its outputs is such a file, so `rlora train --config OUT/run_config.json` repeats a run.
 
 use std::path::Path;
 
+use clap::ArgAction;
+use clap::error::ErrorKind;
 use serde_json::Value;
 
 use super::{CliError, TrainArgs};
@@ -59,6 +63,15 @@ fn file_flags(path: &Path, user: &[String]) -> Result<Vec<String>, CliError> {
     let table: Value = match path.extension().and_then(|e| e.to_str()) {
         Some("toml") => {
             let parsed: toml::Table = toml::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+            if let Some((key, value)) = parsed
+                .iter()
+                .find_map(|(k, v)| non_finite(v).map(|f| (k, f)))
+            {
+                return Err(format!(
+                    "{name}: `{key}` is {value}: a setting must be a finite number"
+                )
+                .into());
+            }
             serde_json::to_value(parsed).map_err(|e| format!("{name}: {e}"))?
         }
         Some("json") => serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?,
@@ -84,28 +97,64 @@ fn file_flags(path: &Path, user: &[String]) -> Result<Vec<String>, CliError> {
             continue;
         }
         let switch = !arg.get_action().takes_values();
+        let repeatable = matches!(arg.get_action(), ArgAction::Append);
         let values = match value {
-            Value::Array(items) => items,
+            Value::Array(items) if repeatable => items,
+            Value::Array(_) => {
+                return Err(format!("{name}: `{key}` takes one value, not a list").into());
+            }
             other => vec![other],
         };
         for value in values {
-            match (value, switch) {
-                (Value::Null, _) | (Value::Bool(false), true) => {}
-                (Value::Bool(true), true) => flags.push(long.clone()),
+            let text = match (value, switch) {
+                (Value::Null, _) | (Value::Bool(false), true) => continue,
+                (Value::Bool(true), true) => {
+                    flags.push(long.clone());
+                    continue;
+                }
                 (_, true) => {
                     return Err(format!("{name}: `{key}` is a switch: true or false").into());
                 }
-                (Value::String(s), false) => flags.extend([long.clone(), s]),
-                (Value::Number(n), false) => flags.extend([long.clone(), n.to_string()]),
-                (Value::Bool(b), false) => flags.extend([long.clone(), b.to_string()]),
+                (Value::String(s), false) => s,
+                (Value::Number(n), false) => n.to_string(),
+                (Value::Bool(b), false) => b.to_string(),
                 (Value::Array(_) | Value::Object(_), false) => {
                     return Err(format!(
                         "{name}: `{key}` must be a string, a number, a boolean or a list of them"
                     )
                     .into());
                 }
-            }
+            };
+            // `--lr=-1e-3`, not `--lr -1e-3`: a value may start with `-`.
+            let flag = format!("{long}={text}");
+            check_value(&train, &flag).map_err(|e| format!("{name}: `{key}`: {e}"))?;
+            flags.push(flag);
         }
     }
     Ok(flags)
+}
+
+/// The first non-finite float in `value` (itself or, in an array or table, an element), if any:
+/// TOML has `nan` and `inf`, which JSON, and so the flags, cannot carry.
+fn non_finite(value: &toml::Value) -> Option<f64> {
+    match value {
+        toml::Value::Float(f) if !f.is_finite() => Some(*f),
+        toml::Value::Array(items) => items.iter().find_map(non_finite),
+        toml::Value::Table(table) => table.values().find_map(non_finite),
+        _ => None,
+    }
+}
+
+/// Parses `flag` (`--lr=1e-3`) alone with `command`'s parser for it, so that a bad value is
+/// reported while the file and key are known; the flags that are missing are not its concern.
+fn check_value(command: &clap::Command, flag: &str) -> Result<(), String> {
+    let argv = [command.get_name(), flag];
+    match command.clone().try_get_matches_from(argv) {
+        Err(error) if error.kind() != ErrorKind::MissingRequiredArgument => {
+            let message = error.render().to_string();
+            let first = message.lines().next().unwrap_or_default();
+            Err(first.trim_start_matches("error: ").to_string())
+        }
+        _ => Ok(()),
+    }
 }

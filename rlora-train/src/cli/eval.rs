@@ -9,7 +9,7 @@ use rlora_llama::{Llama, TextTokenizer};
 use super::CliError;
 use super::generate::load_any_adapter;
 use crate::base::model_or_tiny_base;
-use crate::data::{SplitSizes, builtin_suite, parse_task_spec};
+use crate::data::{DEFAULT_MAX_LINE_BYTES, SplitSizes, builtin_suite, parse_task_spec};
 use crate::report::{markdown_table, write_json};
 use crate::trainer::{EvalReport, evaluate};
 
@@ -38,6 +38,10 @@ pub struct EvalArgs {
     /// Write `eval.json` and `eval.md` here.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// The longest line of a task file, in bytes (a longer one is an error naming the file and
+    /// the line).
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_line_bytes: u64,
     /// The built-in suite's seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -48,7 +52,7 @@ pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalR
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
     let mut tasks = Vec::new();
     for spec in &args.tasks {
-        let task = parse_task_spec(spec)?.load()?;
+        let task = parse_task_spec(spec)?.load(args.max_line_bytes as usize)?;
         let examples = task.test.or(task.validation).unwrap_or(task.train);
         tasks.push((task.name, examples));
     }
@@ -63,7 +67,7 @@ pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalR
     for (_, examples) in &mut tasks {
         examples.truncate(args.eval_examples as usize);
     }
-    let tokenizer = TextTokenizer::from_dir(&model_dir)?;
+    let tokenizer = TextTokenizer::from_model_dir(&model_dir)?;
     let mut model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     if let Some(adapter) = &args.adapter {
         model = load_any_adapter(model, adapter, device)?;

@@ -1,6 +1,8 @@
 //! The embedded default of `cargo run --release --example train`: with no `--model`, the shipped
 //! tiny base and the built-in suite with settings sized for a laptop CPU; with `--model`, the
-//! paper's settings for a real checkpoint. Flags given by the user override either.
+//! paper's settings for a real checkpoint. Flags given by the user override either. The
+//! example's own output folder is replaced by each run (`--overwrite`) unless the user gives
+//! `--output`, `--resume` or `--overwrite`.
 
 use clap::error::ErrorKind;
 
@@ -57,14 +59,23 @@ pub fn example_args(user: &[String], output: &str) -> Result<TrainArgs, clap::Er
     let user = expand_config_file(argv)
         .map_err(|e| TrainArgs::command().error(ErrorKind::ValueValidation, e))?
         .split_off(2);
-    let defaults = if user
-        .iter()
-        .any(|a| a == "--model" || a.starts_with("--model="))
-    {
+    let gives = |flag: &str| {
+        user.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    let mut defaults = if gives("--model") {
         vec!["--output".to_string(), output.to_string()]
     } else {
         tiny_base_defaults(output)
     };
+    // The example's own folder is scratch: each run replaces the last, unless the user names
+    // the folder or resumes.
+    if !["--output", "--resume", "--overwrite"]
+        .into_iter()
+        .any(gives)
+    {
+        defaults.push("--overwrite".to_string());
+    }
     let argv = std::iter::once("rlora train".to_string())
         .chain(defaults)
         .chain(user.iter().cloned());

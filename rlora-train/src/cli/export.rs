@@ -7,6 +7,7 @@ use clap::Args;
 use rlora_llama::Llama;
 
 use super::CliError;
+use super::export_output::StagedOutput;
 use super::generate::load_any_adapter;
 use super::values::non_negative;
 use crate::base::model_or_tiny_base;
@@ -20,9 +21,13 @@ pub struct ExportArgs {
     /// The adapter folder.
     #[arg(long)]
     pub adapter: PathBuf,
-    /// Where to write.
+    /// Where to write: a new or empty folder outside --model and --adapter (written into a
+    /// temporary sibling, then renamed into place).
     #[arg(long)]
     pub output: PathBuf,
+    /// Replace --output when it is not empty.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Write a full model with the adapters folded into its weights, instead of a PEFT adapter.
     #[arg(long)]
     pub merge: bool,
@@ -35,15 +40,21 @@ pub struct ExportArgs {
 /// folder with the base's tokenizer files.
 pub fn run_export<B: Backend>(args: &ExportArgs, device: &B::Device) -> Result<(), CliError> {
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
+    let inputs = [
+        ("--model", model_dir.as_path()),
+        ("--adapter", &args.adapter),
+    ];
+    let output = StagedOutput::new(&args.output, &inputs, args.overwrite)?;
     let model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     let model = load_any_adapter(model, &args.adapter, device)?;
     if !args.merge {
-        model.export_peft_adapter(&args.output, Some(&model_dir.to_string_lossy()))?;
+        model.export_peft_adapter(output.dir(), Some(&model_dir.to_string_lossy()))?;
+        output.commit()?;
         println!("PEFT adapter: {}", args.output.display());
         return Ok(());
     }
     let merged = model.merge_adapters(args.routing.as_deref())?;
-    merged.save_pretrained(&args.output)?;
+    merged.save_pretrained(output.dir())?;
     for file in [
         "tokenizer.json",
         "tokenizer_config.json",
@@ -52,10 +63,12 @@ pub fn run_export<B: Backend>(args: &ExportArgs, device: &B::Device) -> Result<(
     ] {
         let source = model_dir.join(file);
         if source.exists() {
-            std::fs::copy(&source, args.output.join(file))
-                .map_err(|e| format!("{}: {e}", source.display()))?;
+            let copy = output.dir().join(file);
+            std::fs::copy(&source, &copy)
+                .map_err(|e| format!("copying {} to {}: {e}", source.display(), copy.display()))?;
         }
     }
+    output.commit()?;
     println!("merged model: {}", args.output.display());
     Ok(())
 }

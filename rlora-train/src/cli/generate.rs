@@ -63,7 +63,7 @@ pub fn run_generate<B: Backend>(
 ) -> Result<GenerateOutput, LlamaError> {
     let model_dir =
         model_or_tiny_base(args.model.as_deref()).map_err(LlamaError::InvalidArgument)?;
-    let tokenizer = TextTokenizer::from_dir(&model_dir)?;
+    let tokenizer = TextTokenizer::from_model_dir(&model_dir)?;
     let mut model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     if let Some(adapter) = &args.adapter {
         model = load_any_adapter(model, adapter, device)?;

@@ -1,5 +1,8 @@
 //! The `rlora` command line: one module per subcommand (its flags and what it runs), the
-//! `--config` file of `rlora train`, the example's defaults, and the flags' value parsers.
+//! `--config` file of `rlora train`, the example's defaults, and the flags' value parsers; and
+//! what keeps a user's work safe: the checks `rlora train` makes before its model loads
+//! (`train_checks`), the ownership of its `--output` (`run_folder`: a lock, `--resume` against
+//! the saved settings, `--overwrite`), and `rlora export`'s staged `--output` (`export_output`).
 //! The `program` room, above this one, joins the subcommands into the `rlora` command.
 //!
 //! Imports [`data`](crate::data), [`trainer`](crate::trainer), [`base`](crate::base) and
@@ -9,11 +12,16 @@ mod config_file;
 mod eval;
 mod example;
 mod export;
+mod export_output;
 mod generate;
 mod heads;
 mod pretrain;
+mod resume_check;
+mod run_folder;
+mod run_lock;
 mod train;
 mod train_args;
+mod train_checks;
 pub mod values;
 
 pub use crate::base::tiny_base_dir;

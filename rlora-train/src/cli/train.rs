@@ -4,16 +4,18 @@
 use std::path::Path;
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
+use rlora_llama::{Llama, TextTokenizer};
 
+use super::run_folder::{RUN_CONFIG_FILE, claim};
 use super::train_args::splits;
+use super::train_checks::{CheckedModel, check_data, check_model};
 use super::{CliError, TrainArgs};
 use crate::base::model_or_tiny_base;
 use crate::data::{TaskExample, tokenize_examples};
 use crate::report::{head_heat_maps, markdown_table, training_curves, write_json};
 use crate::trainer::{
-    EvalReport, RunResources, TrainOutcome, TrainingData, evaluate, head_summary,
-    mean_off_diagonal, peak_memory_bytes, train_on_devices,
+    EvalReport, RunResources, TrainError, TrainOutcome, TrainingData, evaluate, head_summary,
+    latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes, train_on_devices,
 };
 
 /// Each task's name and the examples it is evaluated on.
@@ -22,6 +24,10 @@ type EvalSets = Vec<(String, Vec<TaskExample>)>;
 /// Runs `rlora train` on backend `B`, printing progress; returns the evaluation. The model lives
 /// on the first of `devices`; with more than one, training is data-parallel over them (the
 /// `rlora` command passes [`crate::backend::devices`] of `--devices`).
+///
+/// Every flag, the model's config and tokenizer, the tasks' files and `--output` are checked
+/// before the model's weights load and before anything is written (see `train_checks` and
+/// `run_folder`); the folder stays locked for this run until it returns.
 pub fn run_train<B: AutodiffBackend>(
     args: &TrainArgs,
     devices: &[B::Device],
@@ -35,13 +41,13 @@ pub fn run_train<B: AutodiffBackend>(
         .into());
     }
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
-    std::fs::create_dir_all(&args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
-    let tokenizer = TextTokenizer::from_dir(&model_dir)?;
+    let CheckedModel { tokenizer, spec } = check_model(args, &model_dir)?;
     let (data, eval_sets) = prepare_data(args, &tokenizer)?;
-    write_json(&args.output.join("run_config.json"), args)?;
+    check_data(args, &data, devices.len())?;
+    let _folder = claim(args)?;
+    write_json(&args.output.join(RUN_CONFIG_FILE), args)?;
 
     B::seed(device, args.seed);
-    let spec = AdapterSpec::new(Targets::parse(&args.targets)?, &args.hyperparameters());
     let model =
         Llama::<B>::from_pretrained_with_base(&model_dir, Some(&spec), args.base_dtype, device)?;
     let adapters = model.adapters();
@@ -61,7 +67,8 @@ pub fn run_train<B: AutodiffBackend>(
         &args.output,
         args.resume,
         devices.to_vec(),
-    )?;
+    )
+    .map_err(|error| explain_stop(error, args, devices.len()))?;
     let adapter_dir = args.output.join("adapter");
     trained.model.save_adapter(&adapter_dir)?;
     println!("evaluating the base and the adapted model …");
@@ -79,6 +86,32 @@ pub fn run_train<B: AutodiffBackend>(
     };
     write_report(args, &trained.model, &outcome, devices.len())?;
     Ok(outcome)
+}
+
+/// `error`, and when the run stopped (a loss that is not finite), the step it stopped at and the
+/// checkpoint that holds the last good state, to resume from.
+fn explain_stop(error: TrainError, args: &TrainArgs, devices: usize) -> CliError {
+    let TrainError::Stopped(message) = error else {
+        return error.into();
+    };
+    let every = args.checkpoint_every as usize;
+    let at = non_finite_step(&args.output, "Loss", every * devices)
+        .map(|batch| format!(" at step {}", batch.div_ceil(devices)))
+        .unwrap_or_default();
+    let checkpoint = args.output.join("checkpoint");
+    let advice = match latest_checkpoint(&args.output) {
+        Some(epoch) => format!(
+            "the last good state is the checkpoint of step {} in {}: continue from it with the \
+             same flags, --resume and a lower --lr",
+            epoch * every,
+            checkpoint.display()
+        ),
+        None => format!(
+            "no checkpoint was written before it (one comes every --checkpoint-every {every} \
+             steps): start again with a lower --lr and --overwrite"
+        ),
+    };
+    format!("{message}{at}; {advice}").into()
 }
 
 /// The training and validation examples of every task, tokenized, and the examples each task is
@@ -164,7 +197,7 @@ fn write_report<B: Backend>(
     pictures.extend(head_heat_maps(&heads, &args.output)?);
     println!("\n{table}");
     write_json(&args.output.join("eval.json"), outcome)?;
-    std::fs::write(args.output.join("eval.md"), &table).map_err(|e| format!("eval.md: {e}"))?;
+    rlora::io::write_atomically(&args.output.join("eval.md"), table.as_bytes())?;
     println!(
         "adapter: {}\nevaluation: {}",
         outcome.adapter_dir.display(),

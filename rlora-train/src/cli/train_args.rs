@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::{CliError, values};
 use crate::data::{
-    Mixing, SplitSizes, TaskData, TaskExample, builtin_suite, hold_out, parse_task_spec,
+    DEFAULT_MAX_LINE_BYTES, Mixing, SplitSizes, TaskData, TaskExample, builtin_suite, hold_out,
+    parse_task_spec,
 };
 use crate::trainer::TrainingConfig;
 
@@ -31,12 +32,20 @@ pub struct TrainArgs {
     /// Add the built-in synthetic multi-task suite.
     #[arg(long)]
     pub builtin: bool,
-    /// Where the adapter, checkpoints, metrics and evaluation go.
+    /// Where the adapter, checkpoints, metrics and evaluation go: a new or empty folder (or one
+    /// without a run), unless --resume or --overwrite.
     #[arg(long)]
     pub output: PathBuf,
-    /// Continue from the latest checkpoint in --output.
-    #[arg(long)]
+    /// Continue the run in --output from its latest checkpoint. Its settings must match the
+    /// run's run_config.json, except the learning rate and the steps, which may change.
+    #[arg(long, conflicts_with = "overwrite")]
+    #[serde(skip)]
     pub resume: bool,
+    /// Replace the run already in --output: its adapter, checkpoints, logs, evaluation and
+    /// pictures are deleted first (other files there are left alone).
+    #[arg(long)]
+    #[serde(skip)]
+    pub overwrite: bool,
     /// The adapter variant.
     #[arg(long, value_enum, default_value_t = Preset::RLora)]
     #[serde(with = "super::values::flag")]
@@ -104,6 +113,10 @@ pub struct TrainArgs {
     /// Held-out fraction of a task's training file when it has no validation file.
     #[arg(long, default_value_t = 0.05, value_parser = values::fraction)]
     pub holdout: f64,
+    /// The longest line of a task file, in bytes (a longer one is an error naming the file and
+    /// the line).
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_line_bytes: u64,
     /// Longest tokenized example.
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(2..))]
     pub max_seq_len: u32,
@@ -135,10 +148,11 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// `rlora train`'s flags as a command of their own (`rlora train` in messages).
+    /// `rlora train`'s flags as a command of their own (`rlora train` in messages), negative
+    /// numbers accepted as values (for their parsers to judge).
     pub fn command() -> clap::Command {
-        Self::augment_args(clap::Command::new("train").bin_name("rlora train"))
-            .args_override_self(true)
+        let command = Self::augment_args(clap::Command::new("train").bin_name("rlora train"));
+        values::numbers_may_be_negative(command.args_override_self(true))
     }
 
     /// Parses `argv` (the program's name first) as `rlora train`'s flags.
@@ -190,7 +204,7 @@ impl TrainArgs {
     pub(super) fn tasks(&self) -> Result<Vec<TaskData>, CliError> {
         let mut tasks = Vec::new();
         for spec in &self.tasks {
-            tasks.push(parse_task_spec(spec)?.load()?);
+            tasks.push(parse_task_spec(spec)?.load(self.max_line_bytes as usize)?);
         }
         if self.builtin {
             tasks.extend(builtin_suite(self.data_seed(), SplitSizes::default()));

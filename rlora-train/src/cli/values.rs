@@ -1,7 +1,10 @@
-//! The value parsers of the flags (numbers in a domain, `--mixing`), and the spelling of a
-//! `ValueEnum` flag's value, which run files also use.
+//! The value parsers of the flags (numbers in a domain, `--mixing`), negative numbers as flag
+//! values, and the spelling of a `ValueEnum` flag's value, which run files also use.
+
+use std::any::TypeId;
 
 use clap::ValueEnum;
+use clap::builder::Command;
 use serde::{Deserialize, Deserializer, Serializer};
 
 use crate::data::Mixing;
@@ -48,6 +51,28 @@ pub fn fraction(value: &str) -> Result<f64, String> {
     } else {
         Err(format!("must be in [0, 1), got {value}"))
     }
+}
+
+/// `command` with every flag whose value is a number accepting a value that starts with `-`,
+/// in every subcommand: `--lr -1e-3` reaches the flag's parser, which says what is wrong with it,
+/// where clap would report an unexpected argument `-1e-3` (its `allow_negative_numbers` does not
+/// take exponents such as `-1e-3`).
+pub fn numbers_may_be_negative(command: Command) -> Command {
+    let numbers = [
+        TypeId::of::<f64>(),
+        TypeId::of::<u32>(),
+        TypeId::of::<u64>(),
+    ];
+    command
+        .mut_args(|arg| {
+            let value = arg.get_value_parser().type_id();
+            if numbers.iter().any(|&number| value == number) {
+                arg.allow_hyphen_values(true)
+            } else {
+                arg
+            }
+        })
+        .mut_subcommands(numbers_may_be_negative)
 }
 
 /// Parses `proportional`, `uniform`, `temperature:T` or `weights:W1,W2,…`.

@@ -19,7 +19,7 @@ pub use prompt::{
     MAX_CHOICES, alpaca_prompt, choice_completions, choice_label, choice_lines,
     multiple_choice_example, multiple_choice_prompt,
 };
-pub use records::{DataError, ReadOutcome, RecordError, read_jsonl};
+pub use records::{DEFAULT_MAX_LINE_BYTES, DataError, ReadOutcome, RecordError, read_jsonl};
 pub use synthetic::{BUILTIN_TASKS, SplitSizes, builtin_suite, builtin_task};
 pub use task_spec::{TaskSpec, load_task, parse_task_spec};
 pub use tokenize::{Tokenize, TokenizeReport, TokenizedExample, tokenize_examples};

@@ -15,7 +15,13 @@
 //! first with any of its keys present, and the error names the field it lacks. Blank lines
 //! (whitespace only) are skipped and counted, `\r\n` endings and a leading byte-order mark are
 //! accepted. Every error names the file, and for a record its 1-based line.
+//!
+//! The file is read a line at a time, and a line longer than a cap
+//! ([`DEFAULT_MAX_LINE_BYTES`] unless raised) is an error as soon as the cap is reached: memory
+//! holds the examples kept and one line, never a whole file or an unbounded line.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -81,6 +87,11 @@ const SHAPES: [&[Field]; 3] = [
     ],
 ];
 
+/// The longest line [`read_jsonl`] reads by default, in bytes (1 MiB: far more than any example
+/// that fits a context window, so a longer line is a broken file or a task that needs the cap
+/// raised on purpose).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
 /// The record shapes, as listed in error messages.
 const EXPECTED_SHAPES: &str = "{\"instruction\", \"input\"?, \"output\"}, \
 {\"prompt\", \"completion\"} or {\"question\", \"choices\", \"answer\"}";
@@ -134,6 +145,15 @@ pub enum DataError {
 /// What is wrong with one line of a JSONL file (shown after `file:line: `).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RecordError {
+    /// The line is longer than the cap (its end was not read).
+    #[error(
+        "the line is longer than {limit} bytes, the cap on a line (--max-line-bytes); \
+         raise --max-line-bytes to read it"
+    )]
+    LineTooLong {
+        /// The cap, in bytes.
+        limit: usize,
+    },
     /// The line is not UTF-8.
     #[error("not valid UTF-8")]
     NotUtf8,
@@ -192,26 +212,47 @@ pub enum RecordError {
     },
 }
 
-/// Reads a JSONL file of records (see the [module docs](self)).
-pub fn read_jsonl(path: &Path) -> Result<ReadOutcome, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+/// Reads a JSONL file of records (see the [module docs](self)); a line longer than
+/// `max_line_bytes` (its newline not counted) is an error naming the file and the line.
+pub fn read_jsonl(path: &Path, max_line_bytes: usize) -> Result<ReadOutcome, DataError> {
+    let io = |source| DataError::Io {
         path: path.to_owned(),
         source,
-    })?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    // The empty piece after a final newline is not a line.
-    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    };
+    let mut reader = BufReader::new(File::open(path).map_err(io)?);
     let mut outcome = ReadOutcome {
         examples: Vec::new(),
         blank_lines: 0,
     };
-    for (index, line) in bytes.split(|&byte| byte == b'\n').enumerate() {
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        let limit = max_line_bytes as u64 + 1;
+        if (&mut reader)
+            .take(limit)
+            .read_until(b'\n', &mut line)
+            .map_err(io)?
+            == 0
+        {
+            break;
+        }
         let record = |problem| DataError::Record {
             path: path.to_owned(),
-            line: index + 1,
+            line: number,
             problem,
         };
-        let text = std::str::from_utf8(line).map_err(|_| record(RecordError::NotUtf8))?;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        } else if line.len() > max_line_bytes {
+            return Err(record(RecordError::LineTooLong {
+                limit: max_line_bytes,
+            }));
+        }
+        let bytes = match number {
+            1 => line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&line),
+            _ => &line,
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| record(RecordError::NotUtf8))?;
         if text.trim().is_empty() {
             outcome.blank_lines += 1;
             continue;

@@ -48,25 +48,28 @@ pub fn parse_task_spec(spec: &str) -> Result<TaskSpec, DataError> {
 }
 
 impl TaskSpec {
-    /// Reads the task's files (see [`load_task`]).
-    pub fn load(&self) -> Result<TaskData, DataError> {
+    /// Reads the task's files (see [`load_task`]), lines of at most `max_line_bytes`.
+    pub fn load(&self, max_line_bytes: usize) -> Result<TaskData, DataError> {
         load_task(
             &self.name,
             &self.train,
             self.validation.as_deref(),
             self.test.as_deref(),
+            max_line_bytes,
         )
     }
 }
 
-/// Reads a task's files: `train` is required, `validation` and `test` optional.
+/// Reads a task's files (lines of at most `max_line_bytes`): `train` is required, `validation`
+/// and `test` optional.
 pub fn load_task(
     name: &str,
     train: &Path,
     validation: Option<&Path>,
     test: Option<&Path>,
+    max_line_bytes: usize,
 ) -> Result<TaskData, DataError> {
-    let read = |path: &Path| read_jsonl(path).map(|outcome| outcome.examples);
+    let read = |path: &Path| read_jsonl(path, max_line_bytes).map(|outcome| outcome.examples);
     Ok(TaskData {
         name: name.to_owned(),
         train: read(train)?,

@@ -18,27 +18,10 @@ pub fn metric_history(
     name: &str,
     steps_per_epoch: usize,
 ) -> Vec<(f64, f64)> {
-    let mut logger = FileMetricLogger::new(dir);
     let mut history = Vec::new();
-    for epoch in 1.. {
-        if !dir
-            .join(split.to_string())
-            .join(format!("epoch-{epoch}"))
-            .is_dir()
-        {
-            break;
-        }
-        let entries: Vec<(f64, f64)> = logger
-            .read_numeric(name, epoch, &split)
-            .unwrap_or_default()
-            .iter()
-            .map(|entry| match entry {
-                NumericEntry::Value(value) => (*value, 1.0),
-                NumericEntry::Aggregated {
-                    aggregated_value,
-                    count,
-                } => (*aggregated_value, *count as f64),
-            })
+    for (epoch, entries) in logged_epochs(dir, &split, name) {
+        let entries: Vec<(f64, f64)> = entries
+            .into_iter()
             .filter(|(value, _)| value.is_finite())
             .collect();
         let first_step = (epoch - 1) * steps_per_epoch;
@@ -59,6 +42,47 @@ pub fn metric_history(
         }
     }
     history
+}
+
+/// The first step (counted as in [`metric_history`]) at which the training split of the run in
+/// `dir` logged a value of metric `name` that is not finite, if any.
+pub fn non_finite_step(dir: &Path, name: &str, steps_per_epoch: usize) -> Option<usize> {
+    logged_epochs(dir, &Split::Train, name)
+        .into_iter()
+        .find_map(|(epoch, entries)| {
+            let index = entries.iter().position(|(value, _)| !value.is_finite())?;
+            Some((epoch - 1) * steps_per_epoch + index + 1)
+        })
+}
+
+/// Every logged epoch of metric `name` in `split` (from 1 up to the first missing epoch folder),
+/// with its entries as `(value, count)`.
+fn logged_epochs(dir: &Path, split: &Split, name: &str) -> Vec<(usize, Vec<(f64, f64)>)> {
+    let mut logger = FileMetricLogger::new(dir);
+    let mut epochs = Vec::new();
+    for epoch in 1.. {
+        if !dir
+            .join(split.to_string())
+            .join(format!("epoch-{epoch}"))
+            .is_dir()
+        {
+            break;
+        }
+        let entries = logger
+            .read_numeric(name, epoch, split)
+            .unwrap_or_default()
+            .iter()
+            .map(|entry| match entry {
+                NumericEntry::Value(value) => (*value, 1.0),
+                NumericEntry::Aggregated {
+                    aggregated_value,
+                    count,
+                } => (*aggregated_value, *count as f64),
+            })
+            .collect();
+        epochs.push((epoch, entries));
+    }
+    epochs
 }
 
 /// The projection types (file-safe: `mlp_up_proj`) whose head similarity the run in `dir` logged

@@ -11,6 +11,7 @@ mod eval;
 mod heads;
 mod history;
 mod loader;
+mod metric_log;
 mod metrics;
 mod model;
 mod outcome;
@@ -22,8 +23,9 @@ pub use checkpoint::{AtomicRecorder, latest_checkpoint};
 pub use config::{TrainError, TrainingConfig, TrainingData};
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
-pub use history::{head_similarity_modules, metric_history};
+pub use history::{head_similarity_modules, metric_history, non_finite_step};
 pub use loader::StreamLoader;
+pub use metric_log::RunMetricLogger;
 pub use metrics::{
     HEAD_SIMILARITY, HeadSimilarityValue, StatsMetric, StatsValue, TokenLoss, TokensPerSecond,
     head_similarity_metric, loss_metric, task_loss_metric, tokens_per_second_metric,

@@ -23,6 +23,7 @@ use super::checkpoint::{AtomicRecorder, latest_checkpoint};
 use super::config::{TrainError, TrainingConfig, TrainingData};
 use super::heads::module_type;
 use super::loader::StreamLoader;
+use super::metric_log::RunMetricLogger;
 use super::metrics::{
     head_similarity_metric, loss_metric, task_loss_metric, tokens_per_second_metric,
 };
@@ -154,6 +155,7 @@ fn loops<B: AutodiffBackend>(
             FullPrecisionSettings,
         >::new()))
         .with_checkpointing_strategy(KeepLastNCheckpoints::new(config.keep_checkpoints))
+        .with_metric_logger(RunMetricLogger::new(dir, checkpoint.map_or(1, |c| c + 1)))
         .with_application_logger(None);
     if let Some(epoch) = checkpoint {
         training = training.checkpoint(epoch);

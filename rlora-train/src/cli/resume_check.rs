@@ -1,0 +1,207 @@
+//! `rlora train --resume`: the new settings against the run's saved `run_config.json`.
+//!
+//! A resumed run must train the same adapters on the same stream of batches as the run it
+//! continues, so every setting that decides them (the model, the tasks and their files, the
+//! variant and its heads, rank, α, dropout and targets, the seeds, the batch, the mixing, the
+//! checkpoint interval, …) must be unchanged. What the checkpoint does not fix may change and is
+//! applied from the resumed step on: the learning rate and its schedule (warmup, weight decay,
+//! clipping) and the steps (`--max-steps`, `--epochs`). Settings of the evaluation and of reading
+//! files do not matter. A setting this list does not know counts as one that must not change.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// The settings that may change on a resume, with what they are, in `run_config.json`'s keys.
+const APPLIED: [(&str, &str); 6] = [
+    ("lr", "learning rate"),
+    ("max_steps", "steps"),
+    ("epochs", "epochs"),
+    ("warmup_ratio", "warmup"),
+    ("weight_decay", "weight decay"),
+    ("max_grad_norm", "gradient clipping"),
+];
+
+/// The settings that do not change what is trained (`resume` and `overwrite` are actions, which
+/// earlier versions wrote too).
+const IGNORED: [&str; 7] = [
+    "output",
+    "resume",
+    "overwrite",
+    "eval_examples",
+    "eval_max_new_tokens",
+    "skip_base_eval",
+    "max_line_bytes",
+];
+
+/// One setting that differs: its key, the saved value and the new one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The key in `run_config.json`.
+    pub key: String,
+    /// The saved value.
+    pub saved: Value,
+    /// The new value.
+    pub new: Value,
+}
+
+impl Change {
+    /// `--batch-size: 8 (saved) → 16 (now)`.
+    fn line(&self) -> String {
+        format!(
+            "{}: {} (saved) → {} (now)",
+            flag(&self.key),
+            shown(&self.saved),
+            shown(&self.new)
+        )
+    }
+}
+
+/// The settings of `new` that differ from `saved` (both as `run_config.json` writes them), split
+/// into those a resume applies and those it refuses (in key order).
+pub fn compare(saved: &Value, new: &Value) -> (Vec<Change>, Vec<Change>) {
+    let empty = serde_json::Map::new();
+    let (saved_map, new_map) = (
+        saved.as_object().unwrap_or(&empty),
+        new.as_object().unwrap_or(&empty),
+    );
+    let mut keys: Vec<&String> = saved_map.keys().chain(new_map.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let (mut applied, mut refused) = (Vec::new(), Vec::new());
+    for key in keys {
+        let (before, after) = (
+            saved_map.get(key).unwrap_or(&Value::Null),
+            new_map.get(key).unwrap_or(&Value::Null),
+        );
+        if IGNORED.contains(&key.as_str()) || same(key, before, after) {
+            continue;
+        }
+        let change = Change {
+            key: key.clone(),
+            saved: before.clone(),
+            new: after.clone(),
+        };
+        if APPLIED.iter().any(|(k, _)| k == key) {
+            applied.push(change);
+        } else {
+            refused.push(change);
+        }
+    }
+    (applied, refused)
+}
+
+/// The error of a resume whose settings in `refused` differ from those saved in `file`.
+pub fn refusal(file: &Path, refused: &[Change]) -> String {
+    let lines: Vec<String> = refused.iter().map(|c| format!("  {}", c.line())).collect();
+    format!(
+        "--resume: these settings differ from the run's, saved in {}:\n{}\n\
+         they decide what is trained, so the checkpoint cannot continue with them: resume with \
+         the saved values (`--config {}` gives them all), or start a new run (another --output, \
+         or --overwrite to replace this one)",
+        file.display(),
+        lines.join("\n"),
+        file.display()
+    )
+}
+
+/// The line announcing the changes in `applied`, if any.
+pub fn announcement(applied: &[Change]) -> Option<String> {
+    let parts: Vec<String> = applied
+        .iter()
+        .map(|c| {
+            let what = APPLIED
+                .iter()
+                .find(|(k, _)| *k == c.key)
+                .map_or("", |(_, what)| what);
+            format!("{what} {}", c.line())
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "--resume: applying the new {} from the checkpoint's step on",
+            parts.join("; ")
+        )
+    })
+}
+
+/// Whether `a` and `b` are the same value of `key`: equal, or, for the model, paths to the same
+/// folder.
+fn same(key: &str, a: &Value, b: &Value) -> bool {
+    if a == b {
+        return true;
+    }
+    match (key, a, b) {
+        ("model", Value::String(a), Value::String(b)) => {
+            match (Path::new(a).canonicalize(), Path::new(b).canonicalize()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The command-line flag of a `run_config.json` key: `batch_size` → `--batch-size`, `tasks` →
+/// `--task`.
+fn flag(key: &str) -> String {
+    match key {
+        "tasks" => "--task".to_string(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+/// A value as the command line writes it: lists joined by commas, strings unquoted, null as
+/// `(not set)`.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Null => "(not set)".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "(none)".into(),
+        Value::Array(items) => items.iter().map(shown).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn changes_are_split_into_applied_and_refused() {
+        let saved = json!({"lr": 1e-3, "heads": 3, "rank": 4, "output": "a", "tasks": ["x=x.jsonl"],
+            "max_steps": 10, "seed": 0, "resume": false});
+        let new = json!({"lr": 2e-3, "heads": 5, "rank": 4, "output": "b", "tasks": ["x=y.jsonl"],
+            "max_steps": 20, "seed": 0, "routing": "task"});
+        let (applied, refused) = compare(&saved, &new);
+        let keys = |changes: &[Change]| changes.iter().map(|c| c.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&applied), ["lr", "max_steps"]);
+        // A key the saved file lacks (a newer setting) is refused, not ignored; `resume`, which
+        // earlier versions saved, is ignored.
+        assert_eq!(keys(&refused), ["heads", "routing", "tasks"]);
+        let message = refusal(Path::new("run/run_config.json"), &refused);
+        assert!(
+            message.contains("--heads: 3 (saved) → 5 (now)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("--task: x=x.jsonl (saved) → x=y.jsonl (now)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("--routing: (not set) (saved) → task (now)"),
+            "{message}"
+        );
+        let line = announcement(&applied).unwrap();
+        assert!(
+            line.contains("learning rate --lr: 0.001 (saved) → 0.002 (now)"),
+            "{line}"
+        );
+        assert!(
+            line.contains("steps --max-steps: 10 (saved) → 20 (now)"),
+            "{line}"
+        );
+        assert_eq!(announcement(&[]), None);
+    }
+}

@@ -1,0 +1,180 @@
+//! `rlora train --output DIR`: the folder of one run, which a new run may not take over unasked.
+//!
+//! [`claim`] locks the folder ([`RunLock`]) and then decides from what it holds:
+//!
+//! | the folder | no flag | `--resume` | `--overwrite` |
+//! |---|---|---|---|
+//! | new, empty, or without a run's files | a new run | error: nothing to resume | a new run |
+//! | holds a run | error naming the run's files | continue it, if its settings match and it has a checkpoint | delete the run's files, then a new run |
+//!
+//! A run's files are those `rlora train` writes ([`RUN_ENTRIES`], `heads_*.png`); anything else in
+//! the folder is never deleted. A folder whose only run file is `run_config.json` holds a run
+//! that stopped before its first step, with nothing to lose. Nothing is written or deleted until
+//! every check has passed.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::resume_check::{announcement, compare, refusal};
+use super::run_lock::{LOCK_FILE, RunLock};
+use super::{CliError, TrainArgs};
+use crate::trainer::latest_checkpoint;
+
+/// The settings of the run in a folder.
+pub const RUN_CONFIG_FILE: &str = "run_config.json";
+
+/// The files and folders of a run in its `--output` (besides `heads_<module>.png`).
+pub const RUN_ENTRIES: [&str; 10] = [
+    RUN_CONFIG_FILE,
+    "adapter",
+    "checkpoint",
+    "train",
+    "valid",
+    "eval.json",
+    "eval.md",
+    "loss.png",
+    "head_similarity.png",
+    "experiment.log",
+];
+
+/// A run's folder, locked for this process until dropped.
+#[derive(Debug)]
+pub struct RunFolder {
+    _lock: RunLock,
+}
+
+/// Creates and locks `args.output`, and checks it against `--resume` / `--overwrite` (see the
+/// [module docs](self)); with `--overwrite`, deletes the earlier run's files; with `--resume`,
+/// the metric logs after its checkpoint (the resumed run writes them again).
+///
+/// # Errors
+/// The folder is in use by another run (naming its process id), holds a run and neither flag is
+/// given, has nothing to resume, or holds a run whose settings differ in ways a resume cannot
+/// apply (a diff of them); or a file cannot be read or deleted (naming it and the reason).
+pub fn claim(args: &TrainArgs) -> Result<RunFolder, CliError> {
+    let dir = &args.output;
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("--output {} is a file, not a folder", dir.display()).into());
+    }
+    if args.resume && !dir.exists() {
+        return Err(format!(
+            "--resume: {} does not exist; there is nothing to resume",
+            dir.display()
+        )
+        .into());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let lock = RunLock::acquire(dir)?;
+    let run = run_entries(dir)?;
+    let started = run.iter().any(|entry| entry != RUN_CONFIG_FILE);
+    if args.resume {
+        let epoch = resumable(args)?;
+        discard_logs_after(dir, epoch)?;
+    } else if started && args.overwrite {
+        for entry in &run {
+            remove(&dir.join(entry))?;
+        }
+        println!(
+            "--overwrite: deleted the earlier run in {} ({})",
+            dir.display(),
+            run.join(", ")
+        );
+    } else if started {
+        return Err(format!(
+            "--output {} holds another run ({}): add --resume to continue it, --overwrite to \
+             replace it, or choose another --output",
+            dir.display(),
+            run.join(", ")
+        )
+        .into());
+    }
+    Ok(RunFolder { _lock: lock })
+}
+
+/// The checkpoint epoch that `--resume` continues from, once the saved settings are checked
+/// against `args` (printing the changes it applies).
+fn resumable(args: &TrainArgs) -> Result<usize, CliError> {
+    let dir = &args.output;
+    let nothing = |what: &str| -> CliError {
+        format!(
+            "--resume: {} {what}, so there is nothing to resume; run without --resume to start \
+             a new run there",
+            dir.display()
+        )
+        .into()
+    };
+    let file = dir.join(RUN_CONFIG_FILE);
+    if !file.is_file() {
+        return Err(nothing(&format!("holds no run (no {RUN_CONFIG_FILE})")));
+    }
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let saved: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let (applied, refused) = compare(&saved, &serde_json::to_value(args)?);
+    if !refused.is_empty() {
+        return Err(refusal(&file, &refused).into());
+    }
+    let epoch = latest_checkpoint(dir).ok_or_else(|| {
+        nothing(&format!(
+            "has no checkpoint yet (none in {})",
+            dir.join("checkpoint").display()
+        ))
+    })?;
+    if let Some(line) = announcement(&applied) {
+        println!("{line}");
+    }
+    Ok(epoch)
+}
+
+/// The names of the run's entries in `dir` ([`RUN_ENTRIES`] and `heads_*.png`), sorted.
+fn run_entries(dir: &Path) -> Result<Vec<String>, CliError> {
+    let listing = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut names = Vec::new();
+    for entry in listing {
+        let name = entry
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .file_name()
+            .to_string_lossy()
+            .to_string();
+        let heat_map = name.starts_with("heads_") && name.ends_with(".png");
+        if name != LOCK_FILE && (RUN_ENTRIES.contains(&name.as_str()) || heat_map) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Deletes the metric logs of the epochs after `epoch` (`train/epoch-N`, `valid/epoch-N`,
+/// `N > epoch`): a run killed after its last checkpoint leaves some, and the resumed run logs
+/// those epochs again, every step exactly once.
+fn discard_logs_after(dir: &Path, epoch: usize) -> Result<(), CliError> {
+    for split in ["train", "valid"] {
+        let Ok(listing) = std::fs::read_dir(dir.join(split)) else {
+            continue;
+        };
+        for entry in listing.flatten() {
+            let later = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("epoch-"))
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| n > epoch);
+            if later {
+                remove(&entry.path())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a file or a folder with what it holds.
+fn remove(path: &Path) -> Result<(), CliError> {
+    let removed = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    removed.map_err(|e| format!("cannot delete {}: {e}", path.display()).into())
+}

@@ -1,0 +1,90 @@
+//! What `rlora train` checks before the model loads or anything is written: the model's config
+//! and its tokenizer agree, the targets exist and the adapters fit them (a rank or a head count
+//! larger than a target projection's dimensions is refused), the training settings hang together,
+//! and, once the tasks are read, the mixing has a weight per task and a step's batches fit in the
+//! mixture.
+
+use std::path::Path;
+
+use rlora_llama::{AdapterSpec, LlamaConfig, Targets, TextTokenizer};
+
+use super::{CliError, TrainArgs};
+use crate::trainer::TrainingData;
+
+/// The model's parts that the checks read: its tokenizer, and the adapters to put on it.
+pub struct CheckedModel {
+    /// The tokenizer of the model folder, its ids checked against the model's vocabulary.
+    pub tokenizer: TextTokenizer,
+    /// The adapters' targets and settings, checked against the target projections.
+    pub spec: AdapterSpec,
+}
+
+/// Checks the flags that need only the model's `config.json` and tokenizer (not its weights).
+///
+/// # Errors
+/// An unknown target, adapter settings that the R-LoRA layer refuses or that do not fit a target
+/// projection, inconsistent training settings, or a tokenizer that does not belong to the model;
+/// each names the flag or the file.
+pub fn check_model(args: &TrainArgs, model_dir: &Path) -> Result<CheckedModel, CliError> {
+    let targets = Targets::parse(&args.targets).map_err(|e| format!("--targets: {e}"))?;
+    args.training_config().validate()?;
+    let config_file = model_dir.join("config.json");
+    let config = LlamaConfig::from_file(&config_file)?;
+    let hyperparameters = args.hyperparameters();
+    for module in targets.iter() {
+        let (d_input, d_output) = module.dims(&config);
+        let largest = d_input.min(d_output);
+        for (flag, value) in [
+            ("--rank", hyperparameters.rank),
+            ("--heads", hyperparameters.heads),
+        ] {
+            if value > largest {
+                return Err(format!(
+                    "{flag} {value} is larger than the {module} projections of {} \
+                     ({d_input} → {d_output}): at most {largest}",
+                    config_file.display()
+                )
+                .into());
+            }
+        }
+        hyperparameters.config(d_input, d_output).validate()?;
+    }
+    let tokenizer = TextTokenizer::from_dir(model_dir)?;
+    tokenizer.check_fits(config.vocab_size)?;
+    Ok(CheckedModel {
+        tokenizer,
+        spec: AdapterSpec::new(targets, &hyperparameters),
+    })
+}
+
+/// Checks the flags that need the tasks' data: `--mixing` against the tasks, and that a step
+/// (`--batch-size` examples on each of `devices` devices) fits in the training mixture.
+pub fn check_data(args: &TrainArgs, data: &TrainingData, devices: usize) -> Result<(), CliError> {
+    let mut sizes = vec![0usize; data.task_names.len()];
+    for example in &data.train {
+        sizes[example.task] += 1;
+    }
+    args.mixing.shares(&sizes).map_err(|e| {
+        format!(
+            "--mixing {}: {e} (the tasks: {})",
+            args.mixing,
+            data.task_names.join(", ")
+        )
+    })?;
+    let step = args.batch_size as usize * devices;
+    if step > data.train.len() {
+        let tasks: Vec<String> = (data.task_names.iter().zip(&sizes))
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        return Err(format!(
+            "--batch-size {} on {devices} device{} takes {step} examples a step, more than the \
+             whole training mixture holds ({}: {}): lower --batch-size",
+            args.batch_size,
+            if devices == 1 { "" } else { "s" },
+            data.train.len(),
+            tasks.join(", ")
+        )
+        .into());
+    }
+    Ok(())
+}
