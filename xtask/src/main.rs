@@ -6,6 +6,9 @@
 //! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
 //! - `bench`: runs the benchmarks, which print their ratio tables; `bench --vs-pytorch`, rlora's
 //!   benchmark beside its PyTorch twin ([`vs_pytorch`]).
+//! - `gpu-check`: on a machine with an NVIDIA GPU, the backend-generic tests on CUDA, 20 training
+//!   steps of the embedded default on CUDA against the CPU backend, and the training-step
+//!   benchmark on CUDA ([`gpu_check`]).
 //! - `pretrain`: rebuilds the tiny base model in `assets/tiny-base` (about 10 minutes on 2 cores).
 //! - `experiment`: the paper's comparison in miniature (`rlora experiment`, release build), into
 //!   `experiments/<date>`; further arguments go to `rlora experiment`.
@@ -15,7 +18,8 @@ use std::process::{Command, ExitCode};
 
 mod vs_pytorch;
 
-const USAGE: &str = "usage: cargo xtask <ci | fixtures | bench | pretrain | experiment [ARGS]>
+const USAGE: &str =
+    "usage: cargo xtask <ci | fixtures | bench | gpu-check | pretrain | experiment [ARGS]>
 
   ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features,
             the backend-generic tests on wgpu (Vulkan)
@@ -25,6 +29,8 @@ const USAGE: &str = "usage: cargo xtask <ci | fixtures | bench | pretrain | expe
   bench --vs-pytorch [--shapes bench,qwen2.5-0.5b] [--dtypes f32,bf16] [--iters N]
             rlora's benchmark and its PyTorch twin (transformers + PEFT in a virtual environment
             under target/, created on first use) case by case, with their ratios
+  gpu-check the rlora and rlora-llama tests on CUDA, 20 steps of the embedded default on CUDA
+            against the CPU (losses within 1e-3), the training-step benchmark on CUDA
   pretrain  rebuild assets/tiny-base, the tiny byte-level base the examples fine-tune
   experiment
             LoRA, HydraLoRA, its ablations and R-LoRA over 3 seeds on the built-in suite
@@ -40,6 +46,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("fixtures") => fixtures(),
         Some("bench") => bench(&std::env::args().skip(2).collect::<Vec<_>>()),
+        Some("gpu-check") => gpu_check(),
         Some("pretrain") => run(
             "pretraining the tiny base",
             rlora_release().args([
@@ -132,7 +139,7 @@ fn ci() -> Result<(), String> {
                 "--features",
                 "wgpu",
                 "--test",
-                "wgpu_training",
+                "gpu_training",
             ]),
         )
     } else if std::env::var_os("CI").is_some() {
@@ -141,6 +148,69 @@ fn ci() -> Result<(), String> {
         eprintln!("xtask: no Vulkan driver found, skipping the wgpu tests");
         Ok(())
     }
+}
+
+/// `cargo xtask gpu-check`: what CI cannot run, on one NVIDIA GPU (about 5 minutes once built).
+fn gpu_check() -> Result<(), String> {
+    run(
+        "backend-generic tests on CUDA",
+        cargo().args([
+            "test",
+            "-p",
+            "rlora",
+            "-p",
+            "rlora-llama",
+            "--tests",
+            "--features",
+            "rlora/test-cuda,rlora-llama/test-cuda",
+        ]),
+    )?;
+    run(
+        "20 training steps on CUDA against the CPU backend",
+        cargo().env("RLORA_GPU_STEPS", "20").args([
+            "test",
+            "-p",
+            "rlora-train",
+            "--features",
+            "cuda",
+            "--test",
+            "gpu_training",
+        ]),
+    )?;
+    run(
+        "the training-step benchmark on CUDA (bench shape tables)",
+        cargo().args([
+            "bench",
+            "-p",
+            "rlora-train",
+            "--features",
+            "cuda",
+            "--bench",
+            "llama",
+        ]),
+    )?;
+    for case in ["train-lora", "train-rlora", "forward", "decode-512"] {
+        run(
+            &format!("{case} on CUDA at the Qwen2.5-0.5B shape"),
+            cargo().args([
+                "bench",
+                "-p",
+                "rlora-train",
+                "--features",
+                "cuda",
+                "--bench",
+                "llama",
+                "--",
+                "--case",
+                case,
+                "--shape",
+                "qwen2.5-0.5b",
+                "--dtype",
+                "bf16",
+            ]),
+        )?;
+    }
+    Ok(())
 }
 
 fn fixtures() -> Result<(), String> {

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
-#[cfg(not(feature = "test-wgpu"))]
+#[cfg(not(any(feature = "test-wgpu", feature = "test-cuda")))]
 pub type TestBackend = burn::backend::NdArray<f32>;
-#[cfg(feature = "test-wgpu")]
+#[cfg(all(feature = "test-wgpu", not(feature = "test-cuda")))]
 pub type TestBackend = burn::backend::Wgpu;
+#[cfg(feature = "test-cuda")]
+pub type TestBackend = burn::backend::Cuda;
 
 /// The training backend over [`TestBackend`].
 pub type TestAutodiff = burn::backend::Autodiff<TestBackend>;

@@ -1,7 +1,7 @@
 //! Shared by the integration tests: the backend they run on and tensor comparisons.
 //!
-//! Every test body is generic over the backend; `TestBackend` is NdArray by default and wgpu with
-//! `--features test-wgpu`, so the same tests exercise the GPU code path.
+//! Every test body is generic over the backend; `TestBackend` is NdArray by default, wgpu with
+//! `--features test-wgpu` and CUDA with `--features test-cuda`, so the same tests exercise the GPU code path.
 #![allow(dead_code)]
 
 use burn::module::Param;
@@ -9,10 +9,12 @@ use burn::nn::Linear;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-#[cfg(not(feature = "test-wgpu"))]
+#[cfg(not(any(feature = "test-wgpu", feature = "test-cuda")))]
 pub type TestBackend = burn::backend::NdArray<f32>;
-#[cfg(feature = "test-wgpu")]
+#[cfg(all(feature = "test-wgpu", not(feature = "test-cuda")))]
 pub type TestBackend = burn::backend::Wgpu;
+#[cfg(feature = "test-cuda")]
+pub type TestBackend = burn::backend::Cuda;
 
 /// The training (autodiff) backend over [`TestBackend`].
 pub type TestAutodiff = burn::backend::Autodiff<TestBackend>;

@@ -1,12 +1,13 @@
-//! A few training steps of the embedded default (the tiny base, the built-in suite, R-LoRA on
-//! the MLP) on wgpu and on the CPU backend from the same adapter: the per-step losses and the
+//! Training steps of the embedded default (the tiny base, the built-in suite, R-LoRA on the MLP)
+//! on a GPU backend and on the CPU backend from the same adapter: the per-step losses and the
 //! trained adapters agree within 1e-3. Run with `--features wgpu` (CI does, on Mesa's software
-//! Vulkan driver).
-#![cfg(feature = "wgpu")]
+//! Vulkan driver, 3 steps) or `--features cuda` (`cargo xtask gpu-check`, 20 steps);
+//! `RLORA_GPU_STEPS` sets the number of steps.
+#![cfg(any(feature = "wgpu", feature = "cuda"))]
 
 use std::path::{Path, PathBuf};
 
-use burn::backend::{Autodiff, Flex, Wgpu};
+use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::metric::store::Split;
 use rlora::Preset;
@@ -15,7 +16,19 @@ use rlora_train::cli::tiny_base_dir;
 use rlora_train::data::{SplitSizes, builtin_suite, tokenize_examples};
 use rlora_train::trainer::{TrainingConfig, TrainingData, metric_history, train};
 
-const STEPS: usize = 3;
+/// The GPU backend under test: CUDA when enabled, else wgpu.
+#[cfg(feature = "cuda")]
+type Gpu = burn::backend::Cuda;
+#[cfg(not(feature = "cuda"))]
+type Gpu = burn::backend::Wgpu;
+
+/// Training steps per run: `RLORA_GPU_STEPS`, else 3 (lavapipe emulates a GPU on the CPU, slowly).
+fn steps() -> usize {
+    std::env::var("RLORA_GPU_STEPS")
+        .ok()
+        .and_then(|steps| steps.parse().ok())
+        .unwrap_or(3)
+}
 
 fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rlora-wgpu-{name}-{}", std::process::id()));
@@ -58,7 +71,7 @@ fn data() -> TrainingData {
     data
 }
 
-/// Trains `STEPS` steps on `B` from the adapter saved in `adapter`; returns the per-step losses
+/// Trains [`steps`] steps on `B` from the adapter saved in `adapter`; returns the per-step losses
 /// and the trained adapter's tensors.
 fn train_on<B: AutodiffBackend>(adapter: &Path, name: &str) -> (Vec<f64>, Vec<Vec<f32>>) {
     let device = B::Device::default();
@@ -70,12 +83,12 @@ fn train_on<B: AutodiffBackend>(adapter: &Path, name: &str) -> (Vec<f64>, Vec<Ve
         .with_learning_rate(1e-4)
         .with_warmup_ratio(0.0)
         .with_batch_size(8)
-        .with_max_steps(Some(STEPS))
-        .with_checkpoint_every(STEPS)
+        .with_max_steps(Some(steps()))
+        .with_checkpoint_every(steps())
         .with_seed(3);
     let dir = tempdir(name);
     let trained = train(model, &data(), &config, &dir, false).unwrap().model;
-    let losses = metric_history(&dir, Split::Train, "Loss", STEPS)
+    let losses = metric_history(&dir, Split::Train, "Loss", steps())
         .into_iter()
         .map(|(_, loss)| loss)
         .collect();
@@ -106,7 +119,7 @@ fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
 }
 
 #[test]
-fn training_steps_on_wgpu_match_the_cpu_backend() {
+fn training_steps_on_the_gpu_match_the_cpu_backend() {
     // One adapter, drawn on the CPU, is the start of both runs.
     let adapter = tempdir("adapter");
     let device = Default::default();
@@ -116,15 +129,15 @@ fn training_steps_on_wgpu_match_the_cpu_backend() {
     let initial = adapter_tensors(&start);
 
     let (cpu_losses, cpu) = train_on::<Autodiff<Flex>>(&adapter, "cpu");
-    let (gpu_losses, gpu) = train_on::<Autodiff<Wgpu>>(&adapter, "wgpu");
+    let (gpu_losses, gpu) = train_on::<Autodiff<Gpu>>(&adapter, "gpu");
     let _ = std::fs::remove_dir_all(&adapter);
 
-    assert_eq!(cpu_losses.len(), STEPS);
-    assert_eq!(gpu_losses.len(), STEPS);
+    assert_eq!(cpu_losses.len(), steps());
+    assert_eq!(gpu_losses.len(), steps());
     for (step, (c, g)) in cpu_losses.iter().zip(&gpu_losses).enumerate() {
         assert!(
             (c - g).abs() <= 1e-3 * c.abs().max(1.0),
-            "step {step}: cpu {c} wgpu {g}"
+            "step {step}: cpu {c} gpu {g}"
         );
     }
     let moved = max_abs_diff(&cpu, &initial);
