@@ -98,10 +98,15 @@ impl<B: Backend> Llama<B> {
         let h_const = h.clone().detach();
         let n = targets.len();
         let chunk = (budget / self.config.vocab_size).clamp(1, n);
+        // The head in f32 once per call, not once per chunk: a 16-bit head would otherwise be
+        // converted for every chunk's two products on backends whose 16-bit matmul goes through
+        // f32 (flex's bf16), and the loss is computed in f32 in any case.
+        let head = to_f32(self.head_weight()); // [V, d]
         let (mut nll, mut grad) = (Vec::new(), Vec::new());
         for start in (0..n).step_by(chunk) {
             let len = chunk.min(n - start);
-            let (nll_chunk, grad_chunk) = self.head_nll(
+            let (nll_chunk, grad_chunk) = head_nll(
+                head.clone(),
                 h_const.clone().narrow(0, start, len),
                 targets.targets.clone().narrow(0, start, len),
                 with_grad,
@@ -117,40 +122,6 @@ impl<B: Backend> Llama<B> {
         rows.select_assign(0, targets.rows.clone(), nll, IndexingUpdateOp::Add)
     }
 
-    /// `nll_t` `[c]` for hidden states `h: [c, d]` (no gradient) and targets `[c]`, and with
-    /// `with_grad` the gradient `∂nll_t/∂h_t` `[c, d]`. Computed in f32 whatever the head's dtype.
-    fn head_nll(
-        &self,
-        h: Tensor<B, 2>,
-        targets: Tensor<B, 1, Int>,
-        with_grad: bool,
-    ) -> (Tensor<B, 1>, Option<Tensor<B, 2>>) {
-        let [c, _] = h.dims();
-        let head = self.head_weight(); // [V, d]
-        let logits = to_f32(self.head_logits(h, head.clone())); // [c, V]
-        let targets = targets.reshape([c, 1]);
-        let max = logits.clone().max_dim(1); // [c, 1]
-        let shifted = logits - max;
-        let picked = shifted.clone().gather(1, targets.clone()); // [c, 1]
-        let exp = shifted.exp();
-        let sum_exp = exp.clone().sum_dim(1);
-        let nll = (sum_exp.clone().log() - picked).reshape([c]);
-        if !with_grad {
-            return (nll, None);
-        }
-        let probs = exp.div(sum_exp); // softmax, [c, V]
-        let minus_one = Tensor::<B, 2>::full([c, 1], -1.0, &probs.device());
-        let dlogits = probs.scatter(1, targets, minus_one, IndexingUpdateOp::Add);
-        let dtype = head.dtype();
-        let grad = to_dtype(dlogits, dtype).matmul(head); // [c, d]
-        (nll, Some(to_f32(grad)))
-    }
-
-    /// `h Wᵀ`: `[c, d]` → `[c, V]`, in the head's dtype.
-    fn head_logits(&self, h: Tensor<B, 2>, head: Tensor<B, 2>) -> Tensor<B, 2> {
-        to_dtype(h, head.dtype()).matmul(head.transpose())
-    }
-
     /// The LM head as `[V, d]`: the tied embedding, or the head's weight transposed (a view).
     fn head_weight(&self) -> Tensor<B, 2> {
         match &self.lm_head {
@@ -160,15 +131,38 @@ impl<B: Backend> Llama<B> {
     }
 }
 
-fn to_f32<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    to_dtype(x, DType::F32)
+/// `nll_t` `[c]` for hidden states `h: [c, d]` (no gradient), targets `[c]` and the f32 head
+/// `[V, d]`, and with `with_grad` the gradient `∂nll_t/∂h_t = (softmax(h Wᵀ) − onehot_t) W`
+/// `[c, d]`.
+fn head_nll<B: Backend>(
+    head: Tensor<B, 2>,
+    h: Tensor<B, 2>,
+    targets: Tensor<B, 1, Int>,
+    with_grad: bool,
+) -> (Tensor<B, 1>, Option<Tensor<B, 2>>) {
+    let [c, _] = h.dims();
+    let logits = to_f32(h).matmul(head.clone().transpose()); // [c, V]
+    let targets = targets.reshape([c, 1]);
+    let max = logits.clone().max_dim(1); // [c, 1]
+    let shifted = logits - max;
+    let picked = shifted.clone().gather(1, targets.clone()); // [c, 1]
+    let exp = shifted.exp();
+    let sum_exp = exp.clone().sum_dim(1);
+    let nll = (sum_exp.clone().log() - picked).reshape([c]);
+    if !with_grad {
+        return (nll, None);
+    }
+    let probs = exp.div(sum_exp); // softmax, [c, V]
+    let minus_one = Tensor::<B, 2>::full([c, 1], -1.0, &probs.device());
+    let dlogits = probs.scatter(1, targets, minus_one, IndexingUpdateOp::Add);
+    (nll, Some(dlogits.matmul(head))) // [c, d]
 }
 
-fn to_dtype<B: Backend, const D: usize>(x: Tensor<B, D>, dtype: DType) -> Tensor<B, D> {
-    if x.dtype() == dtype {
+fn to_f32<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    if x.dtype() == DType::F32 {
         x
     } else {
-        x.cast(FloatDType::from(dtype))
+        x.cast(FloatDType::F32)
     }
 }
 

@@ -5,6 +5,9 @@
 //! - `train-lora`, `train-rlora`: one training step (forward, the loss of every next token,
 //!   backward; no optimizer) with LoRA (r 8, α 16, dropout 0) or R-LoRA (5 heads, r 8, the
 //!   paper's defaults) on the shape's targets;
+//! - `train-loop`: `rlora train`'s own loop around the R-LoRA step (burn's `Learner`, the data
+//!   loader, the metrics, AdamW with clipping): seconds per step from the difference between a
+//!   run of 1 step and a run of 1 + iters steps, so that the setup cancels out;
 //! - `forward`: the frozen model's forward without autodiff;
 //! - `prefill-N`: N prompt tokens into an empty KV cache, logits of the last one;
 //! - `decode-N`: 16 tokens one at a time after N tokens of context (seconds per token).
@@ -19,7 +22,7 @@
 //!
 //! `cargo bench -p rlora-train --bench llama` prints the bench shape's tables;
 //! `… -- --case train-rlora --shape qwen2.5-0.5b` runs one case and prints one JSON line with the
-//! median seconds (and CPU seconds) and the process's peak resident memory. `--iters N` (default
+//! median seconds (and CPU seconds) and the process's peak resident memory and the resident memory the model took when built (`model_bytes`, per parameter). `--iters N` (default
 //! 3) sets the repetitions after one warm-up, `--shards N` the batch's shards (default: one per
 //! core on the CPU). The backend is the `rlora` command's (`--features cuda`, `wgpu`, …).
 
@@ -33,7 +36,7 @@ use rlora::RLoraConfig;
 use rlora_llama::{AdapterSpec, Llama, LlamaConfig, ModelType, Targets};
 use rlora_train::backend::{BACKEND_NAME, TrainBackend as Train, batch_shards, tune_cpu_allocator};
 use rlora_train::data::{LmBatch, LmBatcher, TokenizedExample};
-use rlora_train::trainer::CausalLm;
+use rlora_train::trainer::{CausalLm, TrainingConfig, TrainingData, train};
 
 type Inner = rlora_train::backend::Backend;
 
@@ -135,6 +138,21 @@ fn median<B: Backend>(device: &B::Device, iters: usize, mut run: impl FnMut()) -
 
 thread_local! {
     static CPU_SECONDS: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NAN) };
+    /// The resident memory the model took when it was built, and its parameter count.
+    static MODEL_BYTES: std::cell::Cell<(Option<u64>, usize)> = const { std::cell::Cell::new((None, 0)) };
+}
+
+/// Records the growth of resident memory since `before` as the model's, with `params`.
+fn record_model_bytes(before: Option<u64>, params: usize) {
+    let grown = resident_bytes()
+        .zip(before)
+        .map(|(now, b)| now.saturating_sub(b));
+    MODEL_BYTES.with(|m| m.set((grown, params)));
+}
+
+/// The process's resident memory now (`VmRSS`), where the OS reports it.
+fn resident_bytes() -> Option<u64> {
+    proc_status_bytes("VmRSS:")
 }
 
 /// The process's user + system CPU time so far (`/proc/self/stat`, in clock ticks of 1/100 s);
@@ -162,10 +180,9 @@ fn random_tokens<B: Backend>(
     .int()
 }
 
-/// A batch of `batch` rows of `SEQ` random tokens, every next token counted.
-fn random_batch(batch: usize, vocab: usize) -> LmBatch<Train> {
-    let device = Default::default();
-    let ids: Vec<u32> = random_tokens::<Train>(batch, SEQ, vocab, &device)
+/// `rows` examples of `SEQ` random tokens, every next token counted.
+fn random_rows(rows: usize, vocab: usize) -> Vec<TokenizedExample> {
+    let ids: Vec<u32> = random_tokens::<Inner>(rows, SEQ, vocab, &Default::default())
         .into_data()
         .convert::<i64>()
         .to_vec::<i64>()
@@ -173,15 +190,69 @@ fn random_batch(batch: usize, vocab: usize) -> LmBatch<Train> {
         .into_iter()
         .map(|id| id as u32)
         .collect();
-    let rows = ids
-        .chunks(SEQ)
+    ids.chunks(SEQ)
         .map(|tokens| TokenizedExample {
             task: 0,
             tokens: tokens.to_vec(),
             prompt_len: 0,
         })
-        .collect();
-    LmBatcher.batch(rows, &device)
+        .collect()
+}
+
+/// A batch of `batch` rows of `SEQ` random tokens, every next token counted.
+fn random_batch(batch: usize, vocab: usize) -> LmBatch<Train> {
+    LmBatcher.batch(random_rows(batch, vocab), &Default::default())
+}
+
+fn rlora_spec(shape: &Shape) -> AdapterSpec {
+    AdapterSpec {
+        targets: shape.targets.clone(),
+        template: RLoraConfig::r_lora(1, 1, 5),
+    }
+}
+
+/// Wall seconds of `rlora train`'s loop ([`train`]) for `steps` steps of R-LoRA on `shape`.
+fn train_loop_seconds(shape: &Shape, run: &Run, steps: usize) -> f64 {
+    let device = Default::default();
+    let llama = Llama::<Train>::random_with_base(
+        shape.config.clone(),
+        Some(&rlora_spec(shape)),
+        run.dtype,
+        &device,
+    )
+    .expect("valid config");
+    let vocab = shape.config.vocab_size;
+    let data = TrainingData {
+        task_names: vec!["random".into()],
+        train: random_rows(steps * shape.batch, vocab),
+        validation: random_rows(1, vocab),
+    };
+    let config = TrainingConfig::new()
+        .with_batch_size(shape.batch)
+        .with_max_steps(Some(steps))
+        .with_checkpoint_every(steps)
+        .with_keep_checkpoints(1)
+        .with_batch_shards(run.shards);
+    let dir = std::env::temp_dir().join(format!("rlora-bench-loop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let started = Instant::now();
+    let trained = train(llama, &data, &config, &dir, false).expect("training runs");
+    let seconds = started.elapsed().as_secs_f64();
+    std::hint::black_box(trained);
+    let _ = std::fs::remove_dir_all(&dir);
+    seconds
+}
+
+fn train_loop_case(shape: &Shape, run: &Run) -> Measured {
+    let iters = run.iters.max(1);
+    let one = train_loop_seconds(shape, run, 1);
+    let more = train_loop_seconds(shape, run, 1 + iters);
+    CPU_SECONDS.with(|c| c.set(f64::NAN));
+    Measured {
+        seconds: (more - one) / iters as f64,
+        tokens: shape.batch * SEQ,
+        trainable: 0,
+    }
 }
 
 fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
@@ -190,9 +261,11 @@ fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
         targets: shape.targets.clone(),
         template,
     };
+    let before = resident_bytes();
     let llama =
         Llama::<Train>::random_with_base(shape.config.clone(), Some(&spec), run.dtype, &device)
             .expect("valid config");
+    record_model_bytes(before, burn::module::Module::num_params(&llama));
     let trainable = llama
         .adapters()
         .iter()
@@ -216,8 +289,12 @@ fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
 }
 
 fn frozen(shape: &Shape, dtype: DType) -> Llama<Inner> {
-    Llama::<Inner>::random_with_base(shape.config.clone(), None, dtype, &Default::default())
-        .expect("valid config")
+    let before = resident_bytes();
+    let model =
+        Llama::<Inner>::random_with_base(shape.config.clone(), None, dtype, &Default::default())
+            .expect("valid config");
+    record_model_bytes(before, burn::module::Module::num_params(&model));
+    model
 }
 
 fn forward_case(shape: &Shape, run: &Run) -> Measured {
@@ -284,6 +361,7 @@ fn run_case(shape: &Shape, case: &str, run: &Run) -> Option<Measured> {
     Some(match case {
         "train-lora" => train_case(shape, RLoraConfig::lora(1, 1).with_dropout(0.0), run),
         "train-rlora" => train_case(shape, RLoraConfig::r_lora(1, 1, 5), run),
+        "train-loop" => train_loop_case(shape, run),
         "forward" => forward_case(shape, run),
         _ => {
             if let Some(n) = context("prefill-") {
@@ -297,8 +375,13 @@ fn run_case(shape: &Shape, case: &str, run: &Run) -> Option<Measured> {
 
 /// The process's peak resident memory in bytes (`VmHWM`), where the OS reports it.
 fn peak_rss_bytes() -> Option<u64> {
+    proc_status_bytes("VmHWM:")
+}
+
+/// A `kB` field of `/proc/self/status`, in bytes.
+fn proc_status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -333,6 +416,7 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
     } else {
         1.0
     };
+    let (model_bytes, params) = MODEL_BYTES.with(|m| m.get());
     let json = serde_json::json!({
         "impl": "rlora",
         "shape": shape.name,
@@ -344,6 +428,9 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
         "trainable_params": measured.trainable,
         "shards": run.shards,
         "peak_rss_bytes": peak_rss_bytes(),
+        "model_bytes": model_bytes,
+        "params": params,
+        "model_bytes_per_param": model_bytes.map(|b| b as f64 / params.max(1) as f64),
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "version": format!("burn 0.21.0 {BACKEND_NAME}"),
     });
@@ -388,12 +475,18 @@ fn tables(iters: usize) {
         )
     };
     row("frozen model, forward only (floor)", &floor);
-    for (name, case) in [
-        ("LoRA r = 8, all seven", "train-lora"),
-        ("R-LoRA N = 5, r = 8, all seven", "train-rlora"),
-    ] {
-        row(name, &run_case(&shape, case, &run).expect("a case"));
-    }
+    row(
+        "LoRA r = 8, all seven",
+        &run_case(&shape, "train-lora", &run).expect("a case"),
+    );
+    let bare = run_case(&shape, "train-rlora", &run).expect("a case");
+    row("R-LoRA N = 5, r = 8, all seven", &bare);
+    let looped = train_loop_case(&shape, &run);
+    row("the same inside `rlora train`'s loop", &looped);
+    println!(
+        "\n`rlora train`'s loop (Learner, loader, metrics, AdamW) / bare step: {:.3}",
+        looped.seconds / bare.seconds
+    );
 }
 
 fn main() {

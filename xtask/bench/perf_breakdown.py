@@ -29,7 +29,7 @@ MODEL_PARTS = [
     ("rlora_llama::attention::masked_softmax", "attention softmax (scale, mask)"),
     ("rlora::layer::RLoraLinear<B>::delta", "adapters (x A, router, heads)"),
     ("burn_nn::modules::linear::Linear<B>::forward", "frozen projections (x W + b)"),
-    ("burn_nn::modules::rmsnorm", "RMSNorm"),
+    ("burn_nn::modules::norm::rms", "RMSNorm"),
     ("burn_nn::modules::embedding", "embedding"),
     ("rlora_llama::mlp::Mlp<B>::forward", "SwiGLU (silu · up)"),
     ("rlora_llama::attention::Attention<B>::forward", "attention core (q kᵀ, p v, layouts)"),
