@@ -111,4 +111,25 @@ impl<B: Backend> Llama<B> {
             plain => Ok(plain),
         })
     }
+
+    /// Folds every adapter into its base under its own routing, `routing[path]` (one weight
+    /// per head, for example that projection's mean gates over a task): a plain model that
+    /// computes what the adapted model computes whenever every token's gates at every projection
+    /// equal that projection's routing. Errors naming the first adapter without a routing.
+    pub fn merge_adapters_by_path(
+        self,
+        routing: &BTreeMap<String, Vec<f64>>,
+    ) -> Result<Self, LlamaError> {
+        self.map_projections(|path, _, projection| match projection {
+            Projection::Adapted(layer) => {
+                let weights = routing.get(path).ok_or_else(|| {
+                    LlamaError::InvalidArgument(format!(
+                        "no routing given for the adapter at {path}"
+                    ))
+                })?;
+                Ok(Projection::Frozen(layer.merge_with_routing(weights)?))
+            }
+            plain => Ok(plain),
+        })
+    }
 }
