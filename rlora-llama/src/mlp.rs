@@ -27,7 +27,11 @@ impl<B: Backend> Mlp<B> {
     }
 
     /// [`forward`](Self::forward), showing every projection's input to `probe`.
-    pub(crate) fn forward_probed(&self, x: Tensor<B, 3>, probe: &mut GateProbe<'_, B>) -> Tensor<B, 3> {
+    pub(crate) fn forward_probed(
+        &self,
+        x: Tensor<B, 3>,
+        probe: &mut GateProbe<'_, B>,
+    ) -> Tensor<B, 3> {
         probe.observe(TargetModule::GateProj, &self.gate_proj, &x);
         probe.observe(TargetModule::UpProj, &self.up_proj, &x);
         let gate = silu(self.gate_proj.forward(x.clone()));

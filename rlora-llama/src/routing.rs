@@ -54,8 +54,7 @@ impl<'a, B: Backend> GateProbe<'a, B> {
         projection: &Projection<B>,
         x: &Tensor<B, 3>,
     ) {
-        if let (Some((layer, into)), Some(adapter)) = (self.record.as_mut(), projection.adapter())
-        {
+        if let (Some((layer, into)), Some(adapter)) = (self.record.as_mut(), projection.adapter()) {
             into.push(ProjectionGates {
                 path: module.path(*layer),
                 layer: *layer,

@@ -60,7 +60,10 @@ fn tasks() -> Vec<(String, Vec<TokenizedExample>)> {
         ),
         (
             "high".into(),
-            vec![example(&[200, 201, 202, 203], 3), example(&[210, 211, 212, 213, 214, 215], 2)],
+            vec![
+                example(&[200, 201, 202, 203], 3),
+                example(&[210, 211, 212, 213, 214, 215], 2),
+            ],
         ),
     ]
 }
@@ -69,7 +72,8 @@ fn tasks() -> Vec<(String, Vec<TokenizedExample>)> {
 fn direct_mean_gates(model: &Llama<Flex>, layer: usize, e: &TokenizedExample) -> Vec<f64> {
     let device = Default::default();
     let ids: Vec<i64> = e.tokens.iter().map(|&t| t as i64).collect();
-    let tokens = Tensor::<Flex, 2, Int>::from_data(TensorData::new(ids, [1, e.tokens.len()]), &device);
+    let tokens =
+        Tensor::<Flex, 2, Int>::from_data(TensorData::new(ids, [1, e.tokens.len()]), &device);
     let x = model.layers[layer]
         .input_layernorm
         .forward(model.embed_tokens.forward(tokens));
@@ -80,7 +84,13 @@ fn direct_mean_gates(model: &Llama<Flex>, layer: usize, e: &TokenizedExample) ->
     let positions = e.prompt_len - 1..e.tokens.len() - 1;
     let n = positions.len() as f64;
     (0..2)
-        .map(|h| positions.clone().map(|p| gates[p * 2 + h] as f64).sum::<f64>() / n)
+        .map(|h| {
+            positions
+                .clone()
+                .map(|p| gates[p * 2 + h] as f64)
+                .sum::<f64>()
+                / n
+        })
         .collect()
 }
 
@@ -93,7 +103,10 @@ fn mean_gates_are_the_routers_softmax_over_the_counted_positions() {
     assert_eq!(analysis.examples, [2, 2]);
     assert_eq!(analysis.projections.len(), tiny_config().num_hidden_layers);
     let first = &analysis.projections[0];
-    assert_eq!((first.layer, first.module.as_str()), (0, "self_attn.q_proj"));
+    assert_eq!(
+        (first.layer, first.module.as_str()),
+        (0, "self_attn.q_proj")
+    );
     for (t, (_, examples)) in tasks.iter().enumerate() {
         let direct: Vec<Vec<f64>> = examples
             .iter()
@@ -102,12 +115,19 @@ fn mean_gates_are_the_routers_softmax_over_the_counted_positions() {
         for h in 0..2 {
             let expected = (direct[0][h] + direct[1][h]) / 2.0;
             let got = first.mean_gates[t][h];
-            assert!((got - expected).abs() < 1e-5, "task {t} head {h}: {got} vs {expected}");
+            assert!(
+                (got - expected).abs() < 1e-5,
+                "task {t} head {h}: {got} vs {expected}"
+            );
         }
     }
     // A random router routes disjoint tokens differently: the separation is measurably > 0,
     // and no larger than ln 2.
-    assert!(first.separation > 1e-6 && first.separation <= LN2, "{}", first.separation);
+    assert!(
+        first.separation > 1e-6 && first.separation <= LN2,
+        "{}",
+        first.separation
+    );
     assert!(analysis.entropy.iter().all(|&h| h > 0.0 && h < LN2));
 }
 
@@ -145,11 +165,18 @@ fn logits(model: &Llama<Flex>) -> Vec<f32> {
         TensorData::new(vec![3i64, 4, 5, 200, 201, 6], [1, 6]),
         &Default::default(),
     );
-    model.forward(tokens, None, None).into_data().to_vec().unwrap()
+    model
+        .forward(tokens, None, None)
+        .into_data()
+        .to_vec()
+        .unwrap()
 }
 
 fn max_difference(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -168,7 +195,10 @@ fn merging_under_a_tasks_routing_is_exact_when_the_routing_is_constant() {
         .into_iter()
         .map(|(path, _)| (path, vec![1.0, 0.0]))
         .collect();
-    let off = max_difference(&routed, &logits(&model.merge_adapters_by_path(&wrong).unwrap()));
+    let off = max_difference(
+        &routed,
+        &logits(&model.merge_adapters_by_path(&wrong).unwrap()),
+    );
     assert!(exact < 1e-4, "merged under the uniform routing: {exact}");
     assert!(off > 100.0 * exact.max(1e-4), "a wrong routing: {off}");
 }

@@ -35,8 +35,7 @@ pub use model::{CausalLm, LmOutput, LmStats, StopSignal};
 pub use outcome::{RunResources, TrainOutcome, peak_memory_bytes};
 pub use renderer::ProgressLines;
 pub use routing::{
-    ProjectionRouting, RoutingAnalysis, entropy, js_divergence, mean_pairwise_js,
-    routing_analysis,
+    ProjectionRouting, RoutingAnalysis, entropy, js_divergence, mean_pairwise_js, routing_analysis,
 };
 pub use schedule::WarmupCosine;
 pub use train::{Trained, train, train_on_devices};

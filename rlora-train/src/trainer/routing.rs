@@ -106,9 +106,15 @@ pub fn routing_analysis<B: Backend>(
                 if heads < 2 {
                     continue;
                 }
-                let values: Vec<f32> = gates.gates.into_data().convert::<f32>().to_vec().map_err(
-                    |e| LlamaError::InvalidArgument(format!("reading the gates: {e:?}")),
-                )?;
+                let values: Vec<f32> =
+                    gates
+                        .gates
+                        .into_data()
+                        .convert::<f32>()
+                        .to_vec()
+                        .map_err(|e| {
+                            LlamaError::InvalidArgument(format!("reading the gates: {e:?}"))
+                        })?;
                 let entry = sums
                     .entry((gates.layer, gates.path.clone()))
                     .or_insert_with(|| {
@@ -118,7 +124,8 @@ pub fn routing_analysis<B: Backend>(
                         )
                     });
                 for (row, example) in chunk.iter().enumerate() {
-                    let (mean, entropy) = example_routing(&values, row, seq, heads, counted(example));
+                    let (mean, entropy) =
+                        example_routing(&values, row, seq, heads, counted(example));
                     add_into_row(&mut entry.1[t].0, &mean);
                     entry.1[t].1 += entropy;
                 }
@@ -132,7 +139,10 @@ pub fn routing_analysis<B: Backend>(
                 .into_iter()
                 .zip(&examples)
                 .map(|((gates, entropy), &n)| {
-                    (gates.iter().map(|g| g / n as f64).collect(), entropy / n as f64)
+                    (
+                        gates.iter().map(|g| g / n as f64).collect(),
+                        entropy / n as f64,
+                    )
                 })
                 .unzip();
             ProjectionRouting {
@@ -145,7 +155,11 @@ pub fn routing_analysis<B: Backend>(
             }
         })
         .collect();
-    Ok(summarize(tasks.iter().map(|t| t.0.clone()).collect(), examples, projections))
+    Ok(summarize(
+        tasks.iter().map(|t| t.0.clone()).collect(),
+        examples,
+        projections,
+    ))
 }
 
 /// The per-task and per-layer means of `projections`.
@@ -190,7 +204,7 @@ fn counted(example: &TokenizedExample) -> std::ops::Range<usize> {
 /// attention keeps the padding out of the real positions' gates.
 fn padded_tokens<B: Backend>(rows: &[&TokenizedExample], model: &Llama<B>) -> Tensor<B, 2, Int> {
     let longest = rows.iter().map(|r| r.tokens.len()).max().unwrap_or(1);
-        let mut ids = Vec::with_capacity(rows.len() * longest);
+    let mut ids = Vec::with_capacity(rows.len() * longest);
     for row in rows {
         ids.extend(row.tokens.iter().map(|&t| t as i64));
         ids.extend(std::iter::repeat_n(0, longest - row.tokens.len()));
@@ -212,16 +226,25 @@ fn example_routing(
     let mut entropy_sum = 0.0;
     for position in positions {
         let start = (row * seq + position) * heads;
-        let gates: Vec<f64> = values[start..start + heads].iter().map(|&g| g as f64).collect();
+        let gates: Vec<f64> = values[start..start + heads]
+            .iter()
+            .map(|&g| g as f64)
+            .collect();
         entropy_sum += entropy(&gates);
         add_into_row(&mut mean, &gates);
     }
-    (mean.into_iter().map(|g| g / count).collect(), entropy_sum / count)
+    (
+        mean.into_iter().map(|g| g / count).collect(),
+        entropy_sum / count,
+    )
 }
 
 /// The Shannon entropy `−Σ p_i ln p_i` of a distribution, in nats (`0 ln 0 = 0`).
 pub fn entropy(p: &[f64]) -> f64 {
-    -p.iter().filter(|&&x| x > 0.0).map(|&x| x * x.ln()).sum::<f64>()
+    -p.iter()
+        .filter(|&&x| x > 0.0)
+        .map(|&x| x * x.ln())
+        .sum::<f64>()
 }
 
 /// The Jensen–Shannon divergence of two distributions, in nats: `½ KL(p ‖ m) + ½ KL(q ‖ m)`,
