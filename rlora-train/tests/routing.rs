@@ -112,9 +112,8 @@ fn mean_gates_are_the_routers_softmax_over_the_counted_positions() {
             .iter()
             .map(|e| direct_mean_gates(&model, 0, e))
             .collect();
-        for h in 0..2 {
+        for (h, &got) in first.mean_gates[t].iter().enumerate() {
             let expected = (direct[0][h] + direct[1][h]) / 2.0;
-            let got = first.mean_gates[t][h];
             assert!(
                 (got - expected).abs() < 1e-5,
                 "task {t} head {h}: {got} vs {expected}"
@@ -192,8 +191,8 @@ fn merging_under_a_tasks_routing_is_exact_when_the_routing_is_constant() {
     // The same fold under a wrong routing (all on head 0) is far off: the check can fail.
     let wrong = analysis
         .task_routing(1)
-        .into_iter()
-        .map(|(path, _)| (path, vec![1.0, 0.0]))
+        .into_keys()
+        .map(|path| (path, vec![1.0, 0.0]))
         .collect();
     let off = max_difference(
         &routed,

@@ -83,14 +83,17 @@ impl RoutingAnalysis {
     }
 }
 
+/// Per (layer, path): the projection type and, per task, the sums over examples of the mean
+/// gates and of the mean entropy.
+type Sums = (String, Vec<(Vec<f64>, f64)>);
+
 /// The routing of `model`'s multi-head adapters over `tasks` (name, tokenized examples), from
 /// the model's forward pass. Errors when a task has no example with a counted position.
 pub fn routing_analysis<B: Backend>(
     model: &Llama<B>,
     tasks: &[(String, Vec<TokenizedExample>)],
 ) -> Result<RoutingAnalysis, LlamaError> {
-    // path → (layer, module, [task] → (sum of per-example mean gates, sum of entropies))
-    let mut sums: BTreeMap<(usize, String), (String, Vec<(Vec<f64>, f64)>)> = BTreeMap::new();
+    let mut sums: BTreeMap<(usize, String), Sums> = BTreeMap::new();
     let mut examples = Vec::with_capacity(tasks.len());
     for (t, (name, rows)) in tasks.iter().enumerate() {
         let rows: Vec<&TokenizedExample> = rows.iter().filter(|r| !counted(r).is_empty()).collect();
