@@ -111,4 +111,30 @@ impl<B: Backend> Llama<B> {
             plain => Ok(plain),
         })
     }
+
+    /// Folds every adapter into its base under its own routing, `routing[path]` (one weight
+    /// per head, for example that projection's mean gates over a task): a plain model that
+    /// computes what the adapted model computes whenever every token's gates at every projection
+    /// equal that projection's routing. A single-head adapter needs none; errors naming the first
+    /// multi-head adapter without one.
+    pub fn merge_adapters_by_path(
+        self,
+        routing: &BTreeMap<String, Vec<f64>>,
+    ) -> Result<Self, LlamaError> {
+        self.map_projections(|path, _, projection| match projection {
+            Projection::Adapted(layer) => {
+                let weights = match routing.get(path) {
+                    Some(weights) => weights.clone(),
+                    None if layer.config.heads == 1 => vec![1.0],
+                    None => {
+                        return Err(LlamaError::InvalidArgument(format!(
+                            "no routing given for the adapter at {path}"
+                        )));
+                    }
+                };
+                Ok(Projection::Frozen(layer.merge_with_routing(&weights)?))
+            }
+            plain => Ok(plain),
+        })
+    }
 }

@@ -8,6 +8,8 @@ use burn::tensor::{DType, FloatDType, Tensor, TensorData};
 use crate::cache::KvCache;
 use crate::projection::Projection;
 use crate::rope::Rotary;
+use crate::routing::GateProbe;
+use crate::targets::TargetModule;
 
 /// `softmax(q kᵀ / √d_head + bias) v` (the scale rides on the rotated queries) over `H` query heads sharing `H_kv` key/value heads.
 ///
@@ -109,6 +111,25 @@ impl<B: Backend> Attention<B> {
         mask: &KeyMask<B>,
         cache: Option<(&mut KvCache<B>, usize)>,
     ) -> Tensor<B, 3> {
+        self.forward_probed(x, rotary, mask, cache, &mut GateProbe::off())
+    }
+
+    /// [`forward`](Self::forward), showing every projection's input to `probe`.
+    pub(crate) fn forward_probed(
+        &self,
+        x: Tensor<B, 3>,
+        rotary: &Rotary<B>,
+        mask: &KeyMask<B>,
+        cache: Option<(&mut KvCache<B>, usize)>,
+        probe: &mut GateProbe<'_, B>,
+    ) -> Tensor<B, 3> {
+        for (module, projection) in [
+            (TargetModule::QProj, &self.q_proj),
+            (TargetModule::KProj, &self.k_proj),
+            (TargetModule::VProj, &self.v_proj),
+        ] {
+            probe.observe(module, projection, &x);
+        }
         let [batch, seq, _] = x.dims();
         let (heads, kv_heads, d_head) = (self.heads, self.kv_heads, self.head_dim);
         let split = |t: Tensor<B, 3>, heads: usize| t.reshape([batch, seq, heads, d_head]);
@@ -143,6 +164,7 @@ impl<B: Backend> Attention<B> {
             })
             .collect();
         let out = Tensor::cat(blocks, 1).reshape([batch, seq, heads * d_head]);
+        probe.observe(TargetModule::OProj, &self.o_proj, &out);
         self.o_proj.forward(out)
     }
 }

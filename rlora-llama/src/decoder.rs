@@ -9,6 +9,7 @@ use crate::attention::{Attention, KeyMask};
 use crate::cache::KvCache;
 use crate::mlp::Mlp;
 use crate::rope::Rotary;
+use crate::routing::GateProbe;
 
 /// `h = x + attn(norm₁(x))`, `y = h + mlp(norm₂(h))`.
 #[derive(Module, Debug)]
@@ -32,10 +33,29 @@ impl<B: Backend> DecoderLayer<B> {
         mask: &KeyMask<B>,
         cache: Option<(&mut KvCache<B>, usize)>,
     ) -> Tensor<B, 3> {
-        let h = x.clone()
+        self.forward_probed(x, rotary, mask, cache, GateProbe::off())
+    }
+
+    /// [`forward`](Self::forward), showing every projection's input to `probe`.
+    pub(crate) fn forward_probed(
+        &self,
+        x: Tensor<B, 3>,
+        rotary: &Rotary<B>,
+        mask: &KeyMask<B>,
+        cache: Option<(&mut KvCache<B>, usize)>,
+        mut probe: GateProbe<'_, B>,
+    ) -> Tensor<B, 3> {
+        let attention = self.self_attn.forward_probed(
+            self.input_layernorm.forward(x.clone()),
+            rotary,
+            mask,
+            cache,
+            &mut probe,
+        );
+        let h = x + attention;
+        h.clone()
             + self
-                .self_attn
-                .forward(self.input_layernorm.forward(x), rotary, mask, cache);
-        h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
+                .mlp
+                .forward_probed(self.post_attention_layernorm.forward(h), &mut probe)
     }
 }

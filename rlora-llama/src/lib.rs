@@ -21,6 +21,7 @@ mod model;
 mod peft;
 mod projection;
 mod rope;
+mod routing;
 mod save;
 mod targets;
 mod tokenizer;
@@ -32,6 +33,7 @@ pub use error::LlamaError;
 pub use generate::GenerationConfig;
 pub use loss::{LOGITS_BUDGET, LossTargets};
 pub use model::{AdapterSpec, Llama};
+pub use routing::ProjectionGates;
 pub use targets::{TargetModule, Targets};
 pub use tokenizer::TextTokenizer;
 

@@ -6,6 +6,8 @@ use burn::tensor::activation::silu;
 use burn::tensor::backend::Backend;
 
 use crate::projection::Projection;
+use crate::routing::GateProbe;
+use crate::targets::TargetModule;
 
 /// `down(silu(gate(x)) ⊙ up(x))`.
 #[derive(Module, Debug)]
@@ -21,7 +23,20 @@ pub struct Mlp<B: Backend> {
 impl<B: Backend> Mlp<B> {
     /// `[batch, seq, d]` → `[batch, seq, d]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.forward_probed(x, &mut GateProbe::off())
+    }
+
+    /// [`forward`](Self::forward), showing every projection's input to `probe`.
+    pub(crate) fn forward_probed(
+        &self,
+        x: Tensor<B, 3>,
+        probe: &mut GateProbe<'_, B>,
+    ) -> Tensor<B, 3> {
+        probe.observe(TargetModule::GateProj, &self.gate_proj, &x);
+        probe.observe(TargetModule::UpProj, &self.up_proj, &x);
         let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+        let hidden = gate * self.up_proj.forward(x);
+        probe.observe(TargetModule::DownProj, &self.down_proj, &hidden);
+        self.down_proj.forward(hidden)
     }
 }

@@ -18,6 +18,7 @@ use crate::error::LlamaError;
 use crate::mlp::Mlp;
 use crate::projection::Projection;
 use crate::rope::{Positions, Rotary, inverse_frequencies};
+use crate::routing::GateProbe;
 use crate::targets::{TargetModule, Targets};
 use crate::weights::{CheckpointWeights, RandomWeights, WeightSource};
 
@@ -223,7 +224,18 @@ impl<B: Backend> Llama<B> {
         &self,
         tokens: Tensor<B, 2, Int>,
         attention_mask: Option<Tensor<B, 2, Bool>>,
+        cache: Option<&mut KvCache<B>>,
+    ) -> Tensor<B, 3> {
+        self.hidden_states_probed(tokens, attention_mask, cache, GateProbe::off())
+    }
+
+    /// [`hidden_states`](Self::hidden_states), showing every projection's input to `probe`.
+    pub(crate) fn hidden_states_probed(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        attention_mask: Option<Tensor<B, 2, Bool>>,
         mut cache: Option<&mut KvCache<B>>,
+        mut probe: GateProbe<'_, B>,
     ) -> Tensor<B, 3> {
         let [batch, seq] = tokens.dims();
         let device = tokens.device();
@@ -261,7 +273,7 @@ impl<B: Backend> Llama<B> {
         let mut h = self.embed_tokens.forward(tokens).cast(FloatDType::F32);
         for (i, layer) in self.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| (c, i));
-            h = layer.forward(h, &rotary, &mask, layer_cache);
+            h = layer.forward_probed(h, &rotary, &mask, layer_cache, probe.at_layer(i));
         }
         if let Some(cache) = cache {
             cache.seen = seen;

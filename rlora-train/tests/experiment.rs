@@ -8,7 +8,7 @@ use std::process::Command;
 
 use rlora::RouterInit;
 use rlora_train::cli::TrainArgs;
-use rlora_train::experiment::{Arm, ExperimentSettings, Stat};
+use rlora_train::experiment::{Arm, ExperimentSettings, PairedDifference, Stat, t_quantile_975};
 
 #[test]
 fn a_short_experiment_runs_every_arm_and_writes_the_report() {
@@ -45,7 +45,7 @@ fn a_short_experiment_runs_every_arm_and_writes_the_report() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    assert_eq!(stdout.matches("experiment: [").count(), 6, "{stdout}");
+    assert_eq!(stdout.matches("experiment: [").count(), 7, "{stdout}");
 
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
@@ -59,7 +59,8 @@ fn a_short_experiment_runs_every_arm_and_writes_the_report() {
             "hydra",
             "hydra-mhd",
             "hydra-init",
-            "rlora"
+            "rlora",
+            "rlora-official"
         ]
     );
     let params = |i: usize| arms[i]["trainable_params"].as_f64().unwrap();
@@ -86,10 +87,40 @@ fn a_short_experiment_runs_every_arm_and_writes_the_report() {
                 ["all", "mlp_down_proj", "mlp_gate_proj", "mlp_up_proj"]
             );
             assert_eq!(curves[0]["points"].as_array().unwrap().len(), 4);
+            // Each run wrote its routing analysis: a separation in [0, ln 2].
+            let separation = arm["routing_separation"]["mean"].as_f64().unwrap();
+            assert!(
+                (0.0..=std::f64::consts::LN_2).contains(&separation),
+                "{separation}"
+            );
         } else {
             assert!(curves.is_empty());
+            assert!(arm["routing_separation"].is_null());
         }
+        // …and the per-task merged models' scores.
+        let merged = arm["merged_macro_average"]["mean"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&merged));
     }
+    // One seed: the paired differences are there, without an interval, and not resolved.
+    let differences = report["differences"].as_array().unwrap();
+    let pairs: Vec<(&str, &str)> = differences
+        .iter()
+        .map(|d| (d["arm"].as_str().unwrap(), d["baseline"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("rlora", "hydra"),
+            ("rlora", "lora-matched"),
+            ("rlora", "lora"),
+            ("rlora", "rlora-official")
+        ]
+    );
+    assert!(
+        differences
+            .iter()
+            .all(|d| d["ci95"].is_null() && d["resolved"] == false)
+    );
     let markdown = std::fs::read_to_string(dir.join("report.md")).unwrap();
     for label in [
         "LoRA r=8",
@@ -100,6 +131,10 @@ fn a_short_experiment_runs_every_arm_and_writes_the_report() {
         "R-LoRA",
         "macro average",
         "R-LoRA improves on HydraLoRA",
+        "official code's init",
+        "95% confidence intervals",
+        "Paired differences per seed",
+        "task separation",
     ] {
         assert!(markdown.contains(label), "{label} missing from\n{markdown}");
     }
@@ -111,7 +146,7 @@ fn a_short_experiment_runs_every_arm_and_writes_the_report() {
     let second = run();
     let stdout = String::from_utf8_lossy(&second.stdout);
     assert!(second.status.success(), "{stdout}");
-    assert_eq!(stdout.matches("reusing").count(), 6, "{stdout}");
+    assert_eq!(stdout.matches("reusing").count(), 7, "{stdout}");
     let again: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(again["arms"], report["arms"]);
@@ -179,4 +214,35 @@ fn stats_use_the_sample_deviation() {
     assert_eq!(stat.mean, 2.0);
     assert_eq!(stat.std, Some(1.0));
     assert_eq!(Stat::of(vec![0.5]).std, None);
+}
+
+#[test]
+fn confidence_intervals_use_students_t() {
+    assert_eq!(t_quantile_975(4), 2.776);
+    // Beyond the table the expansion meets the known quantiles: t(40) = 2.021, t(120) = 1.980.
+    assert!((t_quantile_975(40) - 2.021).abs() < 1e-3);
+    assert!((t_quantile_975(120) - 1.980).abs() < 1e-3);
+    // Mean 2, s = 1, n = 3: 2 ± 4.303 / √3.
+    let (low, high) = Stat::of(vec![1.0, 2.0, 3.0]).ci95.unwrap();
+    let half = 4.303 / 3f64.sqrt();
+    assert!((low - (2.0 - half)).abs() < 1e-12 && (high - (2.0 + half)).abs() < 1e-12);
+}
+
+#[test]
+fn paired_differences_pair_seeds_and_say_whether_they_are_resolved() {
+    let arm = [(0, 0.50), (1, 0.52), (2, 0.51), (3, 0.53), (4, 0.50)];
+    let close = [(0, 0.49), (1, 0.50), (2, 0.50), (3, 0.51), (4, 0.49)];
+    let d = PairedDifference::of(Arm::Rlora, Arm::Hydra, &arm, &close);
+    // Differences 1, 2, 1, 2, 1 points: mean 1.4, s = 0.5477, t(4) = 2.776 → ± 0.68.
+    assert!((d.mean - 0.014).abs() < 1e-12);
+    let (low, high) = d.ci95.unwrap();
+    assert!((high - low - 2.0 * 2.776 * 0.005_477_2 / 5f64.sqrt()).abs() < 1e-6);
+    assert!(d.resolved && low > 0.0);
+    assert_eq!(d.seeds_agreeing, 5);
+    // Seeds disagree: not resolved. A seed only one arm ran is left out.
+    let mixed = [(0, 0.52), (1, 0.49), (2, 0.51), (3, 0.50), (9, 0.9)];
+    let d = PairedDifference::of(Arm::Rlora, Arm::Hydra, &mixed, &close);
+    assert_eq!(d.seeds, [0, 1, 2, 3]);
+    assert!(!d.resolved, "{d:?}");
+    assert_eq!(d.seeds_agreeing, 2); // +3, −1, +1, −1: mean +0.5
 }

@@ -102,6 +102,7 @@ fn shortened(subcommand: &str) -> &'static [&'static str] {
             "2",
         ],
         "eval" => &["--eval-examples", "2", "--max-new-tokens", "2"],
+        "heads" | "export" => &["--routing-examples", "4"],
         "experiment" => &[
             "--steps",
             "2",

@@ -4,7 +4,7 @@
 use burn::config::Config;
 
 use crate::error::RLoraError;
-use crate::init::{LoraInit, RouterInit};
+use crate::init::{LoraInit, RouterInit, StableScaling};
 use crate::preset::Preset;
 
 /// Where dropout acts on the adapter's path.
@@ -54,9 +54,13 @@ pub struct RLoraConfig {
     /// Initialization of each head `B_i`, drawn independently per head.
     #[config(default = "LoraInit::Zeros")]
     pub init_b: LoraInit,
-    /// When set, `A` and every `B_i` are rescaled once by `d_output^¼ / √gamma` after drawing.
+    /// When set, `A` and every `B_i` are rescaled after drawing: once by `d_output^¼ / √gamma`
+    /// under [`StableScaling::Paper`], see [`stable_scaling`](Self::stable_scaling).
     #[config(default = "None")]
     pub stable_gamma: Option<f64>,
+    /// How the stable rescale is applied: once (the paper) or the official code's way.
+    #[config(default = "StableScaling::Paper")]
+    pub stable_scaling: StableScaling,
     /// Initialization of the router.
     #[config(default = "RouterInit::Zeros")]
     pub router_init: RouterInit,

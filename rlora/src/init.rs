@@ -14,7 +14,8 @@
 //! | `ScaledNormal { fan }` | N(0, 1/fan): the R-LoRA paper's `N(0, 1/d_in)` for `A`, `N(0, 1/d_out)` for `B_i` |
 //!
 //! The R-LoRA paper then rescales both `A` and every `B_i` once by `d_out^¼ / √γ` (LoRA-GA's
-//! "stable" output scaling), see [`stable_scale`].
+//! "stable" output scaling), see [`stable_scale`]; the official R-LoRA code rescales differently,
+//! see [`StableScaling::OfficialCode`].
 
 use burn::config::Config;
 use burn::module::Initializer;
@@ -126,10 +127,54 @@ impl RouterInit {
     }
 }
 
+/// How the "stable" rescale (with `γ = stable_gamma`) is applied to the drawn `A` and heads.
+#[derive(Config, Debug, PartialEq, Copy)]
+pub enum StableScaling {
+    /// The paper's formula: `A` and every `B_i` multiplied once by `c = d_out^¼ / √γ`.
+    Paper,
+    /// The official R-LoRA code's behaviour (github.com/jinda-liu/R-LoRA): the rescale sits
+    /// inside the loop over heads and uses the rank `r` in place of `d_out`. With
+    /// `c = r^¼ / √γ`, iteration `i` (heads `0..N`) multiplies `A` and every head drawn so far
+    /// (`B_0 … B_i`) by `c`, so after the loop `A` carries `c^N` and head `j` carries `c^(N−j)`.
+    /// With `r = 8`, `γ = 64`, `N = 3`: `c ≈ 0.210`, `A` × 0.0093, heads × 0.0093, 0.044, 0.21.
+    OfficialCode,
+}
+
+impl StableScaling {
+    /// `(A, heads)` rescaled with `c` from `stable_scale(d_output or rank, gamma)`; `heads` are
+    /// the `N` heads in order.
+    pub fn apply<B: Backend>(
+        self,
+        a: Tensor<B, 2>,
+        heads: Vec<Tensor<B, 2>>,
+        (rank, d_output): (usize, usize),
+        gamma: f64,
+    ) -> (Tensor<B, 2>, Vec<Tensor<B, 2>>) {
+        match self {
+            Self::Paper => {
+                let c = stable_scale(d_output, gamma);
+                let heads = heads.into_iter().map(|b| b.mul_scalar(c)).collect();
+                (a.mul_scalar(c), heads)
+            }
+            Self::OfficialCode => {
+                let c = stable_scale(rank, gamma);
+                let (mut a, mut heads) = (a, heads);
+                for i in 0..heads.len() {
+                    a = a.mul_scalar(c);
+                    for head in &mut heads[..=i] {
+                        *head = head.clone().mul_scalar(c);
+                    }
+                }
+                (a, heads)
+            }
+        }
+    }
+}
+
 /// LoRA-GA's "stable" rescale factor `d_out^¼ / √γ`, applied once to `A` and once to every `B_i`.
 ///
 /// (The official R-LoRA code applies it once per head inside its head loop, and with `r` in place
-/// of `d_out`; this is the paper's formula.)
+/// of `d_out`: [`StableScaling::OfficialCode`]; this is the paper's formula.)
 pub fn stable_scale(d_output: usize, gamma: f64) -> f64 {
     (d_output as f64).powf(0.25) / gamma.sqrt()
 }

@@ -8,7 +8,6 @@ use burn::tensor::{DType, FloatDType, Tensor};
 
 use crate::config::{DropoutPlacement, RLoraConfig};
 use crate::error::RLoraError;
-use crate::init::stable_scale;
 
 /// The frozen rank-`r` init offset `s · A⁰ B̄⁰`, with `B̄⁰ = mean_i(B_i⁰)`.
 ///
@@ -215,19 +214,20 @@ impl<B: Backend> RLoraLinear<B> {
 
 impl<B: Backend> AdapterWeights<B> {
     /// Draws a fresh adapter as `config` says: `A`, then each head independently, then the
-    /// router; the stable rescale once; the init offset from the drawn values.
+    /// router; the stable rescale as `config.stable_scaling` says; the init offset from the
+    /// rescaled values.
     pub fn draw(config: &RLoraConfig, device: &B::Device) -> Self {
         let (d_in, d_out, rank) = (config.d_input, config.d_output, config.rank);
         let mut lora_a = config.init_a.draw::<B>(d_in, rank, device);
-        let heads: Vec<Tensor<B, 2>> = (0..config.heads)
+        let mut heads: Vec<Tensor<B, 2>> = (0..config.heads)
             .map(|_| config.init_b.draw::<B>(rank, d_out, device))
             .collect();
-        let mut lora_b = Tensor::cat(heads, 0);
         if let Some(gamma) = config.stable_gamma {
-            let scale = stable_scale(d_out, gamma);
-            lora_a = lora_a.mul_scalar(scale);
-            lora_b = lora_b.mul_scalar(scale);
+            (lora_a, heads) = config
+                .stable_scaling
+                .apply(lora_a, heads, (rank, d_out), gamma);
         }
+        let lora_b = Tensor::cat(heads, 0);
         let router =
             (config.heads > 1).then(|| config.router_init.draw::<B>(d_in, config.heads, device));
         let offset = config.has_init_offset().then(|| {

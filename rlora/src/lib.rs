@@ -38,6 +38,6 @@ mod preset;
 pub use config::{DropoutPlacement, RLoraConfig};
 pub use diagnostics::{HeadSimilarity, RoutingStats};
 pub use error::RLoraError;
-pub use init::{Fan, LoraInit, RouterInit, stable_scale};
+pub use init::{Fan, LoraInit, RouterInit, StableScaling, stable_scale};
 pub use layer::{AdapterWeights, InitOffset, RLoraLinear, linear_in_weight_dtype};
 pub use preset::{Preset, RLoraHyperparameters};

@@ -9,6 +9,7 @@
 //! | [`RLora`](Preset::RLora) | N | `N(0, 1/d_in)` / `N(0, 1/d_out)`, × `d_out^¼/√64` | 0.1 on `x A`, per head | α/√r, r = 8, α = 32 |
 //! | [`RandomInitOnly`](Preset::RandomInitOnly) | N | as R-LoRA | 0.1 on `x`, shared | as R-LoRA |
 //! | [`MultiHeadDropoutOnly`](Preset::MultiHeadDropoutOnly) | N | kaiming-uniform / 0 | 0.1 on `x A`, per head | as R-LoRA |
+//! | [`RLoraOfficialInit`](Preset::RLoraOfficialInit) | N | as R-LoRA, rescaled as the official code does ([`StableScaling::OfficialCode`]) | as R-LoRA | as R-LoRA |
 //!
 //! ```
 //! use rlora::{Preset, RLoraConfig};
@@ -22,7 +23,7 @@
 use burn::config::Config;
 
 use crate::config::{DropoutPlacement, RLoraConfig};
-use crate::init::{Fan, LoraInit, RouterInit};
+use crate::init::{Fan, LoraInit, RouterInit, StableScaling};
 
 /// The adapter variants of the R-LoRA paper's comparison. With the `clap` feature a command line
 /// takes one by name: `lora`, `hydra`, `rlora`, `rlora-init-only`, `rlora-dropout-only`.
@@ -44,6 +45,11 @@ pub enum Preset {
     /// Ablation: R-LoRA's multi-head dropout with zero heads.
     #[cfg_attr(feature = "clap", value(name = "rlora-dropout-only"))]
     MultiHeadDropoutOnly,
+    /// R-LoRA with the official code's initialization (the stable rescale compounding inside
+    /// the loop over heads, with `r` in place of `d_out`), to compare the paper's method with
+    /// its code on the same run.
+    #[cfg_attr(feature = "clap", value(name = "rlora-official-init"))]
+    RLoraOfficialInit,
 }
 
 impl Preset {
@@ -72,6 +78,7 @@ impl Preset {
                 .with_init_a(LoraInit::KaimingUniform)
                 .with_init_b(LoraInit::Zeros)
                 .with_stable_gamma(None),
+            Self::RLoraOfficialInit => r_lora.with_stable_scaling(StableScaling::OfficialCode),
             _ => r_lora,
         }
     }
@@ -110,6 +117,9 @@ pub struct RLoraHyperparameters {
     /// the heads (default none).
     #[config(default = "None")]
     pub stable_gamma: Option<f64>,
+    /// [`RLoraConfig::stable_scaling`] (default the paper's, once).
+    #[config(default = "StableScaling::Paper")]
+    pub stable_scaling: StableScaling,
     /// [`RLoraConfig::init_a`] (default kaiming-uniform).
     #[config(default = "LoraInit::KaimingUniform")]
     pub init_a: LoraInit,
@@ -137,6 +147,7 @@ impl RLoraHyperparameters {
             init_a: self.init_a.clone(),
             init_b: self.init_b.clone(),
             stable_gamma: self.stable_gamma,
+            stable_scaling: self.stable_scaling,
             router_init: self.router_init,
             bias: true,
         }
@@ -155,6 +166,7 @@ mod tests {
             (Preset::RLora, 4),
             (Preset::RandomInitOnly, 4),
             (Preset::MultiHeadDropoutOnly, 4),
+            (Preset::RLoraOfficialInit, 4),
         ] {
             let config = preset.hyperparameters(4).config(6, 3);
             assert_eq!(config.heads, heads, "{preset:?}");

@@ -6,7 +6,9 @@ mod common;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use common::{TestBackend, device, values};
-use rlora::{DropoutPlacement, Fan, LoraInit, RLoraConfig, RouterInit, stable_scale};
+use rlora::{
+    DropoutPlacement, Fan, LoraInit, RLoraConfig, RouterInit, StableScaling, stable_scale,
+};
 
 const ROWS: usize = 512; // fan_in
 const COLS: usize = 256; // fan_out
@@ -129,6 +131,40 @@ fn r_lora_init_follows_the_paper_with_the_stable_rescale_applied_once() {
                 scale / (d_out as f64).sqrt(),
             );
         }
+    }
+}
+
+/// The official code's rescale, against the closed form: with `c = r^¼/√γ`, `A` ends at
+/// `c^N / √d_in` and head `j` (from 0) at `c^(N−j) / √d_out`. The factors between heads are
+/// `c ≈ 0.21` apart, far outside the 3% tolerance, so a once-only or per-head-constant rescale
+/// fails this test.
+#[test]
+fn official_init_compounds_the_rescale_inside_the_head_loop_with_the_rank() {
+    let (d_in, d_out, rank, heads) = (1024, 768, 64, 3);
+    let c = stable_scale(rank, 64.0);
+    assert!((c - 64f64.powf(0.25) / 8.0).abs() < 1e-12);
+    let config = RLoraConfig::r_lora(d_in, d_out, heads)
+        .with_rank(rank)
+        .with_stable_scaling(StableScaling::OfficialCode);
+    assert_eq!(
+        config,
+        rlora::Preset::RLoraOfficialInit
+            .hyperparameters(heads)
+            .with_rank(rank)
+            .config(d_in, d_out)
+    );
+    let layer = config.init::<TestBackend>(&device()).unwrap();
+    assert_stats(
+        "A",
+        &values(layer.lora_a.val()),
+        c.powi(heads as i32) / (d_in as f64).sqrt(),
+    );
+    for (j, head) in layer.heads().iter_dim(0).enumerate() {
+        assert_stats(
+            &format!("B_{j}"),
+            &values(head),
+            c.powi((heads - j) as i32) / (d_out as f64).sqrt(),
+        );
     }
 }
 

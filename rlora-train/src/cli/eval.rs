@@ -45,6 +45,9 @@ pub struct EvalArgs {
     /// The built-in suite's seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Test examples per task of the built-in suite.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub builtin_test_examples: u32,
 }
 
 /// Evaluates and prints the per-task table.
@@ -57,7 +60,11 @@ pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalR
         tasks.push((task.name, examples));
     }
     if args.builtin {
-        for task in builtin_suite(args.seed, SplitSizes::default()) {
+        let sizes = SplitSizes {
+            test: args.builtin_test_examples as usize,
+            ..SplitSizes::default()
+        };
+        for task in builtin_suite(args.seed, sizes) {
             tasks.push((task.name, task.test.unwrap_or_default()));
         }
     }

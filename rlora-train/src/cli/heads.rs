@@ -1,13 +1,15 @@
-//! `rlora heads`: how alike the heads of each adapter are, as numbers and heat maps.
+//! `rlora heads`: how alike the heads of each adapter are, as numbers and heat maps; with tasks
+//! (`--task`, `--builtin`), which heads each task routes to (`routing.json`, `routing_*.png`).
 
 use std::path::PathBuf;
 
 use burn::tensor::backend::Backend;
 use clap::Args;
-use rlora_llama::Llama;
+use rlora_llama::{Llama, TextTokenizer};
 
 use super::CliError;
 use super::generate::load_any_adapter;
+use super::routing::{RoutingTasks, analyse, print_routing, write_routing};
 use crate::base::model_or_tiny_base;
 use crate::report::head_heat_maps;
 use crate::trainer::{HeadSummary, head_summary};
@@ -21,13 +23,20 @@ pub struct HeadsArgs {
     /// The adapter folder.
     #[arg(long)]
     pub adapter: PathBuf,
-    /// Where the heat maps (`heads_<module>.png`) go.
+    /// Where the heat maps (`heads_<module>.png`, and with tasks `routing.json` and
+    /// `routing_<module>.png`) go.
     #[arg(long)]
     pub output: PathBuf,
+    /// The tasks whose routing to analyse (none: the head similarities only).
+    #[command(flatten)]
+    pub routing: RoutingTasks,
+    /// With tasks: a routing heat map per layer too (`routing_layer<L>_<module>.png`).
+    #[arg(long)]
+    pub per_layer: bool,
 }
 
 /// Prints each adapter's mean off-diagonal head similarity and the per-module mean matrices, and
-/// draws a heat map per module type.
+/// draws a heat map per module type; with tasks, the routing analysis too.
 pub fn run_heads<B: Backend>(
     args: &HeadsArgs,
     device: &B::Device,
@@ -54,8 +63,16 @@ pub fn run_heads<B: Backend>(
         }
     }
     std::fs::create_dir_all(&args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
-    for picture in head_heat_maps(&summary, &args.output)? {
-        println!("picture: {}", picture.display());
+    let mut written = head_heat_maps(&summary, &args.output)?;
+    if args.routing.any() {
+        let tokenizer = TextTokenizer::from_model_dir(&model_dir)?;
+        let analysis = analyse(&model, &tokenizer, &args.routing)?;
+        println!();
+        print_routing(&analysis);
+        written.extend(write_routing(&analysis, &args.output, args.per_layer)?);
+    }
+    for file in written {
+        println!("written: {}", file.display());
     }
     Ok(summary)
 }

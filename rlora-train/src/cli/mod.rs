@@ -17,6 +17,7 @@ mod generate;
 mod heads;
 mod pretrain;
 mod resume_check;
+mod routing;
 mod run_folder;
 mod run_lock;
 mod train;
@@ -32,6 +33,10 @@ pub use export::{ExportArgs, run_export};
 pub use generate::{GenerateArgs, GenerateOutput, load_any_adapter, run_generate};
 pub use heads::{HeadsArgs, run_heads};
 pub use pretrain::{PretrainArgs, run_pretrain};
+pub use routing::{
+    MERGED_FILE, MergedScore, ROUTING_FILE, RoutingTasks, analyse, merged_scores, print_merged,
+    print_routing, tokenize_tasks, write_routing,
+};
 pub use train::run_train;
 pub use train_args::TrainArgs;
 

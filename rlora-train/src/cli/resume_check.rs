@@ -24,13 +24,14 @@ const APPLIED: [(&str, &str); 6] = [
 
 /// The settings that do not change what is trained (`resume` and `overwrite` are actions, which
 /// earlier versions wrote too).
-const IGNORED: [&str; 7] = [
+const IGNORED: [&str; 8] = [
     "output",
     "resume",
     "overwrite",
     "eval_examples",
     "eval_max_new_tokens",
     "skip_base_eval",
+    "eval_merged",
     "max_line_bytes",
 ];
 

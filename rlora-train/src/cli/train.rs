@@ -6,6 +6,9 @@ use std::path::Path;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use rlora_llama::{Llama, TextTokenizer};
 
+use super::routing::{
+    MERGED_FILE, merged_scores, print_merged, print_routing, tokenize_tasks, write_routing,
+};
 use super::run_folder::{RUN_CONFIG_FILE, claim};
 use super::train_args::splits;
 use super::train_checks::{CheckedModel, check_data, check_model};
@@ -15,7 +18,8 @@ use crate::data::{TaskExample, tokenize_examples};
 use crate::report::{head_heat_maps, markdown_table, training_curves, write_json};
 use crate::trainer::{
     EvalReport, RunResources, TrainError, TrainOutcome, TrainingData, evaluate, head_summary,
-    latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes, train_on_devices,
+    latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes, routing_analysis,
+    train_on_devices,
 };
 
 /// Each task's name and the examples it is evaluated on.
@@ -85,6 +89,13 @@ pub fn run_train<B: AutodiffBackend>(
         },
     };
     write_report(args, &trained.model, &outcome, devices.len())?;
+    write_routing_report(
+        args,
+        &tokenizer,
+        &trained.model,
+        &eval_sets,
+        &outcome.adapted,
+    )?;
     Ok(outcome)
 }
 
@@ -205,6 +216,31 @@ fn write_report<B: Backend>(
     );
     for picture in pictures {
         println!("picture: {}", picture.display());
+    }
+    Ok(())
+}
+
+/// The routing analysis over the evaluation sets (`routing.json`, `routing_<module>.png`) and,
+/// with `--eval-merged`, each task's merged model scored beside the routed adapter
+/// (`merged.json`).
+fn write_routing_report<B: Backend>(
+    args: &TrainArgs,
+    tokenizer: &TextTokenizer,
+    trained: &Llama<B>,
+    eval_sets: &EvalSets,
+    adapted: &EvalReport,
+) -> Result<(), CliError> {
+    let rows = tokenize_tasks(eval_sets, tokenizer, args.max_seq_len as usize)?;
+    let analysis = routing_analysis(trained, &rows)?;
+    print_routing(&analysis);
+    for file in write_routing(&analysis, &args.output, false)? {
+        println!("written: {}", file.display());
+    }
+    if args.eval_merged {
+        let max_new = args.eval_max_new_tokens as usize;
+        let scores = merged_scores(trained, tokenizer, &analysis, eval_sets, adapted, max_new)?;
+        print_merged(&scores);
+        write_json(&args.output.join(MERGED_FILE), &scores)?;
     }
     Ok(())
 }

@@ -135,6 +135,14 @@ pub struct TrainArgs {
     /// Skip evaluating the base model (only the adapted one is scored).
     #[arg(long)]
     pub skip_base_eval: bool,
+    /// Test examples per task of the built-in suite (drawn first, distinct from the training
+    /// and validation examples).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub builtin_test_examples: u32,
+    /// After training, also score each task with the model merged under that task's mean
+    /// routing per projection (`merged.json`), beside the routed adapter.
+    #[arg(long)]
+    pub eval_merged: bool,
     /// Train data-parallel on this many devices (CUDA or wgpu GPUs 0..N; on the CPU backend, N
     /// workers): each step takes a batch per device and averages their gradients.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -207,7 +215,11 @@ impl TrainArgs {
             tasks.push(parse_task_spec(spec)?.load(self.max_line_bytes as usize)?);
         }
         if self.builtin {
-            tasks.extend(builtin_suite(self.data_seed(), SplitSizes::default()));
+            let sizes = SplitSizes {
+                test: self.builtin_test_examples as usize,
+                ..SplitSizes::default()
+            };
+            tasks.extend(builtin_suite(self.data_seed(), sizes));
         }
         if tasks.is_empty() {
             return Err("no tasks: give --task NAME=FILE (repeatable) or --builtin".into());

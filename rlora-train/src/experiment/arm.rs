@@ -20,17 +20,21 @@ pub enum Arm {
     HydraInit,
     /// R-LoRA: both.
     Rlora,
+    /// R-LoRA with the official code's initialization (the stable rescale compounded inside
+    /// the head loop, with r in place of d_out).
+    RloraOfficial,
 }
 
 impl Arm {
     /// Every arm, in the order of the report.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Lora,
         Self::LoraMatched,
         Self::Hydra,
         Self::HydraMhd,
         Self::HydraInit,
         Self::Rlora,
+        Self::RloraOfficial,
     ];
 
     /// The name of the arm's run folder and JSON key.
@@ -42,6 +46,7 @@ impl Arm {
             Self::HydraMhd => "hydra-mhd",
             Self::HydraInit => "hydra-init",
             Self::Rlora => "rlora",
+            Self::RloraOfficial => "rlora-official",
         }
     }
 
@@ -53,6 +58,7 @@ impl Arm {
             Self::HydraMhd => Preset::MultiHeadDropoutOnly,
             Self::HydraInit => Preset::RandomInitOnly,
             Self::Rlora => Preset::RLora,
+            Self::RloraOfficial => Preset::RLoraOfficialInit,
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod arm;
 mod command;
+mod power;
 mod settings;
 mod summary;
 mod write;
@@ -19,6 +20,7 @@ use std::time::Instant;
 
 pub use arm::Arm;
 pub use command::{ExperimentArgs, run_experiment_command, utc_date};
+pub use power::{PairedDifference, ci95, t_quantile_975};
 pub use settings::ExperimentSettings;
 pub use summary::{ArmSummary, ExperimentReport, HeadHistory, Stat, summarize};
 pub use write::{markdown, write_report};

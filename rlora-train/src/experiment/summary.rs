@@ -6,17 +6,23 @@ use std::path::{Path, PathBuf};
 use burn::train::metric::store::Split;
 use serde::Serialize;
 
+use super::power::{PairedDifference, ci95};
 use super::{Arm, ExperimentSettings, RunResult};
-use crate::trainer::{EvalReport, HEAD_SIMILARITY, head_similarity_modules, metric_history};
+use crate::cli::{MERGED_FILE, MergedScore, ROUTING_FILE};
+use crate::trainer::{
+    EvalReport, HEAD_SIMILARITY, RoutingAnalysis, head_similarity_modules, metric_history,
+};
 
-/// A value measured once per seed: its mean, sample standard deviation (with two seeds or more)
-/// and the values.
+/// A value measured once per seed: its mean, sample standard deviation and 95% confidence
+/// interval (with two seeds or more) and the values.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stat {
     /// Mean over seeds.
     pub mean: f64,
     /// Sample standard deviation over seeds (`None` with one seed).
     pub std: Option<f64>,
+    /// The 95% confidence interval of the mean, Student's t (`None` with one seed).
+    pub ci95: Option<(f64, f64)>,
     /// One value per seed, in seed order.
     pub values: Vec<f64>,
 }
@@ -28,7 +34,12 @@ impl Stat {
         let mean = values.iter().sum::<f64>() / n.max(1.0);
         let std = (values.len() > 1)
             .then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
-        Self { mean, std, values }
+        Self {
+            mean,
+            std,
+            ci95: ci95(&values),
+            values,
+        }
     }
 }
 
@@ -82,6 +93,12 @@ pub struct ArmSummary {
     pub peak_memory_mib: Option<Stat>,
     /// Head similarity over training, `all` first (empty for one head).
     pub head_similarity: Vec<HeadHistory>,
+    /// The task separation of the trained router (mean pairwise Jensen–Shannon divergence of the
+    /// tasks' mean routings, nats), from each run's `routing.json`; `None` for one head.
+    pub routing_separation: Option<Stat>,
+    /// The macro average of the models merged per task under the task's mean routing, from each
+    /// run's `merged.json`.
+    pub merged_macro_average: Option<Stat>,
 }
 
 /// The whole experiment, as written to `report.json`.
@@ -105,6 +122,9 @@ pub struct ExperimentReport {
     pub base: EvalReport,
     /// One summary per arm, in the settings' order.
     pub arms: Vec<ArmSummary>,
+    /// R-LoRA against HydraLoRA and against LoRA (the rank-matched one, same trainable
+    /// parameters, and r = rank), paired by seed, where both arms ran.
+    pub differences: Vec<PairedDifference>,
 }
 
 impl ExperimentReport {
@@ -123,6 +143,7 @@ fn label(arm: Arm, rank: usize) -> String {
         Arm::HydraMhd => "+ multi-head dropout".into(),
         Arm::HydraInit => "+ random init".into(),
         Arm::Rlora => "R-LoRA".into(),
+        Arm::RloraOfficial => "R-LoRA, official code's init".into(),
     }
 }
 
@@ -143,6 +164,22 @@ pub fn summarize(
             summarize_arm(settings, arm, matched_rank, &runs)
         })
         .collect();
+    let macro_by_seed = |arm: Arm| -> Vec<(u64, f64)> {
+        runs.iter()
+            .filter(|r| r.arm == arm)
+            .map(|r| (r.seed, r.outcome.adapted.macro_average))
+            .collect()
+    };
+    let differences = [
+        (Arm::Rlora, Arm::Hydra),
+        (Arm::Rlora, Arm::LoraMatched),
+        (Arm::Rlora, Arm::Lora),
+        (Arm::Rlora, Arm::RloraOfficial),
+    ]
+    .into_iter()
+    .filter(|(a, b)| settings.arms.contains(a) && settings.arms.contains(b))
+    .map(|(a, b)| PairedDifference::of(a, b, &macro_by_seed(a), &macro_by_seed(b)))
+    .collect();
     ExperimentReport {
         settings: settings.clone(),
         model: model.to_path_buf(),
@@ -153,6 +190,7 @@ pub fn summarize(
         train_seconds: runs.iter().map(|r| r.outcome.resources.train_seconds).sum(),
         base: base.clone(),
         arms,
+        differences,
     }
 }
 
@@ -224,7 +262,31 @@ fn summarize_arm(
             settings.checkpoint_every as usize,
             settings.steps as usize,
         ),
+        routing_separation: arm
+            .multi_head()
+            .then(|| {
+                per_run(runs, |dir| {
+                    read::<RoutingAnalysis>(&dir.join(ROUTING_FILE)).map(|a| a.separation)
+                })
+            })
+            .flatten(),
+        merged_macro_average: per_run(runs, |dir| {
+            let scores = read::<Vec<MergedScore>>(&dir.join(MERGED_FILE))?;
+            let n = scores.len().max(1) as f64;
+            Some(scores.iter().map(|s| s.merged).sum::<f64>() / n)
+        }),
     }
+}
+
+/// `value` of every run's folder, when every run has it.
+fn per_run(runs: &[&RunResult], value: impl Fn(&Path) -> Option<f64>) -> Option<Stat> {
+    let values: Option<Vec<f64>> = runs.iter().map(|r| value(&r.dir)).collect();
+    values.filter(|v| !v.is_empty()).map(Stat::of)
+}
+
+/// A JSON file's value, if it is there and parses.
+fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
 /// The head-similarity curves of `runs`, averaged over seeds step by step, one point every

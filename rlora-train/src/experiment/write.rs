@@ -73,6 +73,8 @@ pub fn markdown(report: &ExperimentReport) -> String {
         report.wall_seconds / 60.0
     );
     accuracy_table(report, &mut md);
+    power_table(report, &mut md);
+    routing_table(report, &mut md);
     cost_table(report, &mut md);
     similarity_table(report, &mut md);
     paper_claims(report, &mut md);
@@ -122,6 +124,98 @@ fn accuracy_table(report: &ExperimentReport, md: &mut String) {
             let _ = write!(md, " **{}** |", percent(pick(arm)));
         }
         md.push('\n');
+    }
+    md.push('\n');
+}
+
+/// `[61.2, 63.0]` (percent), or `–` with one seed.
+fn interval(ci: Option<(f64, f64)>) -> String {
+    ci.map_or("–".to_string(), |(low, high)| {
+        format!("[{:+.2}, {:+.2}]", 100.0 * low, 100.0 * high)
+    })
+}
+
+/// Each arm's macro average with its 95% interval, and the paired differences, resolved or not.
+fn power_table(report: &ExperimentReport, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "## Macro average with 95% confidence intervals (Student's t over seeds)\n\n| arm | macro average (%) | 95% CI |\n|---|---:|---:|"
+    );
+    for arm in &report.arms {
+        let ci = arm.macro_average.ci95.map_or("–".to_string(), |(l, h)| {
+            format!("[{:.2}, {:.2}]", 100.0 * l, 100.0 * h)
+        });
+        let _ = writeln!(
+            md,
+            "| {} | {:.2} | {ci} |",
+            arm.label,
+            100.0 * arm.macro_average.mean
+        );
+    }
+    if report.differences.is_empty() {
+        md.push('\n');
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### Paired differences per seed (macro average, points)\n\n| difference | per seed | mean | 95% CI | seeds agreeing in sign | resolved |\n|---|---|---:|---:|---:|---|"
+    );
+    let name = |arm| {
+        report
+            .arm(arm)
+            .map_or_else(|| format!("{arm:?}"), |a| a.label.clone())
+    };
+    for d in &report.differences {
+        let per_seed: Vec<String> = d
+            .differences
+            .iter()
+            .map(|v| format!("{:+.2}", 100.0 * v))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {} − {} | {} | {:+.2} | {} | {} of {} | {} |",
+            name(d.arm),
+            name(d.baseline),
+            per_seed.join(", "),
+            100.0 * d.mean,
+            interval(d.ci95),
+            d.seeds_agreeing,
+            d.differences.len(),
+            if d.resolved {
+                "**yes**: the interval excludes 0"
+            } else {
+                "no: the interval contains 0"
+            }
+        );
+    }
+    md.push('\n');
+}
+
+/// Per arm: the trained routers' task separation, and the merged-per-task models' macro average
+/// beside the routed adapters'.
+fn routing_table(report: &ExperimentReport, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "## Routing per task and merging under it\n\nTask separation: the mean pairwise Jensen–Shannon divergence of the tasks' mean routings per layer (nats; 0 = every task routes alike, ln 2 = 0.693 the most), from each run's `routing.json`. Merged: each task scored by the plain model folded under that task's mean routing per projection (`merged.json`).\n\n| arm | task separation | routed macro (%) | merged macro (%) |\n|---|---:|---:|---:|"
+    );
+    for arm in &report.arms {
+        let separation = arm
+            .routing_separation
+            .as_ref()
+            .map_or("–".to_string(), |s| match s.std {
+                Some(std) => format!("{:.4} ± {:.4}", s.mean, std),
+                None => format!("{:.4}", s.mean),
+            });
+        let merged = arm
+            .merged_macro_average
+            .as_ref()
+            .map_or("–".to_string(), percent);
+        let _ = writeln!(
+            md,
+            "| {} | {separation} | {} | {merged} |",
+            arm.label,
+            percent(&arm.macro_average)
+        );
     }
     md.push('\n');
 }

@@ -12,7 +12,7 @@ mod table;
 
 pub use heat_map::heat_map_png;
 pub use line_chart::{Series, line_chart_png, series_color};
-pub use pictures::{head_heat_maps, training_curves};
+pub use pictures::{head_heat_maps, routing_heat_maps, training_curves};
 pub use plot::{PlotError, colormap};
 pub use table::markdown_table;
 

@@ -17,6 +17,7 @@ mod metrics;
 mod model;
 mod outcome;
 mod renderer;
+mod routing;
 mod schedule;
 mod train;
 
@@ -35,5 +36,8 @@ pub use metrics::{
 pub use model::{CausalLm, LmOutput, LmStats, StopSignal};
 pub use outcome::{RunResources, TrainOutcome, peak_memory_bytes};
 pub use renderer::ProgressLines;
+pub use routing::{
+    ProjectionRouting, RoutingAnalysis, entropy, js_divergence, mean_pairwise_js, routing_analysis,
+};
 pub use schedule::WarmupCosine;
 pub use train::{Trained, train, train_on_devices};
