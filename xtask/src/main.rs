@@ -117,31 +117,8 @@ fn ci() -> Result<(), String> {
         ]),
     )?;
     if vulkan_driver_present() {
-        run(
-            "backend-generic tests on wgpu (Vulkan)",
-            cargo().args([
-                "test",
-                "-p",
-                "rlora",
-                "-p",
-                "rlora-llama",
-                "--tests",
-                "--features",
-                "rlora/test-wgpu,rlora-llama/test-wgpu",
-            ]),
-        )?;
-        run(
-            "training steps on wgpu against the CPU backend",
-            cargo().args([
-                "test",
-                "-p",
-                "rlora-train",
-                "--features",
-                "wgpu",
-                "--test",
-                "gpu_training",
-            ]),
-        )
+        backend_generic_tests("wgpu")?;
+        gpu_training_test("wgpu", 3)
     } else if std::env::var_os("CI").is_some() {
         Err("no Vulkan driver: install mesa-vulkan-drivers and libvulkan1 (as .ci/run does)".into())
     } else {
@@ -152,31 +129,8 @@ fn ci() -> Result<(), String> {
 
 /// `cargo xtask gpu-check`: what CI cannot run, on one NVIDIA GPU (about 5 minutes once built).
 fn gpu_check() -> Result<(), String> {
-    run(
-        "backend-generic tests on CUDA",
-        cargo().args([
-            "test",
-            "-p",
-            "rlora",
-            "-p",
-            "rlora-llama",
-            "--tests",
-            "--features",
-            "rlora/test-cuda,rlora-llama/test-cuda",
-        ]),
-    )?;
-    run(
-        "20 training steps on CUDA against the CPU backend",
-        cargo().env("RLORA_GPU_STEPS", "20").args([
-            "test",
-            "-p",
-            "rlora-train",
-            "--features",
-            "cuda",
-            "--test",
-            "gpu_training",
-        ]),
-    )?;
+    backend_generic_tests("cuda")?;
+    gpu_training_test("cuda", 20)?;
     run(
         "the training-step benchmark on CUDA (bench shape tables)",
         cargo().args([
@@ -211,6 +165,40 @@ fn gpu_check() -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+/// The layer's and the model's backend-generic tests on `backend` (`wgpu` or `cuda`, through
+/// the crates' `test-<backend>` features).
+fn backend_generic_tests(backend: &str) -> Result<(), String> {
+    run(
+        &format!("backend-generic tests on {backend}"),
+        cargo().args([
+            "test",
+            "-p",
+            "rlora",
+            "-p",
+            "rlora-llama",
+            "--tests",
+            "--features",
+            &format!("rlora/test-{backend},rlora-llama/test-{backend}"),
+        ]),
+    )
+}
+
+/// `steps` training steps of the embedded default on the GPU backend `feature` against the CPU.
+fn gpu_training_test(feature: &str, steps: usize) -> Result<(), String> {
+    run(
+        &format!("{steps} training steps on {feature} against the CPU backend"),
+        cargo().env("RLORA_GPU_STEPS", steps.to_string()).args([
+            "test",
+            "-p",
+            "rlora-train",
+            "--features",
+            feature,
+            "--test",
+            "gpu_training",
+        ]),
+    )
 }
 
 fn fixtures() -> Result<(), String> {
