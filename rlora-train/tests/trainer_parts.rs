@@ -92,3 +92,52 @@ fn peak_memory_grows_with_a_large_allocation() {
         block.len()
     );
 }
+
+/// Two gradients of norms 5 and 12: the global norm is 13, so clipping to 6.5 halves both (burn's
+/// per-tensor clipping would leave the first as it is and cut the second to 6.5).
+#[test]
+fn clipping_scales_every_gradient_by_the_global_norm() {
+    use burn::module::ParamId;
+    use burn::optim::GradientsParams;
+    use burn::tensor::Tensor;
+    use rlora_train::trainer::clip_global_norm;
+    type B = burn::backend::Flex;
+    let device = Default::default();
+    let (a, b) = (ParamId::new(), ParamId::new());
+    let grads = || {
+        let mut grads = GradientsParams::new();
+        grads.register(
+            a,
+            Tensor::<B, 2>::from_floats([[3.0, 0.0], [0.0, 4.0]], &device),
+        );
+        grads.register(b, Tensor::<B, 2>::from_floats([[12.0]], &device));
+        grads
+    };
+    let read = |g: &GradientsParams, id| {
+        g.get::<B, 2>(id)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+    };
+
+    let mut clipped = grads();
+    let norm = clip_global_norm::<B>(&mut clipped, &[a, b], 6.5);
+    assert!((norm - 13.0).abs() < 1e-9, "global norm {norm}");
+    let scale = 6.5 / (13.0 + 1e-6);
+    let expected_a = [3.0 * scale, 0.0, 0.0, 4.0 * scale];
+    for (got, want) in read(&clipped, a).iter().zip(expected_a) {
+        assert!((*got as f64 - want).abs() < 1e-6, "{got} vs {want}");
+    }
+    assert!((read(&clipped, b)[0] as f64 - 12.0 * scale).abs() < 1e-5);
+
+    let mut untouched = grads();
+    let norm = clip_global_norm::<B>(&mut untouched, &[a, b], 13.5);
+    assert!((norm - 13.0).abs() < 1e-9);
+    assert_eq!(
+        read(&untouched, a),
+        vec![3.0, 0.0, 0.0, 4.0],
+        "under the limit: unchanged"
+    );
+    assert_eq!(read(&untouched, b), vec![12.0]);
+}

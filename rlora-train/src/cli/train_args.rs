@@ -91,7 +91,7 @@ pub struct TrainArgs {
     /// AdamW weight decay.
     #[arg(long, default_value_t = 0.0, value_parser = values::non_negative)]
     pub weight_decay: f64,
-    /// Clip the gradient norm (0 turns clipping off).
+    /// Clip the global L2 norm of all adapter gradients to this (0 turns clipping off).
     #[arg(long, default_value_t = 1.0, value_parser = values::non_negative)]
     pub max_grad_norm: f64,
     /// Passes over the mixture.

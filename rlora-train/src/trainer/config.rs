@@ -26,7 +26,7 @@ pub struct TrainingConfig {
     /// Steps whose gradients are averaged into one optimizer update.
     #[config(default = 1)]
     pub grad_accumulation: usize,
-    /// Clip the gradient norm to this value.
+    /// Clip the global L2 norm over all trainable parameters' gradients to this value.
     #[config(default = "Some(1.0)")]
     pub max_grad_norm: Option<f64>,
     /// Passes over the task mixture.

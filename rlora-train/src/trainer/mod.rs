@@ -6,6 +6,7 @@
 //! Imports [`data`](crate::data) only.
 
 mod checkpoint;
+mod clip;
 mod config;
 mod eval;
 mod heads;
@@ -21,6 +22,7 @@ mod schedule;
 mod train;
 
 pub use checkpoint::{AtomicRecorder, latest_checkpoint};
+pub use clip::{GlobalNormClip, clip_global_norm};
 pub use config::{TrainError, TrainingConfig, TrainingData};
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};

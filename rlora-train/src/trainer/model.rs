@@ -226,7 +226,7 @@ impl<B: AutodiffBackend> CausalLm<B> {
     }
 
     /// The ids of the adapters' trainable parameters: `A`, the heads, the router.
-    fn trainable_ids(&self) -> Vec<ParamId> {
+    pub fn trainable_ids(&self) -> Vec<ParamId> {
         self.llama
             .adapters()
             .into_iter()

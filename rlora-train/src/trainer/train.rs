@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::InMemDataset;
-use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{AdamW, AdamWConfig};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
@@ -20,6 +19,7 @@ use burn::train::{
 use rlora_llama::Llama;
 
 use super::checkpoint::{AtomicRecorder, latest_checkpoint};
+use super::clip::GlobalNormClip;
 use super::config::{TrainError, TrainingConfig, TrainingData};
 use super::heads::module_type;
 use super::loader::StreamLoader;
@@ -43,10 +43,12 @@ pub struct Trained<B: Backend> {
     pub seconds: f64,
 }
 
+/// burn's AdamW over a [`CausalLm`], its gradients clipped to the global norm.
+type Optim<B> = GlobalNormClip<OptimizerAdaptor<AdamW, CausalLm<B>, B>>;
+
 /// burn's supervised training of a [`CausalLm`] with AdamW and [`WarmupCosine`], before launch.
-type Training<B> = SupervisedTraining<
-    LearningComponentsMarker<B, WarmupCosine, CausalLm<B>, OptimizerAdaptor<AdamW, CausalLm<B>, B>>,
->;
+type Training<B> =
+    SupervisedTraining<LearningComponentsMarker<B, WarmupCosine, CausalLm<B>, Optim<B>>>;
 
 /// Fine-tunes the adapters of `model` on `data`, writing metrics and checkpoints under `dir`;
 /// with `resume`, continues from the latest checkpoint there.
@@ -93,14 +95,12 @@ pub fn train_on_devices<B: AutodiffBackend>(
         shards: config.batch_shards,
         stop: Some(StopSignal(interrupter.clone())),
     };
-    let optimizer = AdamWConfig::new()
-        .with_weight_decay(config.weight_decay as f32)
-        .with_grad_clipping(
-            config
-                .max_grad_norm
-                .map(|n| GradientClippingConfig::Norm(n as f32)),
-        )
-        .init();
+    let optimizer = GlobalNormClip::new(
+        AdamWConfig::new()
+            .with_weight_decay(config.weight_decay as f32)
+            .init(),
+        config.max_grad_norm,
+    );
     let schedule = WarmupCosine::new(
         config.learning_rate,
         config.min_learning_rate,
