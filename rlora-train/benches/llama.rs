@@ -16,7 +16,7 @@
 //! adapters on all seven projections, batch 4 × 256) and the exact shapes of `qwen2.5-0.5b`,
 //! `qwen2.5-1.5b`, `qwen2.5-3b` (adapters on gate/up/down, batch 2 × 256).
 //!
-//! The training step is the trainer's own: [`CausalLm`]'s `TrainStep` on an [`LmBatch`] (the loss
+//! The training step is the trainer's own: [`CausalLm`]'s `TrainStep` on one [`LmBatch`] (the loss
 //! over the counted positions without the whole logits, the batch's rows in shards on the CPU's
 //! cores), without the Learner, the data loader and the metrics around it.
 //!
@@ -35,7 +35,7 @@ use burn::train::TrainStep;
 use rlora::RLoraConfig;
 use rlora_llama::{AdapterSpec, Llama, LlamaConfig, ModelType, Targets};
 use rlora_train::backend::{BACKEND_NAME, TrainBackend as Train, batch_shards, tune_cpu_allocator};
-use rlora_train::data::{LmBatch, LmBatcher, TokenizedExample};
+use rlora_train::data::{LmBatch, LmBatcher, StepBatch, TokenizedExample};
 use rlora_train::trainer::{CausalLm, TrainingConfig, TrainingData, train};
 
 type Inner = rlora_train::backend::Backend;
@@ -279,7 +279,7 @@ fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
     };
     let batch = random_batch(shape.batch, shape.config.vocab_size);
     let seconds = median::<Train>(&device, run.iters, || {
-        std::hint::black_box(TrainStep::step(&model, batch.clone()));
+        std::hint::black_box(TrainStep::step(&model, StepBatch::from(batch.clone())));
     });
     Measured {
         seconds,

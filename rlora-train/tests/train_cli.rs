@@ -68,7 +68,7 @@ fn a_short_run_writes_the_adapter_config_metrics_and_evaluation() {
     for line in [
         "task facts",
         "task sentiment",
-        "step 4/4 |",
+        "step 4/4 (pass 1/",
         "validation at step 4 |",
         "| **macro average** |",
     ] {

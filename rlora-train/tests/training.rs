@@ -4,14 +4,18 @@
 use std::path::PathBuf;
 
 use burn::backend::{Autodiff, Flex};
+use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::backend::Backend;
+use burn::train::TrainStep;
 use burn::train::metric::store::Split;
 use rlora::Preset;
 use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
-use rlora_train::data::{Mixing, TaskExample, tokenize_examples};
+use rlora_train::data::{
+    Mixing, StepBatch, StepBatcher, TaskExample, TokenizedExample, tokenize_examples,
+};
 use rlora_train::trainer::{
-    TrainingConfig, TrainingData, latest_checkpoint, mean_token_loss, metric_history, train,
-    train_on_devices,
+    CausalLm, TrainingConfig, TrainingData, latest_checkpoint, mean_token_loss, metric_history,
+    train, train_on_devices,
 };
 
 type B = Autodiff<Flex>;
@@ -180,5 +184,130 @@ fn data_parallel_training_on_two_cpu_workers_takes_a_batch_per_worker_per_step()
     // 4 steps; the logs have one loss per batch.
     assert_eq!(latest_checkpoint(&dir), Some(3));
     assert_eq!(metric_history(&dir, Split::Train, "Loss", 8).len(), 24);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The R-LoRA model without dropout, so that two passes over the same rows agree.
+fn model_without_dropout() -> Llama<B> {
+    <B as Backend>::seed(&Default::default(), 1);
+    let spec = AdapterSpec::new(
+        Targets::mlp(),
+        &Preset::RLora
+            .hyperparameters(3)
+            .with_rank(4)
+            .with_dropout(0.0),
+    );
+    Llama::from_pretrained(fixture(), Some(&spec), &Default::default()).unwrap()
+}
+
+/// The gradients of one update of `rows`, cut into micro-batches of `micro_batch` rows.
+fn update_gradients(
+    model: &CausalLm<B>,
+    rows: &[TokenizedExample],
+    micro_batch: usize,
+) -> Vec<Vec<f32>> {
+    let step: StepBatch<B> = StepBatcher { micro_batch }.batch(rows.to_vec(), &Default::default());
+    let grads = TrainStep::step(model, step).grads;
+    model
+        .trainable_ids()
+        .into_iter()
+        .map(|id| {
+            let grad = grads
+                .get::<Flex, 2>(id)
+                .expect("every adapter has a gradient");
+            grad.into_data().to_vec::<f32>().unwrap()
+        })
+        .collect()
+}
+
+fn max_abs_difference(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    a.iter()
+        .flatten()
+        .zip(b.iter().flatten())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Accumulating two micro-batches of two rows gives the gradients of one batch of the four rows
+/// (the loss is divided by the tokens of the whole update), while averaging the two micro-batches'
+/// own mean losses, as accumulation by mean would, gives other gradients: the two tasks' rows
+/// have different numbers of completion tokens.
+#[test]
+fn accumulated_micro_batches_give_the_gradients_of_one_large_batch() {
+    let _serial = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tokenizer = TextTokenizer::from_dir(fixture()).unwrap();
+    let data = data(&tokenizer);
+    let rows: Vec<TokenizedExample> = [0, 1, 8, 9].map(|i| data.train[i].clone()).to_vec();
+    let counted = |r: &TokenizedExample| r.tokens.len() - r.prompt_len;
+    assert_ne!(
+        counted(&rows[0]) + counted(&rows[1]),
+        counted(&rows[2]) + counted(&rows[3]),
+        "the micro-batches must differ in counted tokens for the test to tell the two apart"
+    );
+    let model = CausalLm {
+        llama: model_without_dropout(),
+        loss_scale: 1.0,
+        shards: 1,
+        stop: None,
+    };
+
+    let one_batch = update_gradients(&model, &rows, 4);
+    let accumulated = update_gradients(&model, &rows, 2);
+    let first = update_gradients(&model, &rows[..2], 2);
+    let second = update_gradients(&model, &rows[2..], 2);
+    let mean_of_means: Vec<Vec<f32>> = first
+        .iter()
+        .zip(&second)
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x + y) / 2.0).collect())
+        .collect();
+
+    let scale = one_batch
+        .iter()
+        .flatten()
+        .fold(0.0f32, |m, g| m.max(g.abs()));
+    assert!(scale > 1e-4, "gradients too small to compare: {scale}");
+    let accumulation_error = max_abs_difference(&accumulated, &one_batch) / scale;
+    let mean_of_means_error = max_abs_difference(&mean_of_means, &one_batch) / scale;
+    assert!(
+        accumulation_error < 1e-5,
+        "accumulated vs one batch: {accumulation_error:e} of the largest gradient"
+    );
+    assert!(
+        mean_of_means_error > 100.0 * 1e-5,
+        "the mean of the micro-batches' means should differ: {mean_of_means_error:e}"
+    );
+}
+
+/// `--max-steps` counts optimizer updates whatever the accumulation and the devices: 3 updates of
+/// 2 micro-batches on each of 2 workers take 3 × 2 × 2 batches, checkpoint after each update, and
+/// the schedule reaches its end (the minimum rate) at the third.
+#[test]
+fn steps_are_optimizer_updates_with_accumulation_and_devices() {
+    let _serial = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tokenizer = TextTokenizer::from_dir(fixture()).unwrap();
+    let data = data(&tokenizer);
+    let config = config()
+        .with_batch_size(2)
+        .with_grad_accumulation(2)
+        .with_max_steps(Some(3))
+        .with_checkpoint_every(1)
+        .with_keep_checkpoints(5);
+    let stream = config.stream(&data, 2).unwrap();
+    assert_eq!((stream.steps(), stream.order.len()), (3, 3 * 2 * 2 * 2));
+
+    let dir = tempdir("updates");
+    let devices = vec![Default::default(); 2];
+    let trained = train_on_devices(model(), &data, &config, &dir, false, devices).unwrap();
+    assert_eq!(trained.steps, 3);
+    assert_eq!(latest_checkpoint(&dir), Some(3));
+    // One entry per device and update.
+    assert_eq!(metric_history(&dir, Split::Train, "Loss", 2).len(), 6);
+    let rates = metric_history(&dir, Split::Train, "Learning Rate", 2);
+    assert_eq!(rates.len(), 6, "{rates:?}");
+    let last = rates.last().unwrap().1;
+    assert!(
+        last.abs() < 1e-12,
+        "the cosine ends at the minimum rate: {rates:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -79,13 +79,14 @@ pub struct TrainArgs {
     /// Peak learning rate.
     #[arg(long, default_value_t = 2e-4, value_parser = values::positive)]
     pub lr: f64,
-    /// Examples per step.
+    /// Examples per micro-batch and device (one forward and backward pass).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
-    /// Steps per optimizer update.
+    /// Micro-batches per optimizer update (one step): the update is that of one batch of
+    /// --batch-size × --grad-accumulation examples.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub grad_accumulation: u32,
-    /// Fraction of steps of linear warmup.
+    /// Fraction of the steps (optimizer updates) of linear warmup.
     #[arg(long, default_value_t = 0.03, value_parser = values::fraction)]
     pub warmup_ratio: f64,
     /// AdamW weight decay.
@@ -97,10 +98,10 @@ pub struct TrainArgs {
     /// Passes over the mixture.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub epochs: u32,
-    /// Stop after this many steps (overrides --epochs).
+    /// Stop after this many optimizer updates (overrides --epochs).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_steps: Option<u32>,
-    /// Checkpoint every this many steps.
+    /// Checkpoint every this many optimizer updates.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub checkpoint_every: u32,
     /// proportional, uniform, temperature:T or weights:W1,W2,…

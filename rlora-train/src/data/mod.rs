@@ -8,6 +8,7 @@ mod example;
 mod mixture;
 mod prompt;
 mod records;
+mod step_batch;
 mod synthetic;
 mod task_spec;
 mod tokenize;
@@ -20,6 +21,7 @@ pub use prompt::{
     multiple_choice_example, multiple_choice_prompt,
 };
 pub use records::{DEFAULT_MAX_LINE_BYTES, DataError, ReadOutcome, RecordError, read_jsonl};
+pub use step_batch::{StepBatch, StepBatcher};
 pub use synthetic::{BUILTIN_TASKS, SplitSizes, builtin_suite, builtin_task};
 pub use task_spec::{TaskSpec, load_task, parse_task_spec};
 pub use tokenize::{Tokenize, TokenizeReport, TokenizedExample, tokenize_examples};

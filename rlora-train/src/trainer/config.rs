@@ -20,10 +20,11 @@ pub struct TrainingConfig {
     /// AdamW's decoupled weight decay.
     #[config(default = 0.0)]
     pub weight_decay: f64,
-    /// Examples per step.
+    /// Examples per micro-batch on each device (one forward and backward pass).
     #[config(default = 8)]
     pub batch_size: usize,
-    /// Steps whose gradients are averaged into one optimizer update.
+    /// Micro-batches per device whose gradients make one optimizer update: the update is the
+    /// one a single batch of `batch_size × grad_accumulation` rows would give.
     #[config(default = 1)]
     pub grad_accumulation: usize,
     /// Clip the global L2 norm over all trainable parameters' gradients to this value.
@@ -32,10 +33,11 @@ pub struct TrainingConfig {
     /// Passes over the task mixture.
     #[config(default = 1)]
     pub epochs: usize,
-    /// Stop after this many steps (overrides `epochs`: the mixture repeats as needed).
+    /// Stop after this many optimizer updates (overrides `epochs`: the mixture repeats as
+    /// needed).
     #[config(default = "None")]
     pub max_steps: Option<usize>,
-    /// Write a checkpoint every this many steps (and at the end).
+    /// Write a checkpoint every this many optimizer updates (and at the end).
     #[config(default = 100)]
     pub checkpoint_every: usize,
     /// Keep this many most recent checkpoints.
@@ -51,8 +53,8 @@ pub struct TrainingConfig {
     /// (one per CPU core on a CPU backend; 1 on a GPU). The step is the same as the whole batch's.
     #[config(default = 1)]
     pub batch_shards: usize,
-    /// Print a progress line every this many steps (when stdout is not a terminal; a terminal
-    /// gets burn's dashboard).
+    /// Print a progress line every this many optimizer updates (when stdout is not a terminal;
+    /// a terminal gets burn's dashboard).
     #[config(default = 10)]
     pub log_every: usize,
 }
@@ -87,12 +89,6 @@ impl TrainingConfig {
                 "batch size, gradient accumulation and checkpoint interval must be ≥ 1".into(),
             );
         }
-        if !self.checkpoint_every.is_multiple_of(self.grad_accumulation) {
-            return invalid(format!(
-                "checkpoint_every ({}) must be a multiple of grad_accumulation ({})",
-                self.checkpoint_every, self.grad_accumulation
-            ));
-        }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             return invalid(format!(
                 "learning rate must be positive, got {}",
@@ -108,45 +104,82 @@ impl TrainingConfig {
         Ok(())
     }
 
-    /// The training stream: example indices, `epochs` passes over the mixture (or as many as
-    /// `max_steps` needs), cut to whole steps.
-    pub fn stream(&self, data: &TrainingData) -> Result<Vec<usize>, TrainError> {
+    /// The examples of one optimizer update over `replicas` devices.
+    pub fn examples_per_step(&self, replicas: usize) -> usize {
+        self.batch_size * self.grad_accumulation * replicas.max(1)
+    }
+
+    /// The training stream on `replicas` devices: `epochs` passes over the mixture (or as many
+    /// as `max_steps` updates need), cut to whole updates.
+    pub fn stream(
+        &self,
+        data: &TrainingData,
+        replicas: usize,
+    ) -> Result<TrainingStream, TrainError> {
         let mut sizes = vec![0usize; data.task_names.len()];
         let mut by_task: Vec<Vec<usize>> = vec![Vec::new(); data.task_names.len()];
         for (i, example) in data.train.iter().enumerate() {
             sizes[example.task] += 1;
             by_task[example.task].push(i);
         }
-        let wanted = self.max_steps.map(|s| s * self.batch_size);
+        let per_step = self.examples_per_step(replicas);
+        let wanted = self.max_steps.map(|s| s * per_step);
         let mut order = Vec::new();
-        let mut pass = 0;
-        while wanted.map_or(pass < self.epochs, |w| order.len() < w) {
-            let stream = mix(&sizes, &self.mixing, self.seed.wrapping_add(pass as u64))
+        let mut pass_ends = Vec::new();
+        while wanted.map_or(pass_ends.len() < self.epochs, |w| order.len() < w) {
+            let pass = pass_ends.len() as u64;
+            let stream = mix(&sizes, &self.mixing, self.seed.wrapping_add(pass))
                 .map_err(TrainError::Invalid)?;
+            if stream.is_empty() {
+                break;
+            }
             order.extend(stream.into_iter().map(|(task, i)| by_task[task][i]));
-            pass += 1;
+            pass_ends.push(order.len());
         }
-        let steps = wanted.map_or(order.len(), |w| w.min(order.len())) / self.batch_size;
+        let steps = wanted.map_or(order.len(), |w| w.min(order.len())) / per_step;
         if steps == 0 {
             return Err(TrainError::Invalid(format!(
-                "{} training examples make no full batch of {}",
+                "{} training examples make no full optimizer update of {per_step} \
+                 (batch size {} × gradient accumulation {} × {} devices)",
                 data.train.len(),
-                self.batch_size
+                self.batch_size,
+                self.grad_accumulation,
+                replicas.max(1)
             )));
         }
-        order.truncate(steps * self.batch_size);
-        Ok(order)
+        order.truncate(steps * per_step);
+        Ok(TrainingStream {
+            order,
+            pass_ends,
+            per_step,
+        })
+    }
+}
+
+/// The example indices of a run in training order, whole optimizer updates only, and where each
+/// pass over the mixture ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingStream {
+    /// Indices into [`TrainingData::train`], `per_step` per update.
+    pub order: Vec<usize>,
+    /// The stream position after each pass over the mixture.
+    pub pass_ends: Vec<usize>,
+    /// Examples per optimizer update (all devices).
+    pub per_step: usize,
+}
+
+impl TrainingStream {
+    /// The optimizer updates of the run.
+    pub fn steps(&self) -> usize {
+        self.order.len() / self.per_step
     }
 
-    /// The optimizer steps that `stream` (from [`TrainingConfig::stream`]) makes on `replicas`
-    /// devices: each step takes one batch per device.
-    pub fn steps_of(&self, stream: &[usize], replicas: usize) -> Result<usize, TrainError> {
-        let batches = stream.len() / self.batch_size;
-        match batches / replicas.max(1) {
-            0 => Err(TrainError::Invalid(format!(
-                "{batches} batches make no step on {replicas} devices"
-            ))),
-            steps => Ok(steps),
-        }
+    /// The update (1-based) after which each pass over the mixture is complete:
+    /// update `s` belongs to the first pass whose entry is ≥ `s`.
+    pub fn pass_ends_in_steps(&self) -> Vec<usize> {
+        self.pass_ends
+            .iter()
+            .map(|&end| end / self.per_step)
+            .collect()
     }
 }

@@ -8,6 +8,7 @@
 mod checkpoint;
 mod clip;
 mod config;
+mod dashboard;
 mod eval;
 mod heads;
 mod history;
@@ -19,11 +20,12 @@ mod outcome;
 mod renderer;
 mod routing;
 mod schedule;
+mod step_count;
 mod train;
 
 pub use checkpoint::{AtomicRecorder, latest_checkpoint};
 pub use clip::{GlobalNormClip, clip_global_norm};
-pub use config::{TrainError, TrainingConfig, TrainingData};
+pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
 pub use history::{head_similarity_modules, metric_history, non_finite_step};
@@ -40,4 +42,5 @@ pub use routing::{
     ProjectionRouting, RoutingAnalysis, entropy, js_divergence, mean_pairwise_js, routing_analysis,
 };
 pub use schedule::WarmupCosine;
+pub use step_count::StepCount;
 pub use train::{Trained, train, train_on_devices};

@@ -1,5 +1,6 @@
 //! [`CausalLm`]: the Llama with its adapters as a burn training module — one training step
-//! (`TrainStep`) and one validation step (`InferenceStep`) on an [`LmBatch`].
+//! (`TrainStep`: one optimizer update's gradients from a [`StepBatch`] of micro-batches) and one
+//! validation step (`InferenceStep`) on an [`LmBatch`].
 
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
@@ -11,15 +12,15 @@ use rlora::HeadSimilarity;
 use rlora_llama::Llama;
 
 use super::heads::module_type;
-use crate::data::LmBatch;
+use crate::data::{LmBatch, StepBatch};
 
 /// A causal LM whose adapters train on next-token cross-entropy over completion tokens.
 #[derive(Module, Debug)]
 pub struct CausalLm<B: Backend> {
     /// The model.
     pub llama: Llama<B>,
-    /// Multiplies the loss before `backward`: `1 / gradient accumulation steps`, since burn sums
-    /// accumulated gradients.
+    /// Multiplies the loss before `backward`: `1 / devices`, since burn sums the devices'
+    /// gradients.
     #[module(skip)]
     pub loss_scale: f64,
     /// Each training batch is cut into this many shards of rows, whose forward and backward
@@ -162,15 +163,28 @@ impl<B: Backend> CausalLm<B> {
 }
 
 impl<B: AutodiffBackend> CausalLm<B> {
-    /// The step of `batch`: per-row NLL (detached) and the gradients of
-    /// `Σ nll / tokens · loss_scale`. With [`CausalLm::shards`] > 1 the rows are cut into shards,
+    /// The gradients of one update: the sum over `step`'s micro-batches (one after the other, so
+    /// that only one micro-batch's graph is alive at a time) of the gradients of
+    /// `Σ nll · loss_scale / tokens`, `tokens` counting the whole update's counted tokens: the
+    /// same gradients as one batch of all the rows. Returns the per-row NLL (detached) in
+    /// stream order.
+    fn update_gradients(&self, step: &StepBatch<B>) -> (Tensor<B, 1>, GradientsParams) {
+        let scale = self.loss_scale / step.counted_tokens().max(1) as f64;
+        let (nlls, grads): (Vec<_>, Vec<_>) = step
+            .micro_batches
+            .iter()
+            .map(|micro| self.sharded_step(micro, scale))
+            .unzip();
+        (Tensor::cat(nlls, 0), self.sum_gradients(grads))
+    }
+
+    /// The step of `batch`: per-row NLL (detached) and the gradients of `Σ nll · scale`. With
+    /// [`CausalLm::shards`] > 1 the rows are cut into shards,
     /// each on its own copy of the model (fresh autodiff leaves, the same weights and parameter
     /// ids, so the graphs stay apart); their forward passes run one after the other, so that
     /// dropout draws its masks in the same order as ever (a resumed run stays bit-identical),
     /// and their backward passes in parallel, with the gradients summed.
-    fn sharded_step(&self, batch: &LmBatch<B>) -> (Tensor<B, 1>, GradientsParams) {
-        let tokens: usize = batch.loss.counts.iter().sum();
-        let scale = self.loss_scale / tokens.max(1) as f64;
+    fn sharded_step(&self, batch: &LmBatch<B>, scale: f64) -> (Tensor<B, 1>, GradientsParams) {
         let shards = batch.shards(self.shards);
         if shards.len() == 1 {
             let nll = self.nll(batch);
@@ -208,7 +222,7 @@ impl<B: AutodiffBackend> CausalLm<B> {
         )
     }
 
-    /// The sum of the shards' gradients of every trainable parameter (all are matrices).
+    /// The sum of the gradients of every trainable parameter (all are matrices) over `shards`.
     fn sum_gradients(&self, mut shards: Vec<GradientsParams>) -> GradientsParams {
         let mut total = shards.pop().unwrap_or_default();
         for id in self.trainable_ids() {
@@ -241,15 +255,23 @@ impl<B: AutodiffBackend> CausalLm<B> {
 }
 
 impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
-    type Input = LmBatch<B>;
+    type Input = StepBatch<B>;
     type Output = LmOutput<B>;
 
-    fn step(&self, batch: LmBatch<B>) -> TrainOutput<LmOutput<B>> {
-        let (nll, grads) = self.sharded_step(&batch);
+    fn step(&self, step: StepBatch<B>) -> TrainOutput<LmOutput<B>> {
+        let (nll, grads) = self.update_gradients(&step);
         let output = LmOutput {
             nll: nll.clone(),
-            count: batch.loss.counts.clone(),
-            tasks: batch.tasks,
+            count: step
+                .micro_batches
+                .iter()
+                .flat_map(|m| m.loss.counts.iter().copied())
+                .collect(),
+            tasks: step
+                .micro_batches
+                .into_iter()
+                .flat_map(|m| m.tasks)
+                .collect(),
             head_cosines: self.head_cosines(),
         };
         let value: f64 = nll.sum().into_scalar().elem();

@@ -10,30 +10,33 @@ use burn::train::renderer::{
     MetricsRendererTraining, ProgressType, TrainingProgress,
 };
 
+use super::step_count::StepCount;
+
 /// Running sums `(Σ value·count, Σ count)` per metric name since the last printed line.
 type Running = BTreeMap<String, (f64, usize)>;
 
-/// Prints `step S/T | metric mean | …` every `every` steps (means over those steps) and a
-/// validation line per epoch (means over the validation set).
+/// Prints `step S/T (pass P/Q) | metric mean | …` every `every` optimizer updates (means over
+/// those updates) and a validation line per checkpoint (means over the validation set).
 pub struct ProgressLines {
     names: HashMap<MetricId, String>,
     train: Running,
     valid: Running,
     every: usize,
-    steps_per_epoch: usize,
-    total_steps: usize,
+    count: StepCount,
+    /// The last update a line was printed for (burn reports each device's item).
+    printed: usize,
 }
 
 impl ProgressLines {
-    /// Lines every `every` steps of a run of `total_steps` in epochs of `steps_per_epoch`.
-    pub fn new(every: usize, steps_per_epoch: usize, total_steps: usize) -> Self {
+    /// Lines every `every` updates of the run that `count` counts.
+    pub fn new(every: usize, count: StepCount) -> Self {
         Self {
             names: HashMap::new(),
             train: BTreeMap::new(),
             valid: BTreeMap::new(),
             every: every.max(1),
-            steps_per_epoch,
-            total_steps,
+            count,
+            printed: 0,
         }
     }
 
@@ -99,12 +102,13 @@ impl MetricsRendererTraining for ProgressLines {
     }
 
     fn render_train(&mut self, item: TrainingProgress, _: Vec<ProgressType>) {
-        let epoch = item.global_progress.items_processed.max(1);
-        let step = (epoch - 1) * self.steps_per_epoch + item.iteration.unwrap_or(0);
-        if step.is_multiple_of(self.every) || step == self.total_steps {
+        let step = self.count.step(&item);
+        let due = step.is_multiple_of(self.every) || step == self.count.total_steps();
+        if self.count.ends_step(&item) && due && step > self.printed {
+            self.printed = step;
             println!(
-                "step {step}/{} | {}",
-                self.total_steps,
+                "{} | {}",
+                self.count.describe(step),
                 Self::line(&mut self.train)
             );
         }
@@ -114,8 +118,9 @@ impl MetricsRendererTraining for ProgressLines {
         if let Some(progress) = &item.progress
             && progress.items_processed >= progress.items_total
         {
-            let epoch = item.global_progress.items_processed;
-            let step = (epoch * self.steps_per_epoch).min(self.total_steps);
+            let step = self
+                .count
+                .step_after_epoch(item.global_progress.items_processed);
             println!(
                 "validation at step {step} | {}",
                 Self::line(&mut self.valid)

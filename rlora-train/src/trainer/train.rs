@@ -20,7 +20,8 @@ use rlora_llama::Llama;
 
 use super::checkpoint::{AtomicRecorder, latest_checkpoint};
 use super::clip::GlobalNormClip;
-use super::config::{TrainError, TrainingConfig, TrainingData};
+use super::config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
+use super::dashboard::StepDashboard;
 use super::heads::module_type;
 use super::loader::StreamLoader;
 use super::metric_log::RunMetricLogger;
@@ -30,7 +31,8 @@ use super::metrics::{
 use super::model::{CausalLm, StopSignal};
 use super::renderer::ProgressLines;
 use super::schedule::WarmupCosine;
-use crate::data::LmBatcher;
+use super::step_count::StepCount;
+use crate::data::{LmBatcher, StepBatcher};
 
 /// A finished run: the model with its trained adapters, and what the run took.
 #[derive(Debug)]
@@ -42,6 +44,10 @@ pub struct Trained<B: Backend> {
     /// Wall time of the training loop, validation and checkpoints included, in seconds.
     pub seconds: f64,
 }
+
+/// AdamW's `ε` (PyTorch's and Hugging Face's default; burn's is 1e-5, which damps the first
+/// updates of small, clipped gradients).
+const ADAM_EPSILON: f32 = 1e-8;
 
 /// burn's AdamW over a [`CausalLm`], its gradients clipped to the global norm.
 type Optim<B> = GlobalNormClip<OptimizerAdaptor<AdamW, CausalLm<B>, B>>;
@@ -64,10 +70,11 @@ pub fn train<B: AutodiffBackend>(
 }
 
 /// [`train`], data-parallel over `devices` (the model's device first) with burn's multi-device
-/// strategy: every step, each device runs the forward and backward pass of its own batch, the
-/// gradients are averaged on the first device, and it takes the optimizer step. A step thus
-/// consumes `devices.len()` batches; the schedule, checkpoints (every `checkpoint_every` steps)
-/// and `max_steps` count steps, the logs count batches.
+/// strategy: every step, each device runs the forward and backward passes of its own
+/// `grad_accumulation` micro-batches, the gradients are averaged on the first device, and it
+/// takes the optimizer update. A step is one update, whatever the accumulation and the device
+/// count: the schedule, checkpoints (every `checkpoint_every` steps), `max_steps` and the
+/// progress count updates; the metric logs have one entry per device and update.
 pub fn train_on_devices<B: AutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
@@ -81,23 +88,23 @@ pub fn train_on_devices<B: AutodiffBackend>(
         return Err(TrainError::Invalid("no device to train on".into()));
     }
     let replicas = devices.len();
-    let mut order = config.stream(data)?;
-    let steps = config.steps_of(&order, replicas)?;
-    order.truncate(steps * replicas * config.batch_size);
+    let stream = config.stream(data, replicas)?;
+    let steps = stream.steps();
     let checkpoint = if resume { latest_checkpoint(dir) } else { None };
     let interrupter = Interrupter::new();
-    let training = loops::<B>(data, config, dir, order, steps, checkpoint, devices)
+    let training = loops::<B>(data, config, dir, stream, checkpoint, devices, &interrupter)
         .with_interrupter(interrupter.clone());
     let training = with_metrics(training, &data.task_names, &multi_head_modules(&model));
     let model = CausalLm {
         llama: model,
-        loss_scale: 1.0 / (config.grad_accumulation * replicas) as f64,
+        loss_scale: 1.0 / replicas as f64,
         shards: config.batch_shards,
         stop: Some(StopSignal(interrupter.clone())),
     };
     let optimizer = GlobalNormClip::new(
         AdamWConfig::new()
             .with_weight_decay(config.weight_decay as f32)
+            .with_epsilon(ADAM_EPSILON)
             .init(),
         config.max_grad_norm,
     );
@@ -123,24 +130,29 @@ pub fn train_on_devices<B: AutodiffBackend>(
     })
 }
 
-/// The Learner's loops over the training stream `order` (`steps` steps of a batch per device),
-/// in "epochs" of `checkpoint_every` steps with a checkpoint and a validation pass after each,
-/// from the epoch after `checkpoint` when resuming.
+/// The Learner's loops over the training `stream` (one update of `grad_accumulation`
+/// micro-batches per device and iteration), in "epochs" of `checkpoint_every` updates with a
+/// checkpoint and a validation pass after each, from the epoch after `checkpoint` when resuming.
 fn loops<B: AutodiffBackend>(
     data: &TrainingData,
     config: &TrainingConfig,
     dir: &Path,
-    order: Vec<usize>,
-    steps: usize,
+    stream: TrainingStream,
     checkpoint: Option<usize>,
     devices: Vec<B::Device>,
+    interrupter: &Interrupter,
 ) -> Training<B> {
     let replicas = devices.len();
+    let steps = stream.steps();
+    let count = StepCount::new(&stream, config.checkpoint_every, replicas);
     let batches_per_epoch = config.checkpoint_every * replicas;
     let train_loader = StreamLoader::<B>::new(
         Arc::new(data.train.clone()),
-        order,
-        config.batch_size,
+        stream.order,
+        config.examples_per_step(1),
+        StepBatcher {
+            micro_batch: config.batch_size,
+        },
         batches_per_epoch,
         checkpoint.map_or(1, |c| c + 1),
         devices[0].clone(),
@@ -160,20 +172,15 @@ fn loops<B: AutodiffBackend>(
     if let Some(epoch) = checkpoint {
         training = training.checkpoint(epoch);
     }
-    if !ProgressLines::terminal() {
-        training = training.renderer(ProgressLines::new(
-            config.log_every * replicas,
-            batches_per_epoch,
-            steps * replicas,
-        ));
-    }
+    training = if ProgressLines::terminal() {
+        training.renderer(StepDashboard::new(interrupter.clone(), checkpoint, count))
+    } else {
+        training.renderer(ProgressLines::new(config.log_every, count))
+    };
     if replicas > 1 {
         training = training.with_training_strategy(
             ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice).into(),
         );
-    }
-    if config.grad_accumulation > 1 {
-        training = training.grads_accumulation(config.grad_accumulation);
     }
     training
 }

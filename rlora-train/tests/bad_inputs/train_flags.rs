@@ -67,17 +67,6 @@ fn train_flags_are_checked_before_the_weights_load_and_nothing_is_written() {
             &["--warmup-ratio"],
         ),
         (
-            "accumulation",
-            &[
-                "--builtin",
-                "--checkpoint-every",
-                "3",
-                "--grad-accumulation",
-                "2",
-            ],
-            &["grad_accumulation (2)"],
-        ),
-        (
             "seq len 1",
             &["--builtin", "--max-seq-len", "1"],
             &["--max-seq-len"],
