@@ -71,6 +71,13 @@ impl Checkpoint {
         })
     }
 
+    /// The weight files, each with its mapped bytes.
+    pub fn files(&self) -> impl Iterator<Item = (&Path, &[u8])> {
+        self.files
+            .iter()
+            .map(|(path, mmap)| (path.as_path(), &mmap[..]))
+    }
+
     /// Whether the checkpoint has `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.location.contains_key(name)

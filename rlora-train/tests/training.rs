@@ -124,20 +124,29 @@ fn the_learner_trains_the_adapters_and_a_resumed_run_ends_bit_identical() {
             .any(|e| { e.unwrap().file_name().to_string_lossy().contains("partial") })
     );
 
-    // A run that crashed after its fourth checkpoint, resumed.
+    // A checkpoint holds the adapters and the optimizer state, never the frozen base.
+    let checkpoint_bytes = std::fs::metadata(dir.join("checkpoint/model-6.mpk"))
+        .unwrap()
+        .len();
+    let base_bytes = std::fs::metadata(fixture().join("model.safetensors"))
+        .unwrap()
+        .len();
+    assert!(
+        checkpoint_bytes * 4 < base_bytes,
+        "checkpoint {checkpoint_bytes} bytes, base {base_bytes} bytes"
+    );
+
+    // A run that crashed while writing its fifth checkpoint (a truncated model file), after its
+    // fourth, resumed: it continues from the fourth.
     let crashed = tempdir("resumed");
     train(model(), &data, &config(), &crashed, false).unwrap();
-    for epoch in [5, 6] {
-        for kind in ["model", "optim", "scheduler"] {
-            std::fs::remove_file(
-                crashed
-                    .join("checkpoint")
-                    .join(format!("{kind}-{epoch}.mpk")),
-            )
-            .unwrap();
-        }
+    for kind in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(crashed.join("checkpoint").join(format!("{kind}-6.mpk"))).unwrap();
     }
-    assert_eq!(latest_checkpoint(&crashed), Some(4));
+    let fifth = crashed.join("checkpoint/model-5.mpk");
+    let bytes = std::fs::read(&fifth).unwrap();
+    std::fs::write(&fifth, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(latest_checkpoint(&crashed), Some(5));
     let resumed = train(model(), &data, &config(), &crashed, true)
         .unwrap()
         .model;

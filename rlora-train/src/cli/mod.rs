@@ -8,6 +8,7 @@
 //! Imports [`data`](crate::data), [`trainer`](crate::trainer), [`base`](crate::base) and
 //! [`report`](crate::report).
 
+mod base_check;
 mod config_file;
 mod eval;
 mod example;

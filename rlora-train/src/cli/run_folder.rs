@@ -24,9 +24,13 @@ use crate::trainer::latest_checkpoint;
 /// The settings of the run in a folder.
 pub const RUN_CONFIG_FILE: &str = "run_config.json";
 
+/// The fingerprint of the base model a run trains on (checkpoints hold only the adapters).
+pub const BASE_FINGERPRINT_FILE: &str = "base_fingerprint.json";
+
 /// The files and folders of a run in its `--output` (besides `heads_<module>.png`).
-pub const RUN_ENTRIES: [&str; 10] = [
+pub const RUN_ENTRIES: [&str; 11] = [
     RUN_CONFIG_FILE,
+    BASE_FINGERPRINT_FILE,
     "adapter",
     "checkpoint",
     "train",

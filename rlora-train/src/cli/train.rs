@@ -6,6 +6,7 @@ use std::path::Path;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use rlora_llama::{Llama, TextTokenizer};
 
+use super::base_check::{check_same_base, record_base};
 use super::routing::{
     MERGED_FILE, merged_scores, print_merged, print_routing, tokenize_tasks, write_routing,
 };
@@ -49,11 +50,13 @@ pub fn run_train<B: AutodiffBackend>(
     let (data, eval_sets) = prepare_data(args, &tokenizer)?;
     check_data(args, &data, devices.len())?;
     let _folder = claim(args)?;
+    check_same_base(args, &model_dir)?;
     write_json(&args.output.join(RUN_CONFIG_FILE), args)?;
 
     B::seed(device, args.seed);
     let model =
         Llama::<B>::from_pretrained_with_base(&model_dir, Some(&spec), args.base_dtype, device)?;
+    record_base(args, &model_dir)?;
     let adapters = model.adapters();
     let trainable: usize = adapters.iter().map(|(_, a)| a.num_trainable_params()).sum();
     println!(

@@ -1,59 +1,121 @@
-//! Checkpoints: [`AtomicRecorder`], a file recorder that never leaves a half-written checkpoint
-//! (it writes next to the target and renames into place), and [`latest_checkpoint`].
+//! Checkpoints: [`AtomicRecorder`], burn's named MessagePack records written atomically (a
+//! temporary file and a rename, so a crash mid-write leaves the previous checkpoint intact), a
+//! failed write stopping the run with the path and the system's reason; and the checkpoints a
+//! run folder holds ([`checkpoint_epochs`], [`latest_checkpoint`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use burn::record::{FileRecorder, Recorder, RecorderError};
+use burn::record::{
+    FileRecorder, FullPrecisionSettings, NamedMpkBytesRecorder, Recorder, RecorderError,
+};
 use burn::tensor::backend::Backend;
+use burn::train::Interrupter;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Wraps a file recorder `R`: `save_item` writes `NAME-partial.EXT`, then renames it to
-/// `NAME.EXT`, so a crash mid-write leaves the previous checkpoint intact.
+use super::model::StopSignal;
+
+/// The file extension of burn's named MessagePack records.
+const EXTENSION: &str = "mpk";
+
+/// Writes and reads checkpoints as burn's `NamedMpkFileRecorder` does (full precision), each file
+/// written through a temporary file and a rename. With [`AtomicRecorder::stopping`], a write
+/// that fails (a full disk, a folder that cannot be written) leaves no partial file, keeps the
+/// earlier checkpoints, and stops the run with the path and the reason, instead of burn's
+/// checkpointer thread panicking.
 #[derive(Debug, Default, Clone)]
-pub struct AtomicRecorder<R> {
-    inner: R,
+pub struct AtomicRecorder {
+    inner: NamedMpkBytesRecorder<FullPrecisionSettings>,
+    stop: Option<(StopSignal, WriteFailure)>,
 }
 
-impl<R> AtomicRecorder<R> {
-    /// Wraps `inner`.
-    pub fn new(inner: R) -> Self {
-        Self { inner }
+/// The first checkpoint write that failed in a run, if one did.
+#[derive(Debug, Default, Clone)]
+pub struct WriteFailure(Arc<Mutex<Option<String>>>);
+
+impl WriteFailure {
+    /// The failed write's message.
+    pub fn message(&self) -> Option<String> {
+        self.0.lock().ok()?.clone()
+    }
+
+    fn record(&self, message: &str) {
+        if let Ok(mut first) = self.0.lock() {
+            first.get_or_insert_with(|| message.to_string());
+        }
     }
 }
 
-impl<B: Backend, R: FileRecorder<B>> Recorder<B> for AtomicRecorder<R> {
-    type Settings = R::Settings;
+impl AtomicRecorder {
+    /// A recorder whose failed writes are errors.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A recorder whose failed writes stop the run through `interrupter` and land in `failure`.
+    pub fn stopping(interrupter: Interrupter, failure: WriteFailure) -> Self {
+        Self {
+            inner: NamedMpkBytesRecorder::default(),
+            stop: Some((StopSignal(interrupter), failure)),
+        }
+    }
+}
+
+impl<B: Backend> Recorder<B> for AtomicRecorder {
+    type Settings = FullPrecisionSettings;
     type RecordArgs = PathBuf;
     type RecordOutput = ();
     type LoadArgs = PathBuf;
 
     fn save_item<I: Serialize>(&self, item: I, path: PathBuf) -> Result<(), RecorderError> {
-        let extension = <R as FileRecorder<B>>::file_extension();
-        let target = path.with_extension(extension);
-        let mut partial = path.clone().into_os_string();
-        partial.push("-partial");
-        let partial = PathBuf::from(partial);
-        self.inner.save_item(item, partial.clone())?;
-        std::fs::rename(partial.with_extension(extension), &target)
-            .map_err(|e| RecorderError::Unknown(format!("{}: {e}", target.display())))
+        let target = path.with_extension(EXTENSION);
+        let written = Recorder::<B>::save_item(&self.inner, item, ())
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                rlora::io::write_atomically(&target, &bytes).map_err(|e| match e {
+                    rlora::RLoraError::Io { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                })
+            });
+        let Err(error) = written else {
+            return Ok(());
+        };
+        let message = format!(
+            "cannot write the checkpoint {}: {error}; the earlier checkpoints are intact",
+            target.display()
+        );
+        match &self.stop {
+            None => Err(RecorderError::Unknown(message)),
+            Some((StopSignal(interrupter), failure)) => {
+                failure.record(&message);
+                interrupter.stop(Some(&message));
+                Ok(())
+            }
+        }
     }
 
     fn load_item<I: DeserializeOwned>(&self, path: &mut PathBuf) -> Result<I, RecorderError> {
-        self.inner.load_item(path)
+        let file = path.with_extension(EXTENSION);
+        let mut bytes = std::fs::read(&file)
+            .map_err(|e| RecorderError::FileNotFound(format!("{}: {e}", file.display())))?;
+        Recorder::<B>::load_item(&self.inner, &mut bytes)
+            .map_err(|e| RecorderError::Unknown(format!("{}: {e}", file.display())))
     }
 }
 
-impl<B: Backend, R: FileRecorder<B>> FileRecorder<B> for AtomicRecorder<R> {
+impl<B: Backend> FileRecorder<B> for AtomicRecorder {
     fn file_extension() -> &'static str {
-        R::file_extension()
+        EXTENSION
     }
 }
 
-/// The latest checkpoint epoch in `dir/checkpoint`, if any.
-pub fn latest_checkpoint(dir: &Path) -> Option<usize> {
-    std::fs::read_dir(dir.join("checkpoint"))
-        .ok()?
+/// The checkpoint epochs in `dir/checkpoint` (those with a model file), newest first.
+pub fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
+    let Ok(entries) = std::fs::read_dir(dir.join("checkpoint")) else {
+        return Vec::new();
+    };
+    let mut epochs: Vec<usize> = entries
         .filter_map(|entry| {
             let name = entry.ok()?.file_name().into_string().ok()?;
             name.strip_prefix("model-")?
@@ -61,5 +123,12 @@ pub fn latest_checkpoint(dir: &Path) -> Option<usize> {
                 .parse()
                 .ok()
         })
-        .max()
+        .collect();
+    epochs.sort_unstable_by(|a, b| b.cmp(a));
+    epochs
+}
+
+/// The latest checkpoint epoch in `dir/checkpoint`, if any.
+pub fn latest_checkpoint(dir: &Path) -> Option<usize> {
+    checkpoint_epochs(dir).first().copied()
 }

@@ -79,6 +79,10 @@ pub enum TrainError {
     /// The run stopped (a non-finite loss); the last checkpoint is the last good state.
     #[error("{0}")]
     Stopped(String),
+    /// A checkpoint could not be written (the path and the system's reason); the earlier
+    /// checkpoints are intact.
+    #[error("{0}")]
+    Checkpoint(String),
 }
 
 impl TrainingConfig {

@@ -5,6 +5,7 @@
 //!
 //! Imports [`data`](crate::data) only.
 
+mod adapter_record;
 mod checkpoint;
 mod clip;
 mod config;
@@ -18,12 +19,14 @@ mod metrics;
 mod model;
 mod outcome;
 mod renderer;
+mod resume;
 mod routing;
 mod schedule;
 mod step_count;
 mod train;
 
-pub use checkpoint::{AtomicRecorder, latest_checkpoint};
+pub use adapter_record::{AdapterCheckpoint, AdapterState};
+pub use checkpoint::{AtomicRecorder, WriteFailure, checkpoint_epochs, latest_checkpoint};
 pub use clip::{GlobalNormClip, clip_global_norm};
 pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
@@ -38,6 +41,7 @@ pub use metrics::{
 pub use model::{CausalLm, LmOutput, LmStats, StopSignal};
 pub use outcome::{RunResources, TrainOutcome, peak_memory_bytes};
 pub use renderer::ProgressLines;
+pub use resume::intact_checkpoint;
 pub use routing::{
     ProjectionRouting, RoutingAnalysis, entropy, js_divergence, mean_pairwise_js, routing_analysis,
 };

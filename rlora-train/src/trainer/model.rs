@@ -15,22 +15,22 @@ use super::heads::module_type;
 use crate::data::{LmBatch, StepBatch};
 
 /// A causal LM whose adapters train on next-token cross-entropy over completion tokens.
-#[derive(Module, Debug)]
+///
+/// A burn module whose record is its adapters only ([`AdapterCheckpoint`](super::AdapterCheckpoint)):
+/// the frozen base never goes into a checkpoint.
+#[derive(Clone, Debug)]
 pub struct CausalLm<B: Backend> {
     /// The model.
     pub llama: Llama<B>,
     /// Multiplies the loss before `backward`: `1 / devices`, since burn sums the devices'
     /// gradients.
-    #[module(skip)]
     pub loss_scale: f64,
     /// Each training batch is cut into this many shards of rows, whose forward and backward
     /// passes run in parallel (on the CPU's cores) and whose gradients are summed: the same step
     /// as the whole batch, with every core busy in the element-wise work a CPU backend runs on
     /// one thread. 1 on a GPU.
-    #[module(skip)]
     pub shards: usize,
     /// Stops the run when a loss is not finite.
-    #[module(skip)]
     pub stop: Option<StopSignal>,
 }
 

@@ -8,7 +8,6 @@ use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::InMemDataset;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{AdamW, AdamWConfig};
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::metric::LearningRateMetric;
@@ -18,7 +17,7 @@ use burn::train::{
 };
 use rlora_llama::Llama;
 
-use super::checkpoint::{AtomicRecorder, latest_checkpoint};
+use super::checkpoint::{AtomicRecorder, WriteFailure};
 use super::clip::GlobalNormClip;
 use super::config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 use super::dashboard::StepDashboard;
@@ -30,6 +29,7 @@ use super::metrics::{
 };
 use super::model::{CausalLm, StopSignal};
 use super::renderer::ProgressLines;
+use super::resume::intact_checkpoint;
 use super::schedule::WarmupCosine;
 use super::step_count::StepCount;
 use crate::data::{LmBatcher, StepBatcher};
@@ -90,17 +90,25 @@ pub fn train_on_devices<B: AutodiffBackend>(
     let replicas = devices.len();
     let stream = config.stream(data, replicas)?;
     let steps = stream.steps();
-    let checkpoint = if resume { latest_checkpoint(dir) } else { None };
     let interrupter = Interrupter::new();
-    let training = loops::<B>(data, config, dir, stream, checkpoint, devices, &interrupter)
-        .with_interrupter(interrupter.clone());
-    let training = with_metrics(training, &data.task_names, &multi_head_modules(&model));
+    let head_modules = multi_head_modules(&model);
     let model = CausalLm {
         llama: model,
         loss_scale: 1.0 / replicas as f64,
         shards: config.batch_shards,
         stop: Some(StopSignal(interrupter.clone())),
     };
+    let checkpoint = if resume {
+        resume_point::<B>(dir, &model, config)?
+    } else {
+        None
+    };
+    let failure = WriteFailure::default();
+    let recorder = AtomicRecorder::stopping(interrupter.clone(), failure.clone());
+    let training = loops::<B>(data, config, dir, stream, checkpoint, devices, &interrupter)
+        .with_file_checkpointer(recorder)
+        .with_interrupter(interrupter.clone());
+    let training = with_metrics(training, &data.task_names, &head_modules);
     let optimizer = GlobalNormClip::new(
         AdamWConfig::new()
             .with_weight_decay(config.weight_decay as f32)
@@ -117,6 +125,9 @@ pub fn train_on_devices<B: AutodiffBackend>(
     let started = Instant::now();
     let result = training.launch(Learner::new(model, optimizer, schedule));
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(message) = failure.message() {
+        return Err(TrainError::Checkpoint(message));
+    }
     if interrupter.should_stop() {
         let message = interrupter
             .get_message()
@@ -128,6 +139,24 @@ pub fn train_on_devices<B: AutodiffBackend>(
         steps,
         seconds,
     })
+}
+
+/// The checkpoint epoch a resumed run continues from (see [`intact_checkpoint`]), saying which
+/// newer checkpoints it skipped and why.
+fn resume_point<B: AutodiffBackend>(
+    dir: &Path,
+    model: &CausalLm<B>,
+    config: &TrainingConfig,
+) -> Result<Option<usize>, TrainError> {
+    let (epoch, skipped) = intact_checkpoint::<B, Optim<B>>(dir, model)?;
+    if let (Some(epoch), false) = (epoch, skipped.is_empty()) {
+        eprintln!(
+            "resuming from the checkpoint of step {} (checkpoint {epoch}); skipped: {}",
+            epoch * config.checkpoint_every,
+            skipped.join("; ")
+        );
+    }
+    Ok(epoch)
 }
 
 /// The Learner's loops over the training `stream` (one update of `grad_accumulation`
@@ -163,9 +192,6 @@ fn loops<B: AutodiffBackend>(
         .build(InMemDataset::new(data.validation.clone()));
     let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), valid_loader)
         .num_epochs(steps.div_ceil(config.checkpoint_every))
-        .with_file_checkpointer(AtomicRecorder::new(NamedMpkFileRecorder::<
-            FullPrecisionSettings,
-        >::new()))
         .with_checkpointing_strategy(KeepLastNCheckpoints::new(config.keep_checkpoints))
         .with_metric_logger(RunMetricLogger::new(dir, checkpoint.map_or(1, |c| c + 1)))
         .with_application_logger(None);

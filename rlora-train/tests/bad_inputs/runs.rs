@@ -180,3 +180,124 @@ fn overwrite_deletes_only_the_earlier_runs_files() {
         &["model.safetensors"],
     );
 }
+
+/// A copy of the run folder `from` (without its lock) at `to`.
+fn copy_run(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_run(&entry.path(), &target);
+        } else if entry.file_name() != ".rlora-train.lock" {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_resume_skips_a_broken_checkpoint_refuses_another_base_and_stops_on_a_failed_write() {
+    // A run of its own on a copy of the tiny base (the last case changes that copy).
+    model_copy(scratch(), "resumable-base", |_| {});
+    let base = at("resumable-base");
+    let run = scratch().join("resumable");
+    let trained = rlora(&train_args(
+        &base,
+        &run.display().to_string(),
+        &["--builtin"],
+    ));
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    assert!(run.join("base_fingerprint.json").exists());
+    let adapter = std::fs::read(run.join("adapter/adapter_model.safetensors")).unwrap();
+    let resume = |folder: &Path| {
+        train_args(
+            &base,
+            &folder.display().to_string(),
+            &["--builtin", "--resume"],
+        )
+    };
+
+    // The latest checkpoint truncated: the resume continues from the one before, and ends with
+    // the same adapter as the uninterrupted run.
+    let truncated = scratch().join("resumable-truncated");
+    copy_run(&run, &truncated);
+    for kind in ["model", "optim"] {
+        let file = truncated.join(format!("checkpoint/{kind}-2.mpk"));
+        let bytes = std::fs::read(&file).unwrap();
+        std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let resumed = rlora(&resume(&truncated));
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(stderr.contains("skipped: checkpoint 2:"), "{stderr}");
+    assert!(stderr.contains("model-2.mpk"), "{stderr}");
+    assert_eq!(
+        std::fs::read(truncated.join("adapter/adapter_model.safetensors")).unwrap(),
+        adapter,
+        "resumed past the broken checkpoint"
+    );
+
+    // Every checkpoint broken (zeroed, garbage): refused, naming them.
+    let broken = scratch().join("resumable-broken");
+    copy_run(&run, &broken);
+    std::fs::write(broken.join("checkpoint/model-2.mpk"), vec![0u8; 64]).unwrap();
+    std::fs::write(broken.join("checkpoint/model-1.mpk"), b"garbage").unwrap();
+    rejects(
+        "every checkpoint broken",
+        &resume(&broken),
+        &[
+            "no checkpoint in",
+            "can be resumed",
+            "model-2.mpk",
+            "model-1.mpk",
+            "--overwrite",
+        ],
+    );
+
+    // A checkpoint that cannot be written (a folder in its place) stops the run with the path
+    // and the reason; the run's adapter stays as it was.
+    let blocked = scratch().join("resumable-blocked");
+    copy_run(&run, &blocked);
+    for kind in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(blocked.join(format!("checkpoint/{kind}-2.mpk"))).unwrap();
+    }
+    std::fs::create_dir_all(blocked.join("checkpoint/model-2.mpk/in-the-way")).unwrap();
+    rejects(
+        "checkpoint write fails",
+        &resume(&blocked),
+        &[
+            "cannot write the checkpoint",
+            "model-2.mpk",
+            "earlier checkpoints are intact",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(blocked.join("adapter/adapter_model.safetensors")).unwrap(),
+        adapter
+    );
+
+    // The base's weights changed under the same path: refused before anything is written.
+    let weights = scratch().join("resumable-base/model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&weights, bytes).unwrap();
+    let config_before = std::fs::read(run.join("run_config.json")).unwrap();
+    rejects(
+        "another base",
+        &resume(&run),
+        &[
+            "not the base this run trained on",
+            "the content of model.safetensors differs",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(run.join("run_config.json")).unwrap(),
+        config_before
+    );
+}
