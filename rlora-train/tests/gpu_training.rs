@@ -14,7 +14,7 @@ use rlora::Preset;
 use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
 use rlora_train::cli::tiny_base_dir;
 use rlora_train::data::{SplitSizes, builtin_suite, tokenize_examples};
-use rlora_train::trainer::{TrainingConfig, TrainingData, metric_history, train};
+use rlora_train::trainer::{LogLayout, TrainingConfig, TrainingData, metric_history, train};
 
 /// The GPU backend under test: CUDA when enabled, else wgpu.
 #[cfg(feature = "cuda")]
@@ -88,7 +88,7 @@ fn train_on<B: AutodiffBackend>(adapter: &Path, name: &str) -> (Vec<f64>, Vec<Ve
         .with_seed(3);
     let dir = tempdir(name);
     let trained = train(model, &data(), &config, &dir, false).unwrap().model;
-    let losses = metric_history(&dir, Split::Train, "Loss", steps())
+    let losses = metric_history(&dir, Split::Train, "Loss", LogLayout::single(steps()))
         .into_iter()
         .map(|(_, loss)| loss)
         .collect();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use burn::train::metric::store::Split;
 use rand::Rng;
-use rlora_train::trainer::metric_history;
+use rlora_train::trainer::{LogLayout, metric_history};
 
 const STEPS: usize = 24;
 const CHECKPOINT_EVERY: usize = 4;
@@ -118,7 +118,14 @@ fn a_killed_and_resumed_run_logs_every_step_once_and_ends_as_the_uninterrupted_o
         file(&reference, "adapter/adapter_model.safetensors")
     );
     for split in [Split::Train, Split::Valid] {
-        let series = |dir: &Path| metric_history(dir, split.clone(), "Loss", CHECKPOINT_EVERY);
+        let series = |dir: &Path| {
+            metric_history(
+                dir,
+                split.clone(),
+                "Loss",
+                LogLayout::single(CHECKPOINT_EVERY),
+            )
+        };
         let expected = series(&reference);
         let steps = match split {
             Split::Train => STEPS,

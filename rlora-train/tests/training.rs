@@ -14,8 +14,8 @@ use rlora_train::data::{
     Mixing, StepBatch, StepBatcher, TaskExample, TokenizedExample, tokenize_examples,
 };
 use rlora_train::trainer::{
-    CausalLm, TrainingConfig, TrainingData, latest_checkpoint, mean_token_loss, metric_history,
-    train, train_on_devices,
+    CausalLm, LogLayout, TrainingConfig, TrainingData, latest_checkpoint, mean_token_loss,
+    metric_history, train, train_on_devices,
 };
 
 type B = Autodiff<Flex>;
@@ -190,9 +190,11 @@ fn data_parallel_training_on_two_cpu_workers_takes_a_batch_per_worker_per_step()
     let after = mean_token_loss(&trained, &data.train, 8);
     assert!(after < 0.7 * before, "loss {before} → {after}");
     // 16 examples × 6 passes / batch 4 = 24 batches: 12 steps of 2 batches, checkpoints every
-    // 4 steps; the logs have one loss per batch.
+    // 4 steps; the logs have one loss per step (the two workers' averaged).
     assert_eq!(latest_checkpoint(&dir), Some(3));
-    assert_eq!(metric_history(&dir, Split::Train, "Loss", 8).len(), 24);
+    let losses = metric_history(&dir, Split::Train, "Loss", LogLayout::new(4, 2));
+    assert_eq!(losses.len(), 12);
+    assert_eq!(losses.last().map(|(step, _)| *step), Some(12.0));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -309,10 +311,11 @@ fn steps_are_optimizer_updates_with_accumulation_and_devices() {
     let trained = train_on_devices(model(), &data, &config, &dir, false, devices).unwrap();
     assert_eq!(trained.steps, 3);
     assert_eq!(latest_checkpoint(&dir), Some(3));
-    // One entry per device and update.
-    assert_eq!(metric_history(&dir, Split::Train, "Loss", 2).len(), 6);
-    let rates = metric_history(&dir, Split::Train, "Learning Rate", 2);
-    assert_eq!(rates.len(), 6, "{rates:?}");
+    // One value per update (the devices' entries averaged).
+    let layout = LogLayout::new(1, 2);
+    assert_eq!(metric_history(&dir, Split::Train, "Loss", layout).len(), 3);
+    let rates = metric_history(&dir, Split::Train, "Learning Rate", layout);
+    assert_eq!(rates.len(), 3, "{rates:?}");
     let last = rates.last().unwrap().1;
     assert!(
         last.abs() < 1e-12,

@@ -18,9 +18,9 @@ use crate::base::model_or_tiny_base;
 use crate::data::{TaskExample, tokenize_examples};
 use crate::report::{head_heat_maps, markdown_table, training_curves, write_json};
 use crate::trainer::{
-    EvalReport, RunResources, TrainError, TrainOutcome, TrainingData, evaluate, head_summary,
-    latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes, routing_analysis,
-    train_on_devices,
+    EvalReport, LogLayout, RunResources, TrainError, TrainOutcome, TrainingData, evaluate,
+    head_summary, latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes,
+    routing_analysis, train_on_devices,
 };
 
 /// Each task's name and the examples it is evaluated on.
@@ -109,8 +109,8 @@ fn explain_stop(error: TrainError, args: &TrainArgs, devices: usize) -> CliError
         return error.into();
     };
     let every = args.checkpoint_every as usize;
-    let at = non_finite_step(&args.output, "Loss", every * devices)
-        .map(|batch| format!(" at step {}", batch.div_ceil(devices)))
+    let at = non_finite_step(&args.output, "Loss", LogLayout::new(every, devices))
+        .map(|step| format!(" at step {step}"))
         .unwrap_or_default();
     let checkpoint = args.output.join("checkpoint");
     let advice = match latest_checkpoint(&args.output) {
@@ -206,8 +206,8 @@ fn write_report<B: Backend>(
             mean_off_diagonal(matrix)
         );
     }
-    let batches_per_epoch = args.checkpoint_every as usize * devices;
-    let mut pictures = training_curves(&args.output, batches_per_epoch)?;
+    let layout = LogLayout::new(args.checkpoint_every as usize, devices);
+    let mut pictures = training_curves(&args.output, layout)?;
     pictures.extend(head_heat_maps(&heads, &args.output)?);
     println!("\n{table}");
     write_json(&args.output.join("eval.json"), outcome)?;

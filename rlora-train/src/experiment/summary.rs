@@ -10,7 +10,8 @@ use super::power::{PairedDifference, ci95};
 use super::{Arm, ExperimentSettings, RunResult};
 use crate::cli::{MERGED_FILE, MergedScore, ROUTING_FILE};
 use crate::trainer::{
-    EvalReport, HEAD_SIMILARITY, RoutingAnalysis, head_similarity_modules, metric_history,
+    EvalReport, HEAD_SIMILARITY, LogLayout, RoutingAnalysis, head_similarity_modules,
+    metric_history,
 };
 
 /// A value measured once per seed: its mean, sample standard deviation and 95% confidence
@@ -305,7 +306,10 @@ fn head_histories(runs: &[&RunResult], steps_per_epoch: usize, steps: usize) -> 
         .filter_map(|(module, metric)| {
             let curves: Vec<Vec<(f64, f64)>> = runs
                 .iter()
-                .map(|r| metric_history(&r.dir, Split::Train, &metric, steps_per_epoch))
+                .map(|r| {
+                    let layout = LogLayout::single(steps_per_epoch);
+                    metric_history(&r.dir, Split::Train, &metric, layout)
+                })
                 .collect();
             let len = curves.iter().map(Vec::len).min().unwrap_or(0);
             let points: Vec<(f64, f64)> = (0..len)

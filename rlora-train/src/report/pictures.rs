@@ -7,15 +7,16 @@ use burn::train::metric::store::Split;
 
 use super::{PlotError, Series, heat_map_png, line_chart_png};
 use crate::trainer::{
-    HEAD_SIMILARITY, HeadSummary, RoutingAnalysis, head_similarity_modules, metric_history,
+    HEAD_SIMILARITY, HeadSummary, LogLayout, RoutingAnalysis, head_similarity_modules,
+    metric_history,
 };
 
 /// Draws `loss.png` (train and validation loss vs step) and `head_similarity.png` (over all
 /// adapters, and per projection type) into `dir`, from the run's logs there.
-pub fn training_curves(dir: &Path, steps_per_epoch: usize) -> Result<Vec<PathBuf>, PlotError> {
+pub fn training_curves(dir: &Path, layout: LogLayout) -> Result<Vec<PathBuf>, PlotError> {
     let curve = |name: &str, split, metric: &str| Series {
         name: name.into(),
-        points: metric_history(dir, split, metric, steps_per_epoch),
+        points: metric_history(dir, split, metric, layout),
     };
     let loss = dir.join("loss.png");
     let losses = [

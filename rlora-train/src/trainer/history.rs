@@ -8,50 +8,74 @@ use burn::train::metric::store::Split;
 
 use super::metrics::HEAD_SIMILARITY;
 
-/// The values of metric `name` in split `split` of the run in `dir`, one per logged step:
-/// `(step, value)` with steps counted across epochs of `steps_per_epoch`. Validation values
-/// ([`Split::Valid`]) are averaged per epoch (weighted by their counts) and placed at the
-/// epoch's last step. Values that are not finite are left out.
-pub fn metric_history(
-    dir: &Path,
-    split: Split,
-    name: &str,
-    steps_per_epoch: usize,
-) -> Vec<(f64, f64)> {
+/// How a run's metric logs map to optimizer updates: burn logs one training entry per device
+/// and update, in Learner epochs of `steps_per_epoch` updates (the checkpoint interval).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLayout {
+    /// Updates per Learner epoch.
+    pub steps_per_epoch: usize,
+    /// Training entries per update: the devices.
+    pub devices: usize,
+}
+
+impl LogLayout {
+    /// The logs of a run on one device.
+    pub fn single(steps_per_epoch: usize) -> Self {
+        Self::new(steps_per_epoch, 1)
+    }
+
+    /// The logs of a run on `devices` devices.
+    pub fn new(steps_per_epoch: usize, devices: usize) -> Self {
+        Self {
+            steps_per_epoch,
+            devices: devices.max(1),
+        }
+    }
+}
+
+/// The values of metric `name` in split `split` of the run in `dir`, one per optimizer update:
+/// `(step, value)`, the devices' entries of an update averaged (weighted by their counts).
+/// Validation values ([`Split::Valid`]) are averaged per epoch and placed at the epoch's last
+/// step. Values that are not finite are left out.
+pub fn metric_history(dir: &Path, split: Split, name: &str, layout: LogLayout) -> Vec<(f64, f64)> {
     let mut history = Vec::new();
     for (epoch, entries) in logged_epochs(dir, &split, name) {
-        let entries: Vec<(f64, f64)> = entries
-            .into_iter()
-            .filter(|(value, _)| value.is_finite())
-            .collect();
-        let first_step = (epoch - 1) * steps_per_epoch;
+        let first_step = (epoch - 1) * layout.steps_per_epoch;
         if matches!(split, Split::Valid) {
-            let (sum, count) = entries
-                .iter()
-                .fold((0.0, 0.0), |(s, c), (v, n)| (s + v * n, c + n));
-            if count > 0.0 {
-                history.push(((first_step + steps_per_epoch) as f64, sum / count));
+            if let Some(mean) = weighted_mean(&entries) {
+                history.push(((first_step + layout.steps_per_epoch) as f64, mean));
             }
         } else {
             history.extend(
                 entries
-                    .iter()
+                    .chunks(layout.devices)
                     .enumerate()
-                    .map(|(i, (v, _))| ((first_step + i + 1) as f64, *v)),
+                    .filter_map(|(i, update)| {
+                        Some(((first_step + i + 1) as f64, weighted_mean(update)?))
+                    }),
             );
         }
     }
     history
 }
 
-/// The first step (counted as in [`metric_history`]) at which the training split of the run in
-/// `dir` logged a value of metric `name` that is not finite, if any.
-pub fn non_finite_step(dir: &Path, name: &str, steps_per_epoch: usize) -> Option<usize> {
+/// The count-weighted mean of the finite `(value, count)` entries, if there are any.
+fn weighted_mean(entries: &[(f64, f64)]) -> Option<f64> {
+    let (sum, count) = entries
+        .iter()
+        .filter(|(value, _)| value.is_finite())
+        .fold((0.0, 0.0), |(s, c), (v, n)| (s + v * n, c + n));
+    (count > 0.0).then(|| sum / count)
+}
+
+/// The first optimizer update at which the training split of the run in `dir` logged a value of
+/// metric `name` that is not finite, if any.
+pub fn non_finite_step(dir: &Path, name: &str, layout: LogLayout) -> Option<usize> {
     logged_epochs(dir, &Split::Train, name)
         .into_iter()
         .find_map(|(epoch, entries)| {
             let index = entries.iter().position(|(value, _)| !value.is_finite())?;
-            Some((epoch - 1) * steps_per_epoch + index + 1)
+            Some((epoch - 1) * layout.steps_per_epoch + index / layout.devices + 1)
         })
 }
 
