@@ -165,22 +165,26 @@ pub fn train_args(model: &str, output: &str, extra: &[&str]) -> Vec<String> {
     args
 }
 
+/// Trains the small run of [`train_args`] on the built-in suite from `model` into `dir`.
+pub fn train_run(model: &str, dir: &Path) {
+    let output = rlora(&train_args(
+        model,
+        &dir.display().to_string(),
+        &["--builtin"],
+    ));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The shared tiny run (4 steps on the built-in suite, 3 heads of rank 4), trained once.
 pub fn trained_run() -> &'static Path {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| {
         let dir = scratch().join("run");
-        let base = tiny_base().display().to_string();
-        let output = rlora(&train_args(
-            &base,
-            &dir.display().to_string(),
-            &["--builtin"],
-        ));
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        train_run(&tiny_base().display().to_string(), &dir);
         dir
     })
 }

@@ -1,5 +1,6 @@
-//! Runs' folders: another run is not taken over, a resume with other settings or nothing to
-//! resume is refused, and `--overwrite` deletes only a run's own files.
+//! Runs' folders: another run is not taken over, a resume with other settings, another base or
+//! nothing to resume is refused, a broken checkpoint is skipped, a failed checkpoint write stops
+//! the run cleanly, and `--overwrite` deletes only a run's own files.
 
 use super::*;
 
@@ -202,16 +203,7 @@ fn a_resume_skips_a_broken_checkpoint_refuses_another_base_and_stops_on_a_failed
     model_copy(scratch(), "resumable-base", |_| {});
     let base = at("resumable-base");
     let run = scratch().join("resumable");
-    let trained = rlora(&train_args(
-        &base,
-        &run.display().to_string(),
-        &["--builtin"],
-    ));
-    assert!(
-        trained.status.success(),
-        "{}",
-        String::from_utf8_lossy(&trained.stderr)
-    );
+    train_run(&base, &run);
     assert!(run.join("base_fingerprint.json").exists());
     let adapter = std::fs::read(run.join("adapter/adapter_model.safetensors")).unwrap();
     let resume = |folder: &Path| {
