@@ -1,7 +1,7 @@
-//! Which checkpoint a resumed run continues from: the newest whose model (adapter), optimizer and
-//! schedule records all read back and fit the model, so that a truncated, zeroed or foreign
-//! latest checkpoint falls back to the intact one before it instead of panicking inside burn's
-//! Learner.
+//! Which checkpoint a resumed run continues from: the newest whose files match their manifest
+//! and whose model (adapter), optimizer and schedule records all read back and fit the model, so
+//! that a truncated, changed, zeroed or foreign latest checkpoint falls back to the intact one
+//! before it instead of panicking inside burn's Learner.
 
 use std::path::Path;
 
@@ -11,7 +11,7 @@ use burn::record::Recorder;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::adapter_record::AdapterCheckpoint;
-use super::checkpoint::{AtomicRecorder, checkpoint_epochs};
+use super::checkpoint::{AtomicRecorder, checkpoint_epochs, verify_manifest};
 use super::config::TrainError;
 use super::model::CausalLm;
 use super::schedule::WarmupCosine;
@@ -52,6 +52,8 @@ where
     B: AutodiffBackend,
     O: Optimizer<CausalLm<B>, B>,
 {
+    let files = ["model", "optim", "scheduler"].map(|kind| format!("{kind}-{epoch}.mpk"));
+    verify_manifest(dir, epoch, &files)?;
     let recorder = AtomicRecorder::new();
     let device = model.llama.embed_tokens.weight.device();
     let file = |kind: &str| dir.join("checkpoint").join(format!("{kind}-{epoch}"));

@@ -205,6 +205,7 @@ fn a_resume_skips_a_broken_checkpoint_refuses_another_base_and_stops_on_a_failed
     let run = scratch().join("resumable");
     train_run(&base, &run);
     assert!(run.join("base_fingerprint.json").exists());
+    assert!(run.join("checkpoint/manifest-2.json").exists());
     let adapter = std::fs::read(run.join("adapter/adapter_model.safetensors")).unwrap();
     let resume = |folder: &Path| {
         train_args(
@@ -232,6 +233,28 @@ fn a_resume_skips_a_broken_checkpoint_refuses_another_base_and_stops_on_a_failed
         std::fs::read(truncated.join("adapter/adapter_model.safetensors")).unwrap(),
         adapter,
         "resumed past the broken checkpoint"
+    );
+
+    // One bit of the latest checkpoint's adapter flipped, which still parses: its manifest's
+    // checksum finds it, and the resume continues from the one before.
+    let flipped = scratch().join("resumable-flipped");
+    copy_run(&run, &flipped);
+    let file = flipped.join("checkpoint/model-2.mpk");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&file, bytes).unwrap();
+    let resumed = rlora(&resume(&flipped));
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("does not match its size and checksum in")
+            && stderr.contains("manifest-2.json"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(flipped.join("adapter/adapter_model.safetensors")).unwrap(),
+        adapter
     );
 
     // Every checkpoint broken (zeroed, garbage): refused, naming them.
