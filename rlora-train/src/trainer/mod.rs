@@ -14,6 +14,7 @@ mod eval;
 mod heads;
 mod history;
 mod loader;
+mod manifest;
 mod metric_log;
 mod metrics;
 mod model;
@@ -33,6 +34,7 @@ pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss}
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
 pub use history::{LogLayout, head_similarity_modules, metric_history, non_finite_step};
 pub use loader::StreamLoader;
+pub use manifest::verify_manifest;
 pub use metric_log::RunMetricLogger;
 pub use metrics::{
     HEAD_SIMILARITY, HeadSimilarityValue, StatsMetric, StatsValue, TokenLoss, TokensPerSecond,

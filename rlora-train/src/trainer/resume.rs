@@ -11,8 +11,9 @@ use burn::record::Recorder;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::adapter_record::AdapterCheckpoint;
-use super::checkpoint::{AtomicRecorder, checkpoint_epochs, verify_manifest};
+use super::checkpoint::{AtomicRecorder, checkpoint_epochs};
 use super::config::TrainError;
+use super::manifest::verify_manifest;
 use super::model::CausalLm;
 use super::schedule::WarmupCosine;
 
