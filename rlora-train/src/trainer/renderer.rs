@@ -23,8 +23,6 @@ pub struct ProgressLines {
     valid: Running,
     every: usize,
     count: StepCount,
-    /// The last update a line was printed for (burn reports each device's item).
-    printed: usize,
 }
 
 impl ProgressLines {
@@ -36,7 +34,6 @@ impl ProgressLines {
             valid: BTreeMap::new(),
             every: every.max(1),
             count,
-            printed: 0,
         }
     }
 
@@ -104,8 +101,7 @@ impl MetricsRendererTraining for ProgressLines {
     fn render_train(&mut self, item: TrainingProgress, _: Vec<ProgressType>) {
         let step = self.count.step(&item);
         let due = step.is_multiple_of(self.every) || step == self.count.total_steps();
-        if self.count.ends_step(&item) && due && step > self.printed {
-            self.printed = step;
+        if self.count.ends_step(&item) && due {
             println!(
                 "{} | {}",
                 self.count.describe(step),
