@@ -8,8 +8,9 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::backend::{Backend, TrainBackend, devices, probe_device};
 use crate::cli::values::numbers_may_be_negative;
 use crate::cli::{
-    CliError, EvalArgs, ExportArgs, GenerateArgs, HeadsArgs, PretrainArgs, TrainArgs, run_eval,
-    run_export, run_generate, run_heads, run_pretrain, run_train,
+    CliError, CoordinatorArgs, EvalArgs, ExportArgs, GenerateArgs, HeadsArgs, LaunchArgs,
+    PretrainArgs, TrainArgs, run_coordinator, run_eval, run_export, run_generate, run_heads,
+    run_launch, run_pretrain, run_train, run_train_worker,
 };
 use crate::experiment::{ExperimentArgs, run_experiment_command};
 
@@ -37,6 +38,11 @@ pub enum Command {
     Heads(HeadsArgs),
     /// Pretrain the tiny byte-level base model that the examples fine-tune.
     Pretrain(PretrainArgs),
+    /// Train as a group of N processes on this machine: `rlora launch --nprocs N -- <train
+    /// flags>` starts the ranks, forwards their output, and stops them all if one fails.
+    Launch(LaunchArgs),
+    /// Serve a training group's coordinator (rank 0 of `rlora train --nodes N` starts one).
+    Coordinator(CoordinatorArgs),
     /// The paper's comparison in miniature: LoRA, HydraLoRA, its ablations and R-LoRA over
     /// several seeds on the built-in suite, with a report.
     Experiment(Box<ExperimentArgs>),
@@ -58,18 +64,19 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
     let device = Default::default();
     probe_device(&device)?;
     match &cli.command {
+        Command::Train(args) if args.node_rank > 0 => {
+            run_train_worker::<TrainBackend>(args, &devices(args.devices as usize))
+        }
         Command::Train(args) => {
             run_train::<TrainBackend>(args, &devices(args.devices as usize)).map(|_| ())
         }
+        Command::Launch(args) => run_launch(args, &current_program()?),
+        Command::Coordinator(args) => run_coordinator(args),
         Command::Heads(args) => run_heads::<Backend>(args, &device).map(|_| ()),
         Command::Eval(args) => run_eval::<Backend>(args, &device).map(|_| ()),
         Command::Export(args) => run_export::<Backend>(args, &device),
         Command::Pretrain(args) => run_pretrain::<TrainBackend>(args, &device),
-        Command::Experiment(args) => {
-            let program = std::env::current_exe()
-                .map_err(|e| format!("cannot find the rlora executable: {e}"))?;
-            run_experiment_command(args, &program).map(|_| ())
-        }
+        Command::Experiment(args) => run_experiment_command(args, &current_program()?).map(|_| ()),
         Command::Generate(args) => {
             let output = run_generate::<Backend>(args, &device)?;
             if args.json {
@@ -80,4 +87,9 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// The running `rlora` executable, which the launcher and the experiment start again.
+fn current_program() -> Result<std::path::PathBuf, CliError> {
+    std::env::current_exe().map_err(|e| format!("cannot find the rlora executable: {e}").into())
 }

@@ -24,7 +24,7 @@ const APPLIED: [(&str, &str); 6] = [
 
 /// The settings that do not change what is trained (`resume` and `overwrite` are actions, which
 /// earlier versions wrote too).
-const IGNORED: [&str; 8] = [
+pub(super) const IGNORED: [&str; 8] = [
     "output",
     "resume",
     "overwrite",

@@ -7,6 +7,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use rlora_llama::{Llama, TextTokenizer};
 
 use super::base_check::{check_same_base, record_base};
+use super::group::{Coordinator, group_member, worker_folder};
 use super::routing::{
     MERGED_FILE, merged_scores, print_merged, print_routing, tokenize_tasks, write_routing,
 };
@@ -18,9 +19,9 @@ use crate::base::model_or_tiny_base;
 use crate::data::{TaskExample, tokenize_examples};
 use crate::report::{head_heat_maps, markdown_table, training_curves, write_json};
 use crate::trainer::{
-    EvalReport, LogLayout, RunResources, TrainError, TrainOutcome, TrainingData, evaluate,
-    head_summary, latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes,
-    routing_analysis, train_on_devices,
+    EvalReport, GroupMember, LogLayout, RunResources, TrainError, TrainOutcome, Trained,
+    TrainingConfig, TrainingData, evaluate, head_summary, latest_checkpoint, mean_off_diagonal,
+    non_finite_step, peak_memory_bytes, routing_analysis, train_in_group, train_on_devices,
 };
 
 /// Each task's name and the examples it is evaluated on.
@@ -33,23 +34,29 @@ type EvalSets = Vec<(String, Vec<TaskExample>)>;
 /// Every flag, the model's config and tokenizer, the tasks' files and `--output` are checked
 /// before the model's weights load and before anything is written (see `train_checks` and
 /// `run_folder`); the folder stays locked for this run until it returns.
+///
+/// With `--nodes N`, this is rank 0 of the group: it starts the group's coordinator (a child
+/// `rlora coordinator` of the running executable) and trains with the others; ranks 1.. run
+/// [`run_train_worker`].
 pub fn run_train<B: AutodiffBackend>(
     args: &TrainArgs,
     devices: &[B::Device],
 ) -> Result<TrainOutcome, CliError> {
     let device = devices.first().ok_or("no device to train on")?;
-    if let Some(file) = &args.config {
-        return Err(format!(
-            "--config {}: expand the file with cli::expand_config_file before parsing",
-            file.display()
-        )
-        .into());
+    check_no_config_file(args)?;
+    let member = group_member(args)?;
+    if args.node_rank != 0 {
+        return Err("rank 0 runs `run_train`; the other ranks run `run_train_worker`".into());
     }
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
     let CheckedModel { tokenizer, spec } = check_model(args, &model_dir)?;
     let (data, eval_sets) = prepare_data(args, &tokenizer)?;
-    check_data(args, &data, devices.len())?;
+    check_data(args, &data, devices.len() * args.nodes as usize)?;
     let _folder = claim(args)?;
+    let _coordinator = match &member {
+        Some(member) => Some(Coordinator::start(&std::env::current_exe()?, member)?),
+        None => None,
+    };
     check_same_base(args, &model_dir)?;
     write_json(&args.output.join(RUN_CONFIG_FILE), args)?;
 
@@ -60,22 +67,13 @@ pub fn run_train<B: AutodiffBackend>(
     let adapters = model.adapters();
     let trainable: usize = adapters.iter().map(|(_, a)| a.num_trainable_params()).sum();
     println!(
-        "{} adapters, {trainable} trainable parameters; training on {} ({} device{})",
+        "{} adapters, {trainable} trainable parameters; training on {}",
         adapters.len(),
-        crate::backend::BACKEND_NAME,
-        devices.len(),
-        if devices.len() == 1 { "" } else { "s" }
+        placement(args, devices.len())
     );
     let config = args.training_config();
-    let trained = train_on_devices(
-        model,
-        &data,
-        &config,
-        &args.output,
-        args.resume,
-        devices.to_vec(),
-    )
-    .map_err(|error| explain_stop(error, args, devices.len()))?;
+    let trained = fit(model, &data, &config, &args.output, args, devices, member)
+        .map_err(|error| explain_stop(error, args, devices.len()))?;
     let adapter_dir = args.output.join("adapter");
     trained.model.save_adapter(&adapter_dir)?;
     println!("evaluating the base and the adapted model …");
@@ -102,11 +100,83 @@ pub fn run_train<B: AutodiffBackend>(
     Ok(outcome)
 }
 
+/// Ranks 1.. of a group run (`--nodes N --node-rank I`, I ≥ 1): the same checks as
+/// [`run_train`], then training with the group in a private folder (with `--resume`, from a copy
+/// of `--output`'s checkpoints); nothing is written into `--output`, and rank 0 evaluates.
+pub fn run_train_worker<B: AutodiffBackend>(
+    args: &TrainArgs,
+    devices: &[B::Device],
+) -> Result<(), CliError> {
+    let device = devices.first().ok_or("no device to train on")?;
+    check_no_config_file(args)?;
+    let member = group_member(args)?.ok_or("run_train_worker trains ranks 1.. of a group")?;
+    let model_dir = model_or_tiny_base(args.model.as_deref())?;
+    let CheckedModel { tokenizer, spec } = check_model(args, &model_dir)?;
+    let (mut data, _) = prepare_data(args, &tokenizer)?;
+    check_data(args, &data, devices.len() * args.nodes as usize)?;
+    // Rank 0 validates; this rank's validation pass would repeat it.
+    data.validation.clear();
+    let folder = worker_folder(args)?;
+    B::seed(device, args.seed);
+    let model =
+        Llama::<B>::from_pretrained_with_base(&model_dir, Some(&spec), args.base_dtype, device)?;
+    println!("training on {}", placement(args, devices.len()));
+    let config = args.training_config();
+    let trained = fit(model, &data, &config, folder.path(), args, devices, Some(member))
+        .map_err(|error| explain_stop(error, args, devices.len()))?;
+    println!("rank {}: {} steps done", args.node_rank, trained.steps);
+    Ok(())
+}
+
+/// `--config` must have been expanded into the flags.
+fn check_no_config_file(args: &TrainArgs) -> Result<(), CliError> {
+    match &args.config {
+        Some(file) => Err(format!(
+            "--config {}: expand the file with cli::expand_config_file before parsing",
+            file.display()
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// `flex (1 device)`, or `flex (1 device), rank 0 of 2 processes`.
+fn placement(args: &TrainArgs, devices: usize) -> String {
+    let mut text = format!(
+        "{} ({devices} device{})",
+        crate::backend::BACKEND_NAME,
+        if devices == 1 { "" } else { "s" }
+    );
+    if args.nodes > 1 {
+        text.push_str(&format!(", rank {} of {} processes", args.node_rank, args.nodes));
+    }
+    text
+}
+
+/// Trains in `dir`: alone, or as `member` of its group.
+fn fit<B: AutodiffBackend>(
+    model: Llama<B>,
+    data: &TrainingData,
+    config: &TrainingConfig,
+    dir: &Path,
+    args: &TrainArgs,
+    devices: &[B::Device],
+    member: Option<GroupMember>,
+) -> Result<Trained<B::InnerBackend>, TrainError> {
+    let devices = devices.to_vec();
+    match member {
+        None => train_on_devices(model, data, config, dir, args.resume, devices),
+        Some(member) => train_in_group(model, data, config, dir, args.resume, devices, member),
+    }
+}
+
 /// `error`, and when the run stopped (a loss that is not finite), the step it stopped at and the
 /// checkpoint that holds the last good state, to resume from.
 fn explain_stop(error: TrainError, args: &TrainArgs, devices: usize) -> CliError {
-    let TrainError::Stopped(message) = error else {
-        return error.into();
+    let message = match error {
+        TrainError::Stopped(message) => message,
+        TrainError::Group(message) => return explain_group_failure(&message, args),
+        error => return error.into(),
     };
     let every = args.checkpoint_every as usize;
     let at = non_finite_step(&args.output, "Loss", LogLayout::new(every, devices))
@@ -126,6 +196,20 @@ fn explain_stop(error: TrainError, args: &TrainArgs, devices: usize) -> CliError
         ),
     };
     format!("{message}{at}; {advice}").into()
+}
+
+/// A group's failure, and the checkpoint the whole group can resume from.
+fn explain_group_failure(message: &str, args: &TrainArgs) -> CliError {
+    let every = args.checkpoint_every as usize;
+    let advice = match latest_checkpoint(&args.output) {
+        Some(epoch) => format!(
+            "the last checkpoint is that of step {} in {}: start every process again with the              same flags and --resume",
+            epoch * every,
+            args.output.join("checkpoint").display()
+        ),
+        None => "no checkpoint was written yet".to_string(),
+    };
+    format!("{message}; {advice}").into()
 }
 
 /// The training and validation examples of every task, tokenized, and the examples each task is

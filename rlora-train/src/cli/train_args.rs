@@ -148,12 +148,44 @@ pub struct TrainArgs {
     /// workers): each step takes a batch per device and averages their gradients.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub devices: u32,
+    /// Train as one of N processes of a group (torchrun's --nnodes × --nproc-per-node): each
+    /// takes its shard of every step's batch on its --devices, and their gradients are summed
+    /// with burn's collective all-reduce. Start every process with the same flags, its own
+    /// --node-rank and the same --coordinator (or use `rlora launch` on one machine).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[serde(skip_serializing_if = "is_one")]
+    pub nodes: u32,
+    /// This process's rank in the group, 0..N: rank 0 serves the coordinator and writes the
+    /// checkpoints, logs, adapter and evaluation into --output; the others write nothing there.
+    #[arg(long, default_value_t = 0)]
+    #[serde(skip)]
+    pub node_rank: u32,
+    /// HOST:PORT of the group's coordinator, which rank 0 serves on PORT (torchrun's
+    /// --master-addr and --master-port).
+    #[arg(long, value_name = "HOST:PORT")]
+    #[serde(skip)]
+    pub coordinator: Option<String>,
+    /// HOST:PORT where the other processes reach this one's tensor service (default: this
+    /// machine's address towards the coordinator, and the coordinator's port + 1 + rank).
+    #[arg(long, value_name = "HOST:PORT")]
+    #[serde(skip)]
+    pub node_address: Option<String>,
+    /// Seconds to wait for the coordinator, for the whole group to join, and for one exchange
+    /// of gradients, before the run stops with an error.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip)]
+    pub group_timeout: u64,
     /// The float type of the frozen base: its matrices are held and multiplied in it, while the
     /// adapters, norms, optimizer state and loss stay f32 (`auto`: the checkpoint's own 16-bit
     /// type where the backend computes in it, else f32).
     #[arg(long, value_enum, default_value_t = BaseDtype::Auto)]
     #[serde(with = "super::values::flag")]
     pub base_dtype: BaseDtype,
+}
+
+/// Whether a count is 1 (the default, which `run_config.json` leaves out).
+fn is_one(count: &u32) -> bool {
+    *count == 1
 }
 
 impl TrainArgs {

@@ -14,6 +14,7 @@ use burn::tensor::backend::Backend;
 use burn::train::Interrupter;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use xxhash_rust::xxh3::Xxh3;
 
 use super::manifest::add_to_manifest;
 use super::model::StopSignal;
@@ -146,4 +147,16 @@ pub fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
 /// The latest checkpoint epoch in `dir/checkpoint`, if any.
 pub fn latest_checkpoint(dir: &Path) -> Option<usize> {
     checkpoint_epochs(dir).first().copied()
+}
+
+/// XXH3-128 of checkpoint `epoch`'s model, optimizer and schedule files in `dir/checkpoint`.
+pub fn checkpoint_digest(dir: &Path, epoch: usize) -> Result<u128, String> {
+    let mut hasher = Xxh3::new();
+    for kind in ["model", "optim", "scheduler"] {
+        let file = dir
+            .join("checkpoint")
+            .join(format!("{kind}-{epoch}.{EXTENSION}"));
+        hasher.update(&std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?);
+    }
+    Ok(hasher.digest128())
 }

@@ -11,7 +11,7 @@ use burn::optim::{GradientsParams, LearningRate, MultiGradientsParams, Optimizer
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
 
-use super::model::CausalLm;
+use super::model::{CausalLm, StopSignal};
 
 /// Added to the norm in the denominator of the scale, as PyTorch does.
 const EPSILON: f64 = 1e-6;
@@ -47,6 +47,11 @@ pub fn clip_global_norm<B: Backend>(
 
 /// An optimizer `O` over a [`CausalLm`] whose gradients are clipped to the global norm
 /// `max_norm` (none: not clipped) before each step. The record is `O`'s own.
+///
+/// In a process group, the gradients are first summed over the group
+/// ([`UpdateExchange`](super::group::UpdateExchange)), so that every process clips and steps
+/// the same gradients; an exchange that fails, or a loss that is not finite anywhere in the
+/// group, stops the run with the weights as they are.
 #[derive(Clone)]
 pub struct GlobalNormClip<O> {
     inner: O,
@@ -74,6 +79,18 @@ where
         grads: GradientsParams,
     ) -> CausalLm<B> {
         let mut grads = grads;
+        if let Some(exchange) = module.exchange() {
+            let device = module.llama.embed_tokens.weight.device();
+            match exchange.exchange(grads, &module.trainable_shapes(), &device) {
+                Ok(summed) => grads = summed,
+                Err(message) => {
+                    if let Some(StopSignal(interrupter)) = &module.stop {
+                        interrupter.stop(Some(&message));
+                    }
+                    return module;
+                }
+            }
+        }
         if let Some(max_norm) = self.max_norm {
             clip_global_norm::<B::InnerBackend>(&mut grads, &module.trainable_ids(), max_norm);
         }

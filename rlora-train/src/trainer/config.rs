@@ -79,6 +79,10 @@ pub enum TrainError {
     /// The run stopped (a non-finite loss); the last checkpoint is the last good state.
     #[error("{0}")]
     Stopped(String),
+    /// The process group failed: a process stopped, the network between them failed, or the
+    /// processes disagree; the last checkpoint is the last good state.
+    #[error("{0}")]
+    Group(String),
     /// A checkpoint could not be written (the path and the system's reason); the earlier
     /// checkpoints are intact.
     #[error("{0}")]
@@ -113,7 +117,7 @@ impl TrainingConfig {
         self.batch_size * self.grad_accumulation * replicas.max(1)
     }
 
-    /// The training stream on `replicas` devices: `epochs` passes over the mixture (or as many
+    /// The training stream on `replicas` devices (of every process): `epochs` passes over the mixture (or as many
     /// as `max_steps` updates need), cut to whole updates.
     pub fn stream(
         &self,

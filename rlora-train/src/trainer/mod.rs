@@ -1,7 +1,9 @@
 //! Training and evaluation: burn's `Learner` fine-tunes a model's adapters ([`train`]) on
 //! tokenized multi-task data, with its training step ([`CausalLm`]), metrics, checkpoints, the
 //! warmup-cosine schedule and progress lines; [`evaluate`] scores a model per task; the run's
-//! logged metrics are read back with burn's logger ([`metric_history`]).
+//! logged metrics are read back with burn's logger ([`metric_history`]). Across processes,
+//! [`train_in_group`] sums every update's gradients over a [`ProcessGroup`] with burn's
+//! collective all-reduce.
 //!
 //! Imports [`data`](crate::data) only.
 
@@ -11,6 +13,7 @@ mod clip;
 mod config;
 mod dashboard;
 mod eval;
+mod group;
 mod heads;
 mod history;
 mod loader;
@@ -27,20 +30,25 @@ mod step_count;
 mod train;
 
 pub use adapter_record::{AdapterCheckpoint, AdapterState};
-pub use checkpoint::{AtomicRecorder, WriteFailure, checkpoint_epochs, latest_checkpoint};
+pub use checkpoint::{
+    AtomicRecorder, WriteFailure, checkpoint_digest, checkpoint_epochs, latest_checkpoint,
+};
 pub use clip::{GlobalNormClip, clip_global_norm};
 pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
 pub use history::{LogLayout, head_similarity_modules, metric_history, non_finite_step};
-pub use loader::StreamLoader;
+pub use group::{
+    GroupIdentity, GroupLoss, GroupSettings, ProcessGroup, UpdateExchange, digest_adapters,
+};
+pub use loader::{Shards, StreamLoader};
 pub use manifest::verify_manifest;
 pub use metric_log::RunMetricLogger;
 pub use metrics::{
     HEAD_SIMILARITY, HeadSimilarityValue, StatsMetric, StatsValue, TokenLoss, TokensPerSecond,
     head_similarity_metric, loss_metric, task_loss_metric, tokens_per_second_metric,
 };
-pub use model::{CausalLm, LmOutput, LmStats, StopSignal};
+pub use model::{ALL_TASKS, CausalLm, GroupHandle, LmOutput, LmStats, StopSignal};
 pub use outcome::{RunResources, TrainOutcome, peak_memory_bytes};
 pub use renderer::ProgressLines;
 pub use resume::intact_checkpoint;
@@ -49,4 +57,4 @@ pub use routing::{
 };
 pub use schedule::WarmupCosine;
 pub use step_count::StepCount;
-pub use train::{Trained, train, train_on_devices};
+pub use train::{GroupMember, Trained, train, train_in_group, train_on_devices};

@@ -1,0 +1,22 @@
+//! Training across processes (`rlora train --nodes N --node-rank I --coordinator HOST:PORT`):
+//! every process holds the whole model, trains on its own shard of each optimizer update's rows,
+//! and the processes sum their gradients with burn's collective all-reduce (`burn-collective`:
+//! an orchestrator that introduces the processes, then a ring all-reduce between them over its
+//! WebSocket tensor service).
+//!
+//! - [`GroupSettings`]: where a process stands in the group and how the others reach it.
+//! - [`ProcessGroup`]: joining the group ([`ProcessGroup::join`], with a
+//!   [handshake](GroupIdentity) that refuses processes started with other settings, other
+//!   initial adapters or another checkpoint) and the all-reduce, each wait bounded by a time-out.
+//! - [`UpdateExchange`]: one all-reduce per optimizer update of every trainable gradient and the
+//!   update's loss, flattened into one bucket.
+
+mod exchange;
+mod handshake;
+mod process_group;
+mod settings;
+
+pub use exchange::{GroupLoss, UpdateExchange};
+pub use handshake::{GroupIdentity, digest_adapters};
+pub use process_group::ProcessGroup;
+pub use settings::GroupSettings;
