@@ -137,7 +137,12 @@ fn two_processes_of_batch_8_train_as_one_process_of_batch_16() {
     let output = launch(2, train_flags(&group, 8, 4));
     succeeded(&output);
     let log = text(&output);
-    for line in ["[rank 0] ", "[rank 1] ", "rank 1 of 2 processes", "step 4/4"] {
+    for line in [
+        "[rank 0] ",
+        "[rank 1] ",
+        "rank 1 of 2 processes",
+        "step 4/4",
+    ] {
         assert!(log.contains(line), "missing `{line}` in:\n{log}");
     }
     // Only rank 0 writes into --output; both ranks' results are one run's.
@@ -146,10 +151,16 @@ fn two_processes_of_batch_8_train_as_one_process_of_batch_16() {
     assert_eq!(one.len(), 4, "{one:?}");
     assert_eq!(two.len(), 4, "{two:?}");
     for ((step, a), (_, b)) in one.iter().zip(&two) {
-        assert!((a - b).abs() < 1e-5, "step {step}: loss {a} alone, {b} in the group");
+        assert!(
+            (a - b).abs() < 1e-5,
+            "step {step}: loss {a} alone, {b} in the group"
+        );
     }
     let (difference, largest) = adapter_difference(&alone, &group);
-    assert!(largest > 1e-2, "the adapters hold no weights to compare: {largest}");
+    assert!(
+        largest > 1e-2,
+        "the adapters hold no weights to compare: {largest}"
+    );
     assert!(
         difference < 1e-5,
         "the adapters differ by up to {difference:e} (largest weight {largest})"
@@ -169,7 +180,9 @@ fn rank_process(stderr: &str, rank: usize) -> Option<u32> {
 fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
     let dir = output_dir("killed");
     let log = std::env::temp_dir().join(format!("rlora-group-killed-{}.log", std::process::id()));
-    let head = ["launch", "--nprocs", "2", "--", "train"].map(String::from).to_vec();
+    let head = ["launch", "--nprocs", "2", "--", "train"]
+        .map(String::from)
+        .to_vec();
     let mut launcher = Command::new(env!("CARGO_BIN_EXE_rlora"))
         .args([head, train_flags(&dir, 8, 500)].concat())
         .stdout(Stdio::null())
@@ -183,18 +196,30 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
             "the group ended before its first checkpoint:\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
-        assert!(started.elapsed() < Duration::from_secs(300), "no checkpoint after 300 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no checkpoint after 300 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let stderr = std::fs::read_to_string(&log).unwrap();
     let rank_1 = rank_process(&stderr, 1).expect("the launcher names rank 1's process");
-    assert!(Command::new("kill").args(["-9", &rank_1.to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-9", &rank_1.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let killed = Instant::now();
     let status = loop {
         if let Some(status) = launcher.try_wait().unwrap() {
             break status;
         }
-        assert!(killed.elapsed() < Duration::from_secs(60), "the group still runs 60 s after");
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "the group still runs 60 s after"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let stderr = std::fs::read_to_string(&log).unwrap();
@@ -212,7 +237,12 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
     succeeded(&output);
     let steps: Vec<f64> = losses(&dir).iter().map(|(step, _)| *step).collect();
     let expected: Vec<f64> = (1..=resumed_steps).map(|s| s as f64).collect();
-    assert_eq!(steps, expected, "every step logged once:\n{}", text(&output));
+    assert_eq!(
+        steps,
+        expected,
+        "every step logged once:\n{}",
+        text(&output)
+    );
     assert!(text(&output).contains(&format!("step {resumed_steps}/{resumed_steps}")));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&log);
@@ -221,7 +251,11 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
 /// A port that is free now, with the next two (the ranks' tensor services).
 fn free_port() -> u16 {
     loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         if port < 65000 && (1..3).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
             return port;
         }
@@ -254,11 +288,28 @@ fn bad_group_settings_are_refused_before_training() {
     let refused = |flags: Vec<String>, expected: &str| {
         let output = train(flags);
         assert!(!output.status.success());
-        assert!(text(&output).contains(expected), "expected `{expected}` in:\n{}", text(&output));
+        assert!(
+            text(&output).contains(expected),
+            "expected `{expected}` in:\n{}",
+            text(&output)
+        );
     };
     let mut flags = train_flags(&dir, 8, 2);
-    flags.extend(["--nodes", "2", "--node-rank", "2", "--coordinator", "127.0.0.1:29500"].map(String::from));
-    refused(flags, "--node-rank 2 is out of range for --nodes 2: ranks are 0..1");
+    flags.extend(
+        [
+            "--nodes",
+            "2",
+            "--node-rank",
+            "2",
+            "--coordinator",
+            "127.0.0.1:29500",
+        ]
+        .map(String::from),
+    );
+    refused(
+        flags,
+        "--node-rank 2 is out of range for --nodes 2: ranks are 0..1",
+    );
     let mut flags = train_flags(&dir, 8, 2);
     flags.extend(["--nodes", "2"].map(String::from));
     refused(flags, "--nodes needs --coordinator HOST:PORT");
@@ -269,27 +320,48 @@ fn bad_group_settings_are_refused_before_training() {
     // Nothing listens on the coordinator's port: rank 1 gives up after --group-timeout.
     let port = free_port();
     let started = Instant::now();
-    let expected = format!("rank 1 of 2: the coordinator 127.0.0.1:{port} cannot be reached within 2 s");
-    refused(rank_flags(&dir, 1, port, &["--group-timeout", "2"]), &expected);
-    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    let expected =
+        format!("rank 1 of 2: the coordinator 127.0.0.1:{port} cannot be reached within 2 s");
+    refused(
+        rank_flags(&dir, 1, port, &["--group-timeout", "2"]),
+        &expected,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(!dir.exists(), "rank 1 wrote into --output");
 
     // Two processes started with different learning rates: both refuse at the handshake.
     let port = free_port();
     let spawn = |rank: usize, lr: &str| {
         Command::new(env!("CARGO_BIN_EXE_rlora"))
-            .args([vec!["train".to_string()], rank_flags(&dir, rank, port, &["--lr", lr])].concat())
+            .args(
+                [
+                    vec!["train".to_string()],
+                    rank_flags(&dir, rank, port, &["--lr", lr]),
+                ]
+                .concat(),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     };
     let (first, second) = (spawn(0, "1e-4"), spawn(1, "2e-4"));
-    let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    let (first, second) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
     for (output, other) in [(&first, 1), (&second, 0)] {
         assert!(!output.status.success(), "{}", text(output));
         let expected = format!("rank {other} was started with other settings");
-        assert!(text(output).contains(&expected), "expected `{expected}` in:\n{}", text(output));
+        assert!(
+            text(output).contains(&expected),
+            "expected `{expected}` in:\n{}",
+            text(output)
+        );
     }
     assert!(latest_checkpoint(&dir).is_none());
     let _ = std::fs::remove_dir_all(&dir);

@@ -25,8 +25,12 @@ pub struct CoordinatorArgs {
 /// # Errors
 /// The port is taken, or the runtime cannot start.
 pub fn run_coordinator(args: &CoordinatorArgs) -> Result<(), CliError> {
-    TcpListener::bind(("0.0.0.0", args.port))
-        .map_err(|e| format!("--port {}: cannot serve the coordinator there: {e}", args.port))?;
+    TcpListener::bind(("0.0.0.0", args.port)).map_err(|e| {
+        format!(
+            "--port {}: cannot serve the coordinator there: {e}",
+            args.port
+        )
+    })?;
     if args.while_stdin_open {
         std::thread::spawn(|| {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());

@@ -77,7 +77,12 @@ impl Coordinator {
     pub fn start(program: &Path, member: &GroupMember) -> Result<Self, CliError> {
         let port = member.settings.coordinator_addr.port();
         let child = Command::new(program)
-            .args(["coordinator", "--while-stdin-open", "--port", &port.to_string()])
+            .args([
+                "coordinator",
+                "--while-stdin-open",
+                "--port",
+                &port.to_string(),
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -129,8 +134,13 @@ pub fn worker_folder(args: &TrainArgs) -> Result<TempDir, CliError> {
         for entry in listing {
             let entry = entry.map_err(|e| format!("{}: {e}", source.display()))?;
             let to = target.join(entry.file_name());
-            std::fs::copy(entry.path(), &to)
-                .map_err(|e| format!("cannot copy {} to {}: {e}", entry.path().display(), to.display()))?;
+            std::fs::copy(entry.path(), &to).map_err(|e| {
+                format!(
+                    "cannot copy {} to {}: {e}",
+                    entry.path().display(),
+                    to.display()
+                )
+            })?;
         }
     }
     Ok(folder)

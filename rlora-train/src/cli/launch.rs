@@ -51,7 +51,9 @@ pub fn run_launch(args: &LaunchArgs, program: &Path) -> Result<(), CliError> {
         .iter()
         .find(|f| GROUP_FLAGS.iter().any(|g| f.split('=').next() == Some(*g)))
     {
-        return Err(format!("{flag}: `rlora launch` gives each rank its group flags itself").into());
+        return Err(
+            format!("{flag}: `rlora launch` gives each rank its group flags itself").into(),
+        );
     }
     let nprocs = args.nprocs as usize;
     let port = match args.port {
@@ -64,7 +66,12 @@ pub fn run_launch(args: &LaunchArgs, program: &Path) -> Result<(), CliError> {
         command
             .arg("train")
             .args(&flags)
-            .args(["--nodes", &nprocs.to_string(), "--node-rank", &rank.to_string()])
+            .args([
+                "--nodes",
+                &nprocs.to_string(),
+                "--node-rank",
+                &rank.to_string(),
+            ])
             .args(["--coordinator", &format!("127.0.0.1:{port}")]);
         match Rank::start(rank, command) {
             Ok(started) => ranks.push(started),
@@ -182,7 +189,11 @@ fn stop_all(ranks: &mut [Rank]) -> Vec<usize> {
 }
 
 fn join(ranks: &[usize]) -> String {
-    ranks.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+    ranks
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `failed (exit status 1)` or `was killed (signal 9)`.
@@ -207,8 +218,7 @@ fn free_ports(count: usize) -> Result<u16, CliError> {
         if usize::from(first) + count > usize::from(u16::MAX) {
             continue;
         }
-        let all_free = (0..count as u16)
-            .all(|i| TcpListener::bind(("0.0.0.0", first + i)).is_ok());
+        let all_free = (0..count as u16).all(|i| TcpListener::bind(("0.0.0.0", first + i)).is_ok());
         if all_free {
             return Ok(first);
         }

@@ -122,8 +122,16 @@ pub fn run_train_worker<B: AutodiffBackend>(
         Llama::<B>::from_pretrained_with_base(&model_dir, Some(&spec), args.base_dtype, device)?;
     println!("training on {}", placement(args, devices.len()));
     let config = args.training_config();
-    let trained = fit(model, &data, &config, folder.path(), args, devices, Some(member))
-        .map_err(|error| explain_stop(error, args, devices.len()))?;
+    let trained = fit(
+        model,
+        &data,
+        &config,
+        folder.path(),
+        args,
+        devices,
+        Some(member),
+    )
+    .map_err(|error| explain_stop(error, args, devices.len()))?;
     println!("rank {}: {} steps done", args.node_rank, trained.steps);
     Ok(())
 }
@@ -148,7 +156,10 @@ fn placement(args: &TrainArgs, devices: usize) -> String {
         if devices == 1 { "" } else { "s" }
     );
     if args.nodes > 1 {
-        text.push_str(&format!(", rank {} of {} processes", args.node_rank, args.nodes));
+        text.push_str(&format!(
+            ", rank {} of {} processes",
+            args.node_rank, args.nodes
+        ));
     }
     text
 }

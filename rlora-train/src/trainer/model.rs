@@ -280,7 +280,10 @@ impl<B: AutodiffBackend> CausalLm<B> {
 
     /// The ids of the adapters' trainable parameters: `A`, the heads, the router.
     pub fn trainable_ids(&self) -> Vec<ParamId> {
-        self.trainable_shapes().into_iter().map(|(id, _)| id).collect()
+        self.trainable_shapes()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
     }
 
     /// The adapters' trainable parameters (`A`, the heads, the router), each with its shape, in
@@ -332,7 +335,10 @@ impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
         };
         if in_group {
             // The group's loss is known after the optimizer's exchange, which stops the run.
-            return TrainOutput { grads, item: output };
+            return TrainOutput {
+                grads,
+                item: output,
+            };
         }
         let value: f64 = nll.sum().into_scalar().elem();
         if !value.is_finite() {

@@ -129,9 +129,11 @@ fn fit<B: AutodiffBackend>(
         return Err(TrainError::Invalid("no device to train on".into()));
     }
     let replicas = devices.len();
-    let shards = member.as_ref().map_or(Shards::of_process(0, 1, replicas), |m| {
-        Shards::of_process(m.settings.rank, m.settings.nodes, replicas)
-    });
+    let shards = member
+        .as_ref()
+        .map_or(Shards::of_process(0, 1, replicas), |m| {
+            Shards::of_process(m.settings.rank, m.settings.nodes, replicas)
+        });
     let stream = config.stream(data, shards.total)?;
     let steps = stream.steps();
     let interrupter = Interrupter::new();
@@ -148,14 +150,29 @@ fn fit<B: AutodiffBackend>(
         None
     };
     if let Some(member) = member {
-        model.group = Some(join_group::<B>(member, &model, dir, checkpoint, &devices[0])?);
+        model.group = Some(join_group::<B>(
+            member,
+            &model,
+            dir,
+            checkpoint,
+            &devices[0],
+        )?);
     }
     let group = model.group.clone();
     let failure = WriteFailure::default();
     let recorder = AtomicRecorder::stopping(interrupter.clone(), failure.clone());
-    let training = loops::<B>(data, config, dir, stream, shards, checkpoint, devices, &interrupter)
-        .with_file_checkpointer(recorder)
-        .with_interrupter(interrupter.clone());
+    let training = loops::<B>(
+        data,
+        config,
+        dir,
+        stream,
+        shards,
+        checkpoint,
+        devices,
+        &interrupter,
+    )
+    .with_file_checkpointer(recorder)
+    .with_interrupter(interrupter.clone());
     let training = with_metrics(training, &data.task_names, &head_modules);
     let optimizer = GlobalNormClip::new(
         AdamWConfig::new()
@@ -217,8 +234,8 @@ fn join_group<B: AutodiffBackend>(
         adapters: digest_adapters(&model.llama),
         resume,
     };
-    let group =
-        ProcessGroup::<B::InnerBackend>::join(member.settings, device).map_err(TrainError::Group)?;
+    let group = ProcessGroup::<B::InnerBackend>::join(member.settings, device)
+        .map_err(TrainError::Group)?;
     identity.check(&group, device).map_err(TrainError::Group)?;
     Ok(GroupHandle::new(UpdateExchange::new(group)))
 }

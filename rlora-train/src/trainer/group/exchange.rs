@@ -115,11 +115,9 @@ impl<B: Backend> UpdateExchange<B> {
                     .reshape([dims[0] * dims[1]])
             })
             .collect();
-        bucket.push(
-            shares
-                .iter()
-                .fold(Tensor::zeros([1], device), |sum, s| sum + s.nll.clone().to_device(device)),
-        );
+        bucket.push(shares.iter().fold(Tensor::zeros([1], device), |sum, s| {
+            sum + s.nll.clone().to_device(device)
+        }));
         let summed = self
             .group
             .all_reduce_sum(Tensor::cat(bucket, 0), "the gradient all-reduce")
@@ -130,7 +128,10 @@ impl<B: Backend> UpdateExchange<B> {
         let mut reduced = GradientsParams::new();
         for &(id, dims) in params {
             let size = dims[0] * dims[1];
-            reduced.register(id, summed.clone().slice([offset..offset + size]).reshape(dims));
+            reduced.register(
+                id,
+                summed.clone().slice([offset..offset + size]).reshape(dims),
+            );
             offset += size;
         }
         let nll: f64 = summed.slice([offset..offset + 1]).into_scalar().elem();

@@ -38,7 +38,11 @@ impl GroupIdentity {
     /// A rank that no process took or that two took, or a process whose settings, initial
     /// adapters or checkpoint differ from this one's (naming both ranks and what differs); or
     /// the exchange itself failed.
-    pub fn check<B: Backend>(&self, group: &ProcessGroup<B>, device: &B::Device) -> Result<(), String> {
+    pub fn check<B: Backend>(
+        &self,
+        group: &ProcessGroup<B>,
+        device: &B::Device,
+    ) -> Result<(), String> {
         let (nodes, rank) = (group.size(), group.rank());
         let mut table = vec![0.0f32; nodes * WORDS];
         table[rank * WORDS..(rank + 1) * WORDS].copy_from_slice(&self.row());
@@ -133,10 +137,9 @@ fn write_digest(words: &mut [f32], digest: u128) {
 }
 
 fn read_digest(words: &[f32]) -> u128 {
-    words
-        .iter()
-        .enumerate()
-        .fold(0, |digest, (i, &word)| digest | ((word as u128) << (16 * i)))
+    words.iter().enumerate().fold(0, |digest, (i, &word)| {
+        digest | ((word as u128) << (16 * i))
+    })
 }
 
 /// XXH3-128 of every adapter's trainable and frozen initial tensors (`A`, the heads, the
@@ -179,13 +182,26 @@ mod tests {
             settings: 1,
             ..identity
         };
-        assert!(identity.difference(&other).unwrap().contains("other settings"));
+        assert!(
+            identity
+                .difference(&other)
+                .unwrap()
+                .contains("other settings")
+        );
         let text = identity.difference(&fresh).unwrap();
-        assert!(text.contains("starts a new run") && text.contains("resumes checkpoint 12"), "{text}");
+        assert!(
+            text.contains("starts a new run") && text.contains("resumes checkpoint 12"),
+            "{text}"
+        );
         let other = GroupIdentity {
             adapters: 0,
             ..identity
         };
-        assert!(identity.difference(&other).unwrap().contains("initial adapter weights"));
+        assert!(
+            identity
+                .difference(&other)
+                .unwrap()
+                .contains("initial adapter weights")
+        );
     }
 }

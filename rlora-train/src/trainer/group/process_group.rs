@@ -66,7 +66,9 @@ impl<B: Backend> ProcessGroup<B> {
             .with_global_all_reduce_strategy(AllReduceStrategy::Ring);
         let peer = PeerId::from(settings.rank);
         let device = device.clone();
-        match within(settings.timeout, move || register::<B>(peer, device, config)) {
+        match within(settings.timeout, move || {
+            register::<B>(peer, device, config)
+        }) {
             Ok(Ok(())) => Ok(Self {
                 settings,
                 _backend: PhantomData,
@@ -194,8 +196,14 @@ fn explain(error: &CollectiveError) -> String {
             "DoubleRegister",
             "another process registered the same tensor address (--node-address)",
         ),
-        ("PeerLost", "the connection to another process of the group was lost"),
-        ("OrchestratorUnreachable", "the coordinator cannot be reached"),
+        (
+            "PeerLost",
+            "the connection to another process of the group was lost",
+        ),
+        (
+            "OrchestratorUnreachable",
+            "the coordinator cannot be reached",
+        ),
     ];
     match known.iter().find(|(name, _)| debug.contains(name)) {
         Some((_, words)) => format!("{words} ({debug})"),

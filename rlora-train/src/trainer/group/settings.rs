@@ -57,7 +57,8 @@ impl GroupSettings {
         let coordinator_addr = resolve(coordinator).map_err(|e| format!("--coordinator {e}"))?;
         let (node_address, data_port) = match node_address {
             Some(given) => {
-                let (_, port) = split_host_port(given).map_err(|e| format!("--node-address {e}"))?;
+                let (_, port) =
+                    split_host_port(given).map_err(|e| format!("--node-address {e}"))?;
                 (given.to_string(), port)
             }
             None => {
@@ -69,7 +70,10 @@ impl GroupSettings {
                          --node-address"
                     )
                 })?;
-                (format!("{}:{port}", local_host_towards(coordinator_addr)), port)
+                (
+                    format!("{}:{port}", local_host_towards(coordinator_addr)),
+                    port,
+                )
             }
         };
         Ok(Self {
@@ -145,18 +149,32 @@ mod tests {
         assert_eq!(group.node_address, "127.0.0.1:29503");
         assert_eq!(group.data_port, 29503);
         let error = settings(2, 2, "127.0.0.1:29500").unwrap_err();
-        assert!(error.contains("--node-rank 2 is out of range for --nodes 2"), "{error}");
+        assert!(
+            error.contains("--node-rank 2 is out of range for --nodes 2"),
+            "{error}"
+        );
         let error = settings(1, 0, "127.0.0.1:29500").unwrap_err();
         assert!(error.contains("--nodes 1"), "{error}");
         let error = settings(2, 0, "127.0.0.1").unwrap_err();
-        assert!(error.contains("--coordinator 127.0.0.1: expected HOST:PORT"), "{error}");
+        assert!(
+            error.contains("--coordinator 127.0.0.1: expected HOST:PORT"),
+            "{error}"
+        );
         let error = settings(2, 0, "127.0.0.1:http").unwrap_err();
         assert!(error.contains("`http` is not a port"), "{error}");
         let error = settings(2, 1, "127.0.0.1:65535").unwrap_err();
         assert!(error.contains("give --node-address"), "{error}");
-        let given =
-            GroupSettings::new(2, 1, "127.0.0.1:65535", Some("10.0.0.2:7000"), Duration::ZERO)
-                .unwrap();
-        assert_eq!((given.node_address.as_str(), given.data_port), ("10.0.0.2:7000", 7000));
+        let given = GroupSettings::new(
+            2,
+            1,
+            "127.0.0.1:65535",
+            Some("10.0.0.2:7000"),
+            Duration::ZERO,
+        )
+        .unwrap();
+        assert_eq!(
+            (given.node_address.as_str(), given.data_port),
+            ("10.0.0.2:7000", 7000)
+        );
     }
 }
