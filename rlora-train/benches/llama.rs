@@ -273,9 +273,9 @@ fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
         .sum();
     let model = CausalLm {
         llama,
-        loss_scale: 1.0,
         shards: run.shards,
         stop: None,
+        group: None,
     };
     let batch = random_batch(shape.batch, shape.config.vocab_size);
     let seconds = median::<Train>(&device, run.iters, || {

@@ -198,6 +198,52 @@ fn data_parallel_training_on_two_cpu_workers_takes_a_batch_per_worker_per_step()
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Two CPU workers of batch 4 train as one worker of batch 8: each takes its half of every
+/// update's rows and divides its loss by the whole update's counted tokens, so the per-step
+/// losses and the trained adapters are the single worker's (the rows of the two tasks differ in
+/// counted tokens, so averaging the workers' own mean losses would not be).
+#[test]
+fn two_workers_of_batch_4_train_as_one_worker_of_batch_8() {
+    let _serial = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tokenizer = TextTokenizer::from_dir(fixture()).unwrap();
+    let data = data(&tokenizer);
+    let config = config().with_epochs(2).with_checkpoint_every(2);
+    let (one_dir, two_dir) = (tempdir("one-of-8"), tempdir("two-of-4"));
+    let one = train_on_devices(
+        model_without_dropout(),
+        &data,
+        &config.clone().with_batch_size(8),
+        &one_dir,
+        false,
+        vec![Default::default()],
+    )
+    .unwrap();
+    let two = train_on_devices(
+        model_without_dropout(),
+        &data,
+        &config.with_batch_size(4),
+        &two_dir,
+        false,
+        vec![Default::default(); 2],
+    )
+    .unwrap();
+    let one_losses = metric_history(&one_dir, Split::Train, "Loss", LogLayout::new(2, 1));
+    let two_losses = metric_history(&two_dir, Split::Train, "Loss", LogLayout::new(2, 2));
+    assert_eq!(one_losses.len(), 4, "{one_losses:?}");
+    assert_eq!(two_losses.len(), 4, "{two_losses:?}");
+    for ((step, a), (_, b)) in one_losses.iter().zip(&two_losses) {
+        assert!((a - b).abs() < 1e-5, "step {step}: loss {a} on one worker, {b} on two");
+    }
+    let before = adapter_values(&model_without_dropout().valid_inner());
+    let (one, two) = (adapter_values(&one.model), adapter_values(&two.model));
+    let moved = max_abs_difference(&one, &before);
+    assert!(moved > 1e-3, "the adapters barely trained: {moved}");
+    let difference = max_abs_difference(&one, &two);
+    assert!(difference < 1e-5, "the adapters differ by {difference:e} (moved {moved})");
+    let _ = std::fs::remove_dir_all(&one_dir);
+    let _ = std::fs::remove_dir_all(&two_dir);
+}
+
 /// The R-LoRA model without dropout, so that two passes over the same rows agree.
 fn model_without_dropout() -> Llama<B> {
     <B as Backend>::seed(&Default::default(), 1);
@@ -257,9 +303,9 @@ fn accumulated_micro_batches_give_the_gradients_of_one_large_batch() {
     );
     let model = CausalLm {
         llama: model_without_dropout(),
-        loss_scale: 1.0,
         shards: 1,
         stop: None,
+        group: None,
     };
 
     let one_batch = update_gradients(&model, &rows, 4);

@@ -14,6 +14,10 @@ use super::{LmBatch, LmBatcher, TokenizedExample};
 pub struct StepBatch<B: Backend> {
     /// The micro-batches, in stream order.
     pub micro_batches: Vec<LmBatch<B>>,
+    /// The counted tokens of the whole optimizer update, over every device and process: the
+    /// loss's divisor (the batch's own [`counted_tokens`](Self::counted_tokens) when it is the
+    /// whole update).
+    pub update_tokens: usize,
 }
 
 impl<B: Backend> StepBatch<B> {
@@ -29,14 +33,16 @@ impl<B: Backend> StepBatch<B> {
 impl<B: Backend> From<LmBatch<B>> for StepBatch<B> {
     /// An update of one micro-batch (no accumulation).
     fn from(batch: LmBatch<B>) -> Self {
+        let update_tokens = batch.loss.counts.iter().sum();
         Self {
             micro_batches: vec![batch],
+            update_tokens,
         }
     }
 }
 
 /// Cuts an update's examples into micro-batches of `micro_batch` rows (the last may be smaller)
-/// and pads each with [`LmBatcher`].
+/// and pads each with [`LmBatcher`]; the batch is the whole update.
 #[derive(Debug, Clone, Copy)]
 pub struct StepBatcher {
     /// Rows per micro-batch.
@@ -45,11 +51,13 @@ pub struct StepBatcher {
 
 impl<B: Backend> Batcher<B, TokenizedExample, StepBatch<B>> for StepBatcher {
     fn batch(&self, items: Vec<TokenizedExample>, device: &B::Device) -> StepBatch<B> {
+        let update_tokens = items.iter().map(TokenizedExample::counted_tokens).sum();
         StepBatch {
             micro_batches: items
                 .chunks(self.micro_batch.max(1))
                 .map(|rows| LmBatcher.batch(rows.to_vec(), device))
                 .collect(),
+            update_tokens,
         }
     }
 }

@@ -21,6 +21,12 @@ impl TokenizedExample {
     pub fn num_targets(&self) -> usize {
         self.tokens.len() - self.prompt_len
     }
+
+    /// The tokens the loss counts in a batch ([`LmBatcher`](super::LmBatcher)): the positions
+    /// `t ≥ max(1, prompt_len)`, each predicted from the one before.
+    pub fn counted_tokens(&self) -> usize {
+        self.tokens.len().saturating_sub(self.prompt_len.max(1))
+    }
 }
 
 /// How many examples tokenization truncated or skipped, per task.

@@ -200,18 +200,18 @@ impl<B: AutodiffBackend> AutodiffModule<B> for CausalLm<B> {
     fn valid(&self) -> CausalLm<B::InnerBackend> {
         CausalLm {
             llama: self.llama.valid(),
-            loss_scale: self.loss_scale,
             shards: self.shards,
             stop: self.stop.clone(),
+            group: self.group.clone(),
         }
     }
 
     fn from_inner(module: CausalLm<B::InnerBackend>) -> Self {
         CausalLm {
             llama: Llama::from_inner(module.llama),
-            loss_scale: module.loss_scale,
             shards: module.shards,
             stop: module.stop,
+            group: module.group,
         }
     }
 }

@@ -2,6 +2,9 @@
 //! (`TrainStep`: one optimizer update's gradients from a [`StepBatch`] of micro-batches) and one
 //! validation step (`InferenceStep`) on an [`LmBatch`].
 
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
+
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -11,6 +14,7 @@ use burn::train::{InferenceStep, Interrupter, TrainOutput, TrainStep};
 use rlora::HeadSimilarity;
 use rlora_llama::Llama;
 
+use super::group::{GroupLoss, UpdateExchange};
 use super::heads::module_type;
 use crate::data::{LmBatch, StepBatch};
 
@@ -22,9 +26,6 @@ use crate::data::{LmBatch, StepBatch};
 pub struct CausalLm<B: Backend> {
     /// The model.
     pub llama: Llama<B>,
-    /// Multiplies the loss before `backward`: `1 / devices`, since burn sums the devices'
-    /// gradients.
-    pub loss_scale: f64,
     /// Each training batch is cut into this many shards of rows, whose forward and backward
     /// passes run in parallel (on the CPU's cores) and whose gradients are summed: the same step
     /// as the whole batch, with every core busy in the element-wise work a CPU backend runs on
@@ -32,6 +33,32 @@ pub struct CausalLm<B: Backend> {
     pub shards: usize,
     /// Stops the run when a loss is not finite.
     pub stop: Option<StopSignal>,
+    /// The exchange with the other processes of a group, when the run trains across processes.
+    pub group: Option<GroupHandle>,
+}
+
+/// A process group's [`UpdateExchange`] on the training backend's inner backend, as a field of a
+/// [`CausalLm`] of any backend (which cannot name that inner backend: the exchange is stored
+/// without its type and found again by the training step and the optimizer, which know it).
+#[derive(Clone)]
+pub struct GroupHandle(Arc<dyn Any + Send + Sync>);
+
+impl GroupHandle {
+    /// The handle of `exchange`.
+    pub fn new<I: Backend>(exchange: UpdateExchange<I>) -> Self {
+        Self(Arc::new(exchange))
+    }
+
+    /// The exchange, if it works on backend `I`.
+    pub fn exchange<I: Backend>(&self) -> Option<&UpdateExchange<I>> {
+        self.0.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for GroupHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupHandle")
+    }
 }
 
 /// The Learner's interrupter, as a module field.
@@ -51,7 +78,13 @@ pub struct LmOutput<B: Backend> {
     count: Vec<usize>,
     tasks: Vec<usize>,
     head_cosines: Vec<(String, Tensor<B, 2>)>,
+    /// In a process group, this item's share of the update's loss over the whole group, which
+    /// the optimizer's exchange fills before the item is read.
+    group_loss: Option<Arc<OnceLock<GroupLoss>>>,
 }
+
+/// The task of an [`LmStats`] row that sums a whole update of a process group (all tasks).
+pub const ALL_TASKS: usize = usize::MAX;
 
 /// A step's output read back to the host: what the metrics see.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -94,7 +127,7 @@ impl<B: Backend> ItemLazy for LmOutput<B> {
             transaction = transaction.register(cosine);
         }
         let mut data = transaction.execute().into_iter();
-        let nll = data.next().map(read).unwrap_or_default();
+        let mut nll = data.next().map(read).unwrap_or_default();
         let similarities = modules
             .iter()
             .zip(&heads)
@@ -103,10 +136,15 @@ impl<B: Backend> ItemLazy for LmOutput<B> {
                 let similarity = HeadSimilarity::from_matrix(&read(values), n);
                 (module.clone(), similarity.mean_off_diagonal.unwrap_or(0.0))
             });
+        let mut count = self.count.iter().map(|&c| c as f64).collect();
+        let mut tasks = self.tasks;
+        if let Some(group) = self.group_loss.as_ref().and_then(|cell| cell.get()) {
+            (nll, count, tasks) = (vec![group.nll], vec![group.tokens], vec![ALL_TASKS]);
+        }
         LmStats {
             nll,
-            count: self.count.iter().map(|&c| c as f64).collect(),
-            tasks: self.tasks,
+            count,
+            tasks,
             head_similarity: mean_by_module(similarities),
         }
     }
@@ -165,11 +203,12 @@ impl<B: Backend> CausalLm<B> {
 impl<B: AutodiffBackend> CausalLm<B> {
     /// The gradients of one update: the sum over `step`'s micro-batches (one after the other, so
     /// that only one micro-batch's graph is alive at a time) of the gradients of
-    /// `Σ nll · loss_scale / tokens`, `tokens` counting the whole update's counted tokens: the
+    /// `Σ nll / tokens`, `tokens` counting the whole update's counted tokens (over every device
+    /// and process, [`StepBatch::update_tokens`]): summed over the devices and processes, the
     /// same gradients as one batch of all the rows. Returns the per-row NLL (detached) in
     /// stream order.
     fn update_gradients(&self, step: &StepBatch<B>) -> (Tensor<B, 1>, GradientsParams) {
-        let scale = self.loss_scale / step.counted_tokens().max(1) as f64;
+        let scale = 1.0 / step.update_tokens.max(1) as f64;
         let (nlls, grads): (Vec<_>, Vec<_>) = step
             .micro_batches
             .iter()
@@ -241,16 +280,28 @@ impl<B: AutodiffBackend> CausalLm<B> {
 
     /// The ids of the adapters' trainable parameters: `A`, the heads, the router.
     pub fn trainable_ids(&self) -> Vec<ParamId> {
+        self.trainable_shapes().into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// The adapters' trainable parameters (`A`, the heads, the router), each with its shape, in
+    /// the model's order.
+    pub fn trainable_shapes(&self) -> Vec<(ParamId, [usize; 2])> {
         self.llama
             .adapters()
             .into_iter()
             .flat_map(|(_, adapter)| {
-                [Some(adapter.lora_a.id), Some(adapter.lora_b.id)]
+                [Some(&adapter.lora_a), Some(&adapter.lora_b)]
                     .into_iter()
-                    .chain([adapter.router.as_ref().map(|r| r.id)])
+                    .chain([adapter.router.as_ref()])
                     .flatten()
+                    .map(|param| (param.id, param.val().dims()))
             })
             .collect()
+    }
+
+    /// The process group's exchange, when the run trains across processes.
+    pub fn exchange(&self) -> Option<&UpdateExchange<B::InnerBackend>> {
+        self.group.as_ref()?.exchange()
     }
 }
 
@@ -260,6 +311,10 @@ impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
 
     fn step(&self, step: StepBatch<B>) -> TrainOutput<LmOutput<B>> {
         let (nll, grads) = self.update_gradients(&step);
+        let group_loss = self
+            .exchange()
+            .map(|exchange| exchange.deposit(nll.clone().sum().inner(), step.update_tokens));
+        let in_group = group_loss.is_some();
         let output = LmOutput {
             nll: nll.clone(),
             count: step
@@ -273,7 +328,12 @@ impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
                 .flat_map(|m| m.tasks)
                 .collect(),
             head_cosines: self.head_cosines(),
+            group_loss,
         };
+        if in_group {
+            // The group's loss is known after the optimizer's exchange, which stops the run.
+            return TrainOutput { grads, item: output };
+        }
         let value: f64 = nll.sum().into_scalar().elem();
         if !value.is_finite() {
             // Keep the weights as they are and stop: the last checkpoint stays the last good one.
@@ -302,6 +362,7 @@ impl<B: Backend> InferenceStep for CausalLm<B> {
             count: batch.loss.counts.clone(),
             tasks: batch.tasks,
             head_cosines: Vec::new(),
+            group_loss: None,
         }
     }
 }
