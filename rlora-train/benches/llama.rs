@@ -275,7 +275,6 @@ fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
         llama,
         shards: run.shards,
         stop: None,
-        group: None,
     };
     let batch = random_batch(shape.batch, shape.config.vocab_size);
     let seconds = median::<Train>(&device, run.iters, || {

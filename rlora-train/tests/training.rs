@@ -232,14 +232,20 @@ fn two_workers_of_batch_4_train_as_one_worker_of_batch_8() {
     assert_eq!(one_losses.len(), 4, "{one_losses:?}");
     assert_eq!(two_losses.len(), 4, "{two_losses:?}");
     for ((step, a), (_, b)) in one_losses.iter().zip(&two_losses) {
-        assert!((a - b).abs() < 1e-5, "step {step}: loss {a} on one worker, {b} on two");
+        assert!(
+            (a - b).abs() < 1e-5,
+            "step {step}: loss {a} on one worker, {b} on two"
+        );
     }
     let before = adapter_values(&model_without_dropout().valid_inner());
     let (one, two) = (adapter_values(&one.model), adapter_values(&two.model));
     let moved = max_abs_difference(&one, &before);
     assert!(moved > 1e-3, "the adapters barely trained: {moved}");
     let difference = max_abs_difference(&one, &two);
-    assert!(difference < 1e-5, "the adapters differ by {difference:e} (moved {moved})");
+    assert!(
+        difference < 1e-5,
+        "the adapters differ by {difference:e} (moved {moved})"
+    );
     let _ = std::fs::remove_dir_all(&one_dir);
     let _ = std::fs::remove_dir_all(&two_dir);
 }
@@ -305,7 +311,6 @@ fn accumulated_micro_batches_give_the_gradients_of_one_large_batch() {
         llama: model_without_dropout(),
         shards: 1,
         stop: None,
-        group: None,
     };
 
     let one_batch = update_gradients(&model, &rows, 4);

@@ -202,7 +202,6 @@ impl<B: AutodiffBackend> AutodiffModule<B> for CausalLm<B> {
             llama: self.llama.valid(),
             shards: self.shards,
             stop: self.stop.clone(),
-            group: self.group.clone(),
         }
     }
 
@@ -211,7 +210,6 @@ impl<B: AutodiffBackend> AutodiffModule<B> for CausalLm<B> {
             llama: Llama::from_inner(module.llama),
             shards: module.shards,
             stop: module.stop,
-            group: module.group,
         }
     }
 }

@@ -317,10 +317,17 @@ mod tests {
                 batches(slice.as_ref(), 3)
             })
             .collect();
-        assert_eq!(sliced, ranks, "a process's devices are shards as processes are");
+        assert_eq!(
+            sliced, ranks,
+            "a process's devices are shards as processes are"
+        );
         for (step, (rows, tokens)) in whole.iter().enumerate() {
             let (first, second) = (&ranks[0][step], &ranks[1][step]);
-            assert_eq!([first.0.clone(), second.0.clone()].concat(), *rows, "update {step}");
+            assert_eq!(
+                [first.0.clone(), second.0.clone()].concat(),
+                *rows,
+                "update {step}"
+            );
             assert_eq!((first.1, second.1), (*tokens, *tokens), "update {step}");
         }
     }

@@ -33,7 +33,7 @@ pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
 pub use history::{LogLayout, head_similarity_modules, metric_history, non_finite_step};
-pub use loader::StreamLoader;
+pub use loader::{Shards, StreamLoader};
 pub use manifest::verify_manifest;
 pub use metric_log::RunMetricLogger;
 pub use metrics::{

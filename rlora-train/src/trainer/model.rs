@@ -2,9 +2,6 @@
 //! (`TrainStep`: one optimizer update's gradients from a [`StepBatch`] of micro-batches) and one
 //! validation step (`InferenceStep`) on an [`LmBatch`].
 
-use std::any::Any;
-use std::sync::{Arc, OnceLock};
-
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -14,7 +11,6 @@ use burn::train::{InferenceStep, Interrupter, TrainOutput, TrainStep};
 use rlora::HeadSimilarity;
 use rlora_llama::Llama;
 
-use super::group::{GroupLoss, UpdateExchange};
 use super::heads::module_type;
 use crate::data::{LmBatch, StepBatch};
 
@@ -33,32 +29,6 @@ pub struct CausalLm<B: Backend> {
     pub shards: usize,
     /// Stops the run when a loss is not finite.
     pub stop: Option<StopSignal>,
-    /// The exchange with the other processes of a group, when the run trains across processes.
-    pub group: Option<GroupHandle>,
-}
-
-/// A process group's [`UpdateExchange`] on the training backend's inner backend, as a field of a
-/// [`CausalLm`] of any backend (which cannot name that inner backend: the exchange is stored
-/// without its type and found again by the training step and the optimizer, which know it).
-#[derive(Clone)]
-pub struct GroupHandle(Arc<dyn Any + Send + Sync>);
-
-impl GroupHandle {
-    /// The handle of `exchange`.
-    pub fn new<I: Backend>(exchange: UpdateExchange<I>) -> Self {
-        Self(Arc::new(exchange))
-    }
-
-    /// The exchange, if it works on backend `I`.
-    pub fn exchange<I: Backend>(&self) -> Option<&UpdateExchange<I>> {
-        self.0.downcast_ref()
-    }
-}
-
-impl std::fmt::Debug for GroupHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GroupHandle")
-    }
 }
 
 /// The Learner's interrupter, as a module field.
@@ -78,13 +48,7 @@ pub struct LmOutput<B: Backend> {
     count: Vec<usize>,
     tasks: Vec<usize>,
     head_cosines: Vec<(String, Tensor<B, 2>)>,
-    /// In a process group, this item's share of the update's loss over the whole group, which
-    /// the optimizer's exchange fills before the item is read.
-    group_loss: Option<Arc<OnceLock<GroupLoss>>>,
 }
-
-/// The task of an [`LmStats`] row that sums a whole update of a process group (all tasks).
-pub const ALL_TASKS: usize = usize::MAX;
 
 /// A step's output read back to the host: what the metrics see.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -127,7 +91,7 @@ impl<B: Backend> ItemLazy for LmOutput<B> {
             transaction = transaction.register(cosine);
         }
         let mut data = transaction.execute().into_iter();
-        let mut nll = data.next().map(read).unwrap_or_default();
+        let nll = data.next().map(read).unwrap_or_default();
         let similarities = modules
             .iter()
             .zip(&heads)
@@ -136,15 +100,10 @@ impl<B: Backend> ItemLazy for LmOutput<B> {
                 let similarity = HeadSimilarity::from_matrix(&read(values), n);
                 (module.clone(), similarity.mean_off_diagonal.unwrap_or(0.0))
             });
-        let mut count = self.count.iter().map(|&c| c as f64).collect();
-        let mut tasks = self.tasks;
-        if let Some(group) = self.group_loss.as_ref().and_then(|cell| cell.get()) {
-            (nll, count, tasks) = (vec![group.nll], vec![group.tokens], vec![ALL_TASKS]);
-        }
         LmStats {
             nll,
-            count,
-            tasks,
+            count: self.count.iter().map(|&c| c as f64).collect(),
+            tasks: self.tasks,
             head_similarity: mean_by_module(similarities),
         }
     }
@@ -203,9 +162,9 @@ impl<B: Backend> CausalLm<B> {
 impl<B: AutodiffBackend> CausalLm<B> {
     /// The gradients of one update: the sum over `step`'s micro-batches (one after the other, so
     /// that only one micro-batch's graph is alive at a time) of the gradients of
-    /// `Σ nll / tokens`, `tokens` counting the whole update's counted tokens (over every device
-    /// and process, [`StepBatch::update_tokens`]): summed over the devices and processes, the
-    /// same gradients as one batch of all the rows. Returns the per-row NLL (detached) in
+    /// `Σ nll / tokens`, `tokens` counting the whole update's counted tokens (of every device,
+    /// [`StepBatch::update_tokens`]): summed over the devices, the same gradients as one batch of
+    /// all the rows. Returns the per-row NLL (detached) in
     /// stream order.
     fn update_gradients(&self, step: &StepBatch<B>) -> (Tensor<B, 1>, GradientsParams) {
         let scale = 1.0 / step.update_tokens.max(1) as f64;
@@ -280,28 +239,16 @@ impl<B: AutodiffBackend> CausalLm<B> {
 
     /// The ids of the adapters' trainable parameters: `A`, the heads, the router.
     pub fn trainable_ids(&self) -> Vec<ParamId> {
-        self.trainable_shapes().into_iter().map(|(id, _)| id).collect()
-    }
-
-    /// The adapters' trainable parameters (`A`, the heads, the router), each with its shape, in
-    /// the model's order.
-    pub fn trainable_shapes(&self) -> Vec<(ParamId, [usize; 2])> {
         self.llama
             .adapters()
             .into_iter()
             .flat_map(|(_, adapter)| {
-                [Some(&adapter.lora_a), Some(&adapter.lora_b)]
+                [Some(adapter.lora_a.id), Some(adapter.lora_b.id)]
                     .into_iter()
-                    .chain([adapter.router.as_ref()])
+                    .chain([adapter.router.as_ref().map(|r| r.id)])
                     .flatten()
-                    .map(|param| (param.id, param.val().dims()))
             })
             .collect()
-    }
-
-    /// The process group's exchange, when the run trains across processes.
-    pub fn exchange(&self) -> Option<&UpdateExchange<B::InnerBackend>> {
-        self.group.as_ref()?.exchange()
     }
 }
 
@@ -311,10 +258,6 @@ impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
 
     fn step(&self, step: StepBatch<B>) -> TrainOutput<LmOutput<B>> {
         let (nll, grads) = self.update_gradients(&step);
-        let group_loss = self
-            .exchange()
-            .map(|exchange| exchange.deposit(nll.clone().sum().inner(), step.update_tokens));
-        let in_group = group_loss.is_some();
         let output = LmOutput {
             nll: nll.clone(),
             count: step
@@ -328,12 +271,7 @@ impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
                 .flat_map(|m| m.tasks)
                 .collect(),
             head_cosines: self.head_cosines(),
-            group_loss,
         };
-        if in_group {
-            // The group's loss is known after the optimizer's exchange, which stops the run.
-            return TrainOutput { grads, item: output };
-        }
         let value: f64 = nll.sum().into_scalar().elem();
         if !value.is_finite() {
             // Keep the weights as they are and stop: the last checkpoint stays the last good one.
@@ -362,7 +300,6 @@ impl<B: Backend> InferenceStep for CausalLm<B> {
             count: batch.loss.counts.clone(),
             tasks: batch.tasks,
             head_cosines: Vec::new(),
-            group_loss: None,
         }
     }
 }

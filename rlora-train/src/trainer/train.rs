@@ -17,18 +17,17 @@ use burn::train::{
 };
 use rlora_llama::Llama;
 
-use super::checkpoint::{AtomicRecorder, WriteFailure, checkpoint_digest};
+use super::checkpoint::{AtomicRecorder, WriteFailure};
 use super::clip::GlobalNormClip;
 use super::config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 use super::dashboard::StepDashboard;
-use super::group::{GroupIdentity, GroupSettings, ProcessGroup, UpdateExchange, digest_adapters};
 use super::heads::module_type;
 use super::loader::{Shards, StreamLoader};
 use super::metric_log::RunMetricLogger;
 use super::metrics::{
     head_similarity_metric, loss_metric, task_loss_metric, tokens_per_second_metric,
 };
-use super::model::{CausalLm, GroupHandle, StopSignal};
+use super::model::{CausalLm, StopSignal};
 use super::renderer::ProgressLines;
 use super::resume::intact_checkpoint;
 use super::schedule::WarmupCosine;
@@ -85,77 +84,40 @@ pub fn train_on_devices<B: AutodiffBackend>(
     resume: bool,
     devices: Vec<B::Device>,
 ) -> Result<Trained<B::InnerBackend>, TrainError> {
-    fit(model, data, config, dir, resume, devices, None)
-}
-
-/// A process's part in a group run ([`train_in_group`]).
-#[derive(Debug, Clone)]
-pub struct GroupMember {
-    /// Its place in the group.
-    pub settings: GroupSettings,
-    /// XXH3-128 of the run's settings, which every process must share.
-    pub settings_digest: u128,
-}
-
-/// [`train_on_devices`] as one process of a group of `member.settings.nodes`, each with
-/// `devices`: the process joins the group (refusing processes whose settings, initial adapters
-/// or resumed checkpoint differ), trains on its shards of every update, and sums every update's
-/// gradients and loss over the group with burn's collective all-reduce before the optimizer
-/// update, which is then the same in every process: the run of one process with the whole
-/// batch. Each process writes its checkpoints and logs under its own `dir`.
-pub fn train_in_group<B: AutodiffBackend>(
-    model: Llama<B>,
-    data: &TrainingData,
-    config: &TrainingConfig,
-    dir: &Path,
-    resume: bool,
-    devices: Vec<B::Device>,
-    member: GroupMember,
-) -> Result<Trained<B::InnerBackend>, TrainError> {
-    fit(model, data, config, dir, resume, devices, Some(member))
-}
-
-fn fit<B: AutodiffBackend>(
-    model: Llama<B>,
-    data: &TrainingData,
-    config: &TrainingConfig,
-    dir: &Path,
-    resume: bool,
-    devices: Vec<B::Device>,
-    member: Option<GroupMember>,
-) -> Result<Trained<B::InnerBackend>, TrainError> {
     config.validate()?;
     if devices.is_empty() {
         return Err(TrainError::Invalid("no device to train on".into()));
     }
     let replicas = devices.len();
-    let shards = member.as_ref().map_or(Shards::of_process(0, 1, replicas), |m| {
-        Shards::of_process(m.settings.rank, m.settings.nodes, replicas)
-    });
+    let shards = Shards::of_process(0, 1, replicas);
     let stream = config.stream(data, shards.total)?;
     let steps = stream.steps();
     let interrupter = Interrupter::new();
     let head_modules = multi_head_modules(&model);
-    let mut model = CausalLm {
+    let model = CausalLm {
         llama: model,
         shards: config.batch_shards,
         stop: Some(StopSignal(interrupter.clone())),
-        group: None,
     };
     let checkpoint = if resume {
         resume_point::<B>(dir, &model, config)?
     } else {
         None
     };
-    if let Some(member) = member {
-        model.group = Some(join_group::<B>(member, &model, dir, checkpoint, &devices[0])?);
-    }
-    let group = model.group.clone();
     let failure = WriteFailure::default();
     let recorder = AtomicRecorder::stopping(interrupter.clone(), failure.clone());
-    let training = loops::<B>(data, config, dir, stream, shards, checkpoint, devices, &interrupter)
-        .with_file_checkpointer(recorder)
-        .with_interrupter(interrupter.clone());
+    let training = loops::<B>(
+        data,
+        config,
+        dir,
+        stream,
+        shards,
+        checkpoint,
+        devices,
+        &interrupter,
+    )
+    .with_file_checkpointer(recorder)
+    .with_interrupter(interrupter.clone());
     let training = with_metrics(training, &data.task_names, &head_modules);
     let optimizer = GlobalNormClip::new(
         AdamWConfig::new()
@@ -176,13 +138,6 @@ fn fit<B: AutodiffBackend>(
     if let Some(message) = failure.message() {
         return Err(TrainError::Checkpoint(message));
     }
-    let group_failure = group
-        .as_ref()
-        .and_then(|handle| handle.exchange::<B::InnerBackend>())
-        .and_then(|exchange| exchange.failure().map(String::from));
-    if let Some(message) = group_failure {
-        return Err(TrainError::Group(message));
-    }
     if interrupter.should_stop() {
         let message = interrupter
             .get_message()
@@ -194,33 +149,6 @@ fn fit<B: AutodiffBackend>(
         steps,
         seconds,
     })
-}
-
-/// Joins the group of `member` and checks at the handshake that every process has this one's
-/// settings, initial adapters and resumed `checkpoint` (of `dir`).
-fn join_group<B: AutodiffBackend>(
-    member: GroupMember,
-    model: &CausalLm<B>,
-    dir: &Path,
-    checkpoint: Option<usize>,
-    device: &B::Device,
-) -> Result<GroupHandle, TrainError> {
-    let resume = match checkpoint {
-        Some(epoch) => Some((
-            epoch,
-            checkpoint_digest(dir, epoch).map_err(TrainError::Invalid)?,
-        )),
-        None => None,
-    };
-    let identity = GroupIdentity {
-        settings: member.settings_digest,
-        adapters: digest_adapters(&model.llama),
-        resume,
-    };
-    let group =
-        ProcessGroup::<B::InnerBackend>::join(member.settings, device).map_err(TrainError::Group)?;
-    identity.check(&group, device).map_err(TrainError::Group)?;
-    Ok(GroupHandle::new(UpdateExchange::new(group)))
 }
 
 /// The checkpoint epoch a resumed run continues from (see [`intact_checkpoint`]), saying which
