@@ -33,7 +33,13 @@ fn entropy_and_js_divergence_match_hand_computations() {
 
 /// A tiny random model with 2-head adapters on `q_proj` (whose input at a position depends on
 /// that token only) and the given router init.
+/// Flex draws from one generator per process: the tests' models are drawn one at a time, each
+/// from the same seed, so that a parallel test cannot interleave its draws.
+static ONE_DRAW_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn model(router: RouterInit) -> Llama<Flex> {
+    let _one = ONE_DRAW_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    <Flex as burn::tensor::backend::Backend>::seed(&Default::default(), 5);
     let settings = Preset::RLora
         .hyperparameters(2)
         .with_dropout(0.0)
