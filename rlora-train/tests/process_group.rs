@@ -248,7 +248,8 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
     let _ = std::fs::remove_file(&log);
 }
 
-/// A port that is free now, with the next two (the ranks' tensor services).
+/// A port that is free now, with the next five (the coordinator's second, the two ranks' two
+/// tensor services).
 fn free_port() -> u16 {
     loop {
         let port = TcpListener::bind("127.0.0.1:0")
@@ -256,7 +257,7 @@ fn free_port() -> u16 {
             .local_addr()
             .unwrap()
             .port();
-        if port < 65000 && (1..3).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
+        if port < 65000 && (1..6).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
             return port;
         }
     }

@@ -1,6 +1,7 @@
 //! `rlora coordinator --port PORT`: a training group's coordinator, burn's collective
-//! orchestrator, which introduces the processes of the group to each other. Rank 0 of
-//! `rlora train --nodes N` starts one itself; run by hand, it serves until interrupted.
+//! orchestrator, which introduces the processes of the group to each other at every exchange,
+//! on PORT and PORT + 1 (the group's two exchange channels). Rank 0 of `rlora train --nodes N`
+//! starts one itself; run by hand, it serves until interrupted.
 
 use std::net::TcpListener;
 
@@ -11,7 +12,8 @@ use super::CliError;
 /// Arguments of `rlora coordinator`.
 #[derive(Debug, Args)]
 pub struct CoordinatorArgs {
-    /// The port to serve on (every interface): the PORT of the group's --coordinator HOST:PORT.
+    /// The first of the two ports to serve on (every interface): the PORT of the group's
+    /// --coordinator HOST:PORT.
     #[arg(long)]
     pub port: u16,
     /// End when standard input closes (how rank 0 ties its coordinator's life to its own).
@@ -23,24 +25,33 @@ pub struct CoordinatorArgs {
 /// until its standard input closes).
 ///
 /// # Errors
-/// The port is taken, or the runtime cannot start.
+/// A port is taken, or the runtime cannot start.
 pub fn run_coordinator(args: &CoordinatorArgs) -> Result<(), CliError> {
-    TcpListener::bind(("0.0.0.0", args.port)).map_err(|e| {
-        format!(
-            "--port {}: cannot serve the coordinator there: {e}",
-            args.port
-        )
-    })?;
+    let next = args
+        .port
+        .checked_add(1)
+        .ok_or("--port 65535 has no next port")?;
+    let ports = [args.port, next];
+    for port in ports {
+        TcpListener::bind(("0.0.0.0", port))
+            .map_err(|e| format!("cannot serve the coordinator on port {port}: {e}"))?;
+    }
     if args.while_stdin_open {
         std::thread::spawn(|| {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
             std::process::exit(0);
         });
     }
+    crate::trainer::quiet_engine_logs();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the coordinator's runtime: {e}"))?;
-    runtime.block_on(burn::collective::start_global_orchestrator(args.port));
+    runtime.block_on(async {
+        tokio::join!(
+            burn::collective::start_global_orchestrator(ports[0]),
+            burn::collective::start_global_orchestrator(ports[1]),
+        )
+    });
     Ok(())
 }

@@ -19,6 +19,10 @@ use super::CliError;
 /// How often the ranks are checked.
 const POLL: Duration = Duration::from_millis(100);
 
+/// The starts of the lines burn's collective engine prints on stdout at each of its connections
+/// to the coordinator (every exchange), which the launcher does not forward.
+const ENGINE_CHATTER: [&str; 2] = ["Connecting to ws://", "Failed to connect to ws://"];
+
 /// The flags the launcher gives each rank itself.
 const GROUP_FLAGS: [&str; 4] = ["--nodes", "--node-rank", "--coordinator", "--node-address"];
 
@@ -28,8 +32,8 @@ pub struct LaunchArgs {
     /// Processes to start: ranks 0..N of one group.
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..))]
     pub nprocs: u32,
-    /// The coordinator's port on 127.0.0.1, the ranks' tensor services on the N ports after it
-    /// (default: free ports).
+    /// The coordinator's port on 127.0.0.1 (it serves this one and the next; the ranks' tensor
+    /// services take the 2 × N ports after them) (default: free ports).
     #[arg(long)]
     pub port: Option<u16>,
     /// `rlora train`'s flags, after `--` (`train` itself may lead them).
@@ -58,7 +62,7 @@ pub fn run_launch(args: &LaunchArgs, program: &Path) -> Result<(), CliError> {
     let nprocs = args.nprocs as usize;
     let port = match args.port {
         Some(port) => port,
-        None => free_ports(nprocs + 1)?,
+        None => free_ports(2 + 2 * nprocs)?,
     };
     let mut ranks: Vec<Rank> = Vec::new();
     for rank in 0..nprocs {
@@ -127,7 +131,8 @@ impl Rank {
     }
 }
 
-/// Copies `stream` to this process's stdout (or stderr) line by line, each behind `prefix`.
+/// Copies `stream` to this process's stdout (or stderr) line by line, each behind `prefix`, but
+/// for burn's connection chatter.
 fn forward(stream: impl Read + Send + 'static, prefix: String, to_stderr: bool) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stream);
@@ -135,6 +140,10 @@ fn forward(stream: impl Read + Send + 'static, prefix: String, to_stderr: bool) 
         while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\n', '\r']);
+            if ENGINE_CHATTER.iter().any(|start| text.starts_with(start)) {
+                line.clear();
+                continue;
+            }
             let _ = if to_stderr {
                 writeln!(std::io::stderr().lock(), "{prefix}{text}")
             } else {

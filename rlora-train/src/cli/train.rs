@@ -121,7 +121,8 @@ pub fn run_train_worker<B: AutodiffBackend>(
     let model =
         Llama::<B>::from_pretrained_with_base(&model_dir, Some(&spec), args.base_dtype, device)?;
     println!("training on {}", placement(args, devices.len()));
-    let config = args.training_config();
+    // Rank 0 prints the group's progress; this rank's lines would repeat it.
+    let config = args.training_config().with_log_every(usize::MAX);
     let trained = fit(
         model,
         &data,

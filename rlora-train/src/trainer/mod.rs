@@ -38,6 +38,7 @@ pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use group::{
     GroupIdentity, GroupLoss, GroupSettings, ProcessGroup, UpdateExchange, digest_adapters,
+    quiet_engine_logs,
 };
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
 pub use history::{LogLayout, head_similarity_modules, metric_history, non_finite_step};

@@ -128,13 +128,10 @@ impl<B: Backend> UpdateExchange<B> {
         let mut reduced = GradientsParams::new();
         for &(id, dims) in params {
             let size = dims[0] * dims[1];
-            reduced.register(
-                id,
-                summed.clone().slice([offset..offset + size]).reshape(dims),
-            );
+            reduced.register(id, summed.clone().narrow(0, offset, size).reshape(dims));
             offset += size;
         }
-        let nll: f64 = summed.slice([offset..offset + 1]).into_scalar().elem();
+        let nll: f64 = summed.narrow(0, offset, 1).into_scalar().elem();
         let items = shares.len().max(1) as f64;
         for share in &shares {
             let _ = share.loss.set(GroupLoss {

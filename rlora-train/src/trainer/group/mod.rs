@@ -18,5 +18,5 @@ mod settings;
 
 pub use exchange::{GroupLoss, UpdateExchange};
 pub use handshake::{GroupIdentity, digest_adapters};
-pub use process_group::ProcessGroup;
+pub use process_group::{ProcessGroup, quiet_engine_logs};
 pub use settings::GroupSettings;

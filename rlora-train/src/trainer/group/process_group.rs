@@ -1,19 +1,26 @@
 //! [`ProcessGroup`]: this process's membership in a training group, over burn's collective
 //! operations: joining (the coordinator's introduction of the processes) and the all-reduce
 //! between them, each bounded by the group's time-out.
+//!
+//! burn-collective 0.21.0 answers only the first all-reduce between processes of a registration:
+//! the synchronization that ends each all-reduce keeps every peer's past check-ins, so the set of
+//! peers it waits for never matches again. Each exchange is therefore a registration of its own
+//! (`register`, `all_reduce`, `finish_collective`), on one of two channels in turn (see
+//! [`GroupSettings`]): when every process has registered for exchange `k`, all have finished
+//! exchange `k − 1`, so exchange `k + 1` finds its channel's coordinator and ports free.
 
-use std::marker::PhantomData;
 use std::net::{TcpListener, TcpStream};
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use burn::collective::{
     AllReduceStrategy, CollectiveConfig, CollectiveError, PeerId, ReduceOperation, all_reduce,
-    register,
+    finish_collective, register,
 };
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
-use burn_communication::Address;
 
 use super::GroupSettings;
 
@@ -23,10 +30,12 @@ const CONNECT_RETRY: Duration = Duration::from_millis(200);
 /// A process of a training group on backend `B` (the training backend's inner one, on which the
 /// gradients live): one collective peer per process, whose all-reduce sums a tensor over every
 /// process of the group.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ProcessGroup<B: Backend> {
     settings: GroupSettings,
-    _backend: PhantomData<B>,
+    device: B::Device,
+    /// The exchanges so far: exchange `k` uses channel `k mod 2`.
+    exchanges: AtomicU64,
 }
 
 /// Why a bounded wait ended without an answer.
@@ -39,59 +48,32 @@ enum Unanswered {
 }
 
 impl<B: Backend> ProcessGroup<B> {
-    /// Joins the group: waits for the coordinator to listen, checks that this process's tensor
-    /// port is free, and registers with burn's collective engine, which returns once all
-    /// `nodes` processes have registered.
+    /// Joins the group: waits for the coordinator to listen and checks that this process's
+    /// tensor ports are free. The group gathers at its first exchange (the handshake), which
+    /// returns once every process has joined.
     ///
     /// # Errors
-    /// The coordinator does not listen within the time-out (naming it), the tensor port is taken,
-    /// the group does not gather within the time-out, or burn's engine refuses the registration
-    /// (a different `--nodes`, two processes with one tensor address).
+    /// The coordinator does not listen within the time-out (naming it), or a tensor port is
+    /// taken.
     pub fn join(settings: GroupSettings, device: &B::Device) -> Result<Self, String> {
+        quiet_engine_logs();
         let who = settings.describe();
         wait_for_coordinator(&settings).map_err(|e| format!("{who}: {e}"))?;
-        TcpListener::bind(("0.0.0.0", settings.data_port)).map_err(|e| {
-            format!(
-                "{who}: cannot serve tensors on port {} ({e}): another process holds it; give \
-                 --node-address HOST:PORT with a free port, or another --coordinator port",
-                settings.data_port
-            )
-        })?;
-        let config = CollectiveConfig::default()
-            .with_num_devices(1)
-            .with_num_nodes(settings.nodes as u32)
-            .with_global_address(ws_address(&settings.coordinator))
-            .with_node_address(ws_address(&settings.node_address))
-            .with_data_service_port(settings.data_port)
-            .with_global_all_reduce_strategy(AllReduceStrategy::Ring);
-        let peer = PeerId::from(settings.rank);
-        let device = device.clone();
-        match within(settings.timeout, move || {
-            register::<B>(peer, device, config)
-        }) {
-            Ok(Ok(())) => Ok(Self {
-                settings,
-                _backend: PhantomData,
-            }),
-            Ok(Err(error)) => Err(format!(
-                "{who}: the coordinator {} refused this process: {}",
-                settings.coordinator,
-                explain(&error)
-            )),
-            Err(Unanswered::TimedOut) => Err(format!(
-                "{who}: the group did not gather within {} s: the coordinator {} listens, but \
-                 not all {} processes joined it; start every rank 0..{} with the same --nodes \
-                 and --coordinator (or raise --group-timeout)",
-                settings.timeout.as_secs(),
-                settings.coordinator,
-                settings.nodes,
-                settings.nodes - 1
-            )),
-            Err(Unanswered::Failed) => Err(format!(
-                "{who}: burn's collective engine failed while joining the group at {}",
-                settings.coordinator
-            )),
+        for channel in 0..2 {
+            let port = settings.data_port(channel);
+            TcpListener::bind(("0.0.0.0", port)).map_err(|e| {
+                format!(
+                    "{who}: cannot serve tensors on port {port} ({e}): another process holds it; \
+                     give --node-address HOST:PORT with two free ports, or another \
+                     --coordinator port"
+                )
+            })?;
         }
+        Ok(Self {
+            settings,
+            device: device.clone(),
+            exchanges: AtomicU64::new(0),
+        })
     }
 
     /// The group's settings.
@@ -116,18 +98,34 @@ impl<B: Backend> ProcessGroup<B> {
     /// No answer within the time-out (another process stopped, or the network failed), or
     /// burn's engine reports a lost peer or a mismatch.
     pub fn all_reduce_sum(&self, tensor: Tensor<B, 1>, what: &str) -> Result<Tensor<B, 1>, String> {
+        let channel = (self.exchanges.fetch_add(1, Ordering::SeqCst) % 2) as u16;
+        let settings = &self.settings;
+        let config = CollectiveConfig::default()
+            .with_num_devices(1)
+            .with_num_nodes(settings.nodes as u32)
+            .with_global_address(address(&settings.coordinator_url(channel)))
+            .with_node_address(address(&settings.node_url(channel)))
+            .with_data_service_port(settings.data_port(channel))
+            .with_global_all_reduce_strategy(AllReduceStrategy::Ring);
+        let peer = PeerId::from(settings.rank);
+        let device = self.device.clone();
         let primitive = tensor.into_primitive().tensor();
-        let peer = PeerId::from(self.settings.rank);
-        let who = self.settings.describe();
-        match within(self.settings.timeout, move || {
-            all_reduce::<B>(peer, primitive, ReduceOperation::Sum)
-        }) {
+        let exchange = move || -> Result<_, CollectiveError> {
+            register::<B>(peer, device, config)?;
+            let sum = all_reduce::<B>(peer, primitive, ReduceOperation::Sum);
+            finish_collective::<B>(peer)?;
+            sum
+        };
+        let who = settings.describe();
+        match within(settings.timeout, exchange) {
             Ok(Ok(sum)) => Ok(Tensor::from_primitive(TensorPrimitive::Float(sum))),
             Ok(Err(error)) => Err(format!("{who}: {what} failed: {}", explain(&error))),
             Err(Unanswered::TimedOut) => Err(format!(
-                "{who}: {what}: no answer from the group within {} s: another process stopped \
-                 or the network between them failed",
-                self.settings.timeout.as_secs()
+                "{who}: {what}: no answer from the group within {} s: a process of the group \
+                 stopped, was not started (every rank 0..{} with the same --nodes and \
+                 --coordinator), or the network between them failed (or raise --group-timeout)",
+                settings.timeout.as_secs(),
+                settings.nodes - 1
             )),
             Err(Unanswered::Failed) => Err(format!(
                 "{who}: {what}: burn's collective engine failed (a process of the group \
@@ -135,6 +133,19 @@ impl<B: Backend> ProcessGroup<B> {
             )),
         }
     }
+}
+
+/// Installs a tracing subscriber that prints warnings and errors to stderr. burn's communication
+/// layer installs one that prints every connection and transfer to stdout when its first server
+/// starts, unless one is installed already.
+pub fn quiet_engine_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+            .try_init();
+    });
 }
 
 /// Waits until the coordinator accepts a TCP connection, at most the group's time-out.
@@ -176,10 +187,9 @@ fn within<T: Send + 'static>(
     })
 }
 
-/// The WebSocket address of `HOST:PORT`.
-fn ws_address(host_port: &str) -> Address {
-    format!("ws://{host_port}")
-        .parse()
+/// burn's address type for a WebSocket URL (any string parses).
+fn address(url: &str) -> burn_communication::Address {
+    url.parse()
         .unwrap_or_else(|never: String| unreachable!("{never}"))
 }
 

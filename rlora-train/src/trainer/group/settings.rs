@@ -1,5 +1,10 @@
 //! [`GroupSettings`]: a process's place in a training group, and the addresses of the group's
 //! coordinator and of this process's tensor service.
+//!
+//! burn-collective 0.21.0 answers one all-reduce per registration, so every exchange registers
+//! anew, on one of two channels in turn: the coordinator serves channel `c` on its port + `c`,
+//! and each process its tensor service on its tensor port + `c` (a channel's coordinator state
+//! and port are then free again before the group comes back to it).
 
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
@@ -16,11 +21,11 @@ pub struct GroupSettings {
     pub coordinator: String,
     /// The coordinator's resolved address.
     pub coordinator_addr: SocketAddr,
-    /// `HOST:PORT` where the other processes reach this one's tensor service (`--node-address`;
-    /// by default the address this machine reaches the coordinator from, and the coordinator's
-    /// port + 1 + rank).
-    pub node_address: String,
-    /// The port of this process's tensor service (the port of `node_address`).
+    /// The host where the other processes reach this one's tensor service (`--node-address`; by
+    /// default the address this machine reaches the coordinator from).
+    pub node_host: String,
+    /// The first of this process's two tensor ports (`--node-address`'s port; by default the
+    /// coordinator's port + 2 + 2 × rank).
     pub data_port: u16,
     /// The longest wait for the coordinator, for the group to gather, and for one all-reduce
     /// (`--group-timeout`).
@@ -29,7 +34,7 @@ pub struct GroupSettings {
 
 impl GroupSettings {
     /// Checks the rank against the group's size, resolves `coordinator` and picks this
-    /// process's tensor address (`node_address`, else the default above).
+    /// process's tensor host and ports (`node_address`, else the defaults above).
     ///
     /// # Errors
     /// A rank out of range, a group of fewer than two processes, a coordinator that is not
@@ -55,36 +60,60 @@ impl GroupSettings {
             ));
         }
         let coordinator_addr = resolve(coordinator).map_err(|e| format!("--coordinator {e}"))?;
-        let (node_address, data_port) = match node_address {
+        if coordinator_addr.port() == u16::MAX {
+            return Err(format!(
+                "--coordinator {coordinator}: the coordinator serves its port and the next one"
+            ));
+        }
+        let (node_host, data_port) = match node_address {
             Some(given) => {
-                let (_, port) =
+                let (host, port) =
                     split_host_port(given).map_err(|e| format!("--node-address {e}"))?;
-                (given.to_string(), port)
+                (host.to_string(), u32::from(port))
             }
-            None => {
-                let port = u32::from(coordinator_addr.port()) + 1 + rank as u32;
-                let port = u16::try_from(port).map_err(|_| {
-                    format!(
-                        "--coordinator {coordinator}: its port + 1 + rank ({port}) is no port \
-                         for this process's tensor service: choose a lower port or give \
-                         --node-address"
-                    )
-                })?;
-                (
-                    format!("{}:{port}", local_host_towards(coordinator_addr)),
-                    port,
-                )
-            }
+            None => (
+                local_host_towards(coordinator_addr),
+                u32::from(coordinator_addr.port()) + 2 + 2 * rank as u32,
+            ),
         };
+        let data_port = u16::try_from(data_port)
+            .ok()
+            .filter(|&port| port < u16::MAX)
+            .ok_or_else(|| {
+                format!(
+                    "the tensor ports {data_port} and {} are no ports: give a lower \
+                     --coordinator port or --node-address HOST:PORT",
+                    data_port + 1
+                )
+            })?;
         Ok(Self {
             nodes,
             rank,
             coordinator: coordinator.to_string(),
             coordinator_addr,
-            node_address,
+            node_host,
             data_port,
             timeout,
         })
+    }
+
+    /// The coordinator's WebSocket address for exchange channel `channel` (0 or 1).
+    pub fn coordinator_url(&self, channel: u16) -> String {
+        let host = self
+            .coordinator
+            .rsplit_once(':')
+            .map_or("", |(host, _)| host);
+        format!("ws://{host}:{}", self.coordinator_addr.port() + channel)
+    }
+
+    /// This process's tensor port for exchange channel `channel` (0 or 1).
+    pub fn data_port(&self, channel: u16) -> u16 {
+        self.data_port + channel
+    }
+
+    /// This process's tensor service's WebSocket address for exchange channel `channel`.
+    pub fn node_url(&self, channel: u16) -> String {
+        format!("ws://{}:{}", self.node_host, self.data_port(channel))
     }
 
     /// `rank I of N`, for messages.
@@ -146,8 +175,9 @@ mod tests {
     #[test]
     fn ranks_and_addresses_are_checked_and_the_tensor_port_follows_the_coordinators() {
         let group = settings(3, 2, "127.0.0.1:29500").unwrap();
-        assert_eq!(group.node_address, "127.0.0.1:29503");
-        assert_eq!(group.data_port, 29503);
+        assert_eq!(group.coordinator_url(1), "ws://127.0.0.1:29501");
+        assert_eq!(group.node_url(0), "ws://127.0.0.1:29506");
+        assert_eq!(group.node_url(1), "ws://127.0.0.1:29507");
         let error = settings(2, 2, "127.0.0.1:29500").unwrap_err();
         assert!(
             error.contains("--node-rank 2 is out of range for --nodes 2"),
@@ -162,19 +192,17 @@ mod tests {
         );
         let error = settings(2, 0, "127.0.0.1:http").unwrap_err();
         assert!(error.contains("`http` is not a port"), "{error}");
-        let error = settings(2, 1, "127.0.0.1:65535").unwrap_err();
-        assert!(error.contains("give --node-address"), "{error}");
+        let error = settings(2, 1, "127.0.0.1:65533").unwrap_err();
+        assert!(error.contains("--node-address HOST:PORT"), "{error}");
         let given = GroupSettings::new(
             2,
             1,
-            "127.0.0.1:65535",
+            "127.0.0.1:65533",
             Some("10.0.0.2:7000"),
             Duration::ZERO,
         )
         .unwrap();
-        assert_eq!(
-            (given.node_address.as_str(), given.data_port),
-            ("10.0.0.2:7000", 7000)
-        );
+        assert_eq!(given.node_url(0), "ws://10.0.0.2:7000");
+        assert_eq!(given.data_port(1), 7001);
     }
 }
