@@ -115,6 +115,7 @@ pub fn train_in_group<B: AutodiffBackend>(
     fit(model, data, config, dir, resume, devices, Some(member))
 }
 
+/// [`train_on_devices`] alone (`member` none) or as one process of a group ([`train_in_group`]).
 fn fit<B: AutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
