@@ -4,12 +4,13 @@
 //! R-LoRA on the MLP projections, a few minutes on a laptop CPU. With `--model DIR --task
 //! NAME=FILE …`: a real Hugging Face checkpoint with the paper's settings. Any `rlora train` flag
 //! may be added (`-- --help` lists them). `--features cuda` / `wgpu` / `vulkan` / `metal` pick
-//! a GPU backend; the code path is the same.
+//! a GPU backend (`ddp`: CUDA, `--devices N` through burn's DDP strategy); the code path is the
+//! same.
 
 use std::process::ExitCode;
 
 use rlora_examples::{BACKEND_NAME, TrainBackend, devices, probe_device, tune_cpu_allocator};
-use rlora_train::cli::{example_args, run_train};
+use rlora_train::cli::{data_parallel, example_args, run_train};
 
 fn main() -> ExitCode {
     tune_cpu_allocator();
@@ -28,7 +29,8 @@ fn main() -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::FAILURE;
     }
-    match run_train::<TrainBackend>(&args, &devices(args.devices as usize)) {
+    let devices = devices(args.devices as usize);
+    match run_train::<TrainBackend>(&args, &devices, data_parallel(&devices)) {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

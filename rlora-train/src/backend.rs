@@ -138,6 +138,25 @@ pub fn devices(count: usize) -> Vec<burn::tensor::Device<Backend>> {
     devices
 }
 
+/// burn's distributed data parallel runtime for `devices` (`ddp` feature): the session of the
+/// backend's collective operations that sums the devices' gradients (NCCL on CUDA) with
+/// `ReduceOperation::Sum`, since every device's loss is already divided by the whole update's
+/// tokens.
+#[cfg(feature = "ddp")]
+pub fn all_reduce_runtime(
+    devices: &[burn::tensor::Device<Backend>],
+) -> Box<dyn burn::train::DistributedRuntime> {
+    use burn::tensor::backend::distributed::{DistributedConfig, ReduceOperation};
+    use burn::train::ExecutionStrategy;
+    let config = DistributedConfig {
+        all_reduce_op: ReduceOperation::Sum,
+    };
+    match ExecutionStrategy::<TrainBackend>::ddp(devices.to_vec(), config) {
+        ExecutionStrategy::DistributedDataParallel { runtime, .. } => runtime,
+        _ => unreachable!("ExecutionStrategy::ddp makes a DistributedDataParallel strategy"),
+    }
+}
+
 /// Checks that the backend can run on `device` by making a tensor there. GPU runtimes panic when
 /// their driver is missing (CUDA without `libcuda`, wgpu without any adapter); this turns that
 /// into an error that says what is missing and what to do instead.

@@ -9,8 +9,8 @@ use crate::backend::{Backend, TrainBackend, devices, probe_device};
 use crate::cli::values::numbers_may_be_negative;
 use crate::cli::{
     CliError, CoordinatorArgs, EvalArgs, ExportArgs, GenerateArgs, HeadsArgs, LaunchArgs,
-    PretrainArgs, TrainArgs, run_coordinator, run_eval, run_export, run_generate, run_heads,
-    run_launch, run_pretrain, run_train, run_train_worker,
+    PretrainArgs, TrainArgs, data_parallel, run_coordinator, run_eval, run_export, run_generate,
+    run_heads, run_launch, run_pretrain, run_train, run_train_worker,
 };
 use crate::experiment::{ExperimentArgs, run_experiment_command};
 
@@ -68,7 +68,8 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             run_train_worker::<TrainBackend>(args, &devices(args.devices as usize))
         }
         Command::Train(args) => {
-            run_train::<TrainBackend>(args, &devices(args.devices as usize)).map(|_| ())
+            let devices = devices(args.devices as usize);
+            run_train::<TrainBackend>(args, &devices, data_parallel(&devices)).map(|_| ())
         }
         Command::Launch(args) => run_launch(args, &current_program()?),
         Command::Coordinator(args) => run_coordinator(args),

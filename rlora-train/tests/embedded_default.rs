@@ -6,7 +6,7 @@ use burn::backend::{Autodiff, Flex};
 use rlora_llama::{Llama, TextTokenizer};
 use rlora_train::cli::{example_args, run_train, tiny_base_dir};
 use rlora_train::data::{BUILTIN_TASKS, SplitSizes, builtin_suite};
-use rlora_train::trainer::{EvalReport, evaluate};
+use rlora_train::trainer::{DataParallel, EvalReport, evaluate};
 
 #[test]
 fn the_embedded_default_learns_the_easy_tasks_and_its_adapter_reloads() {
@@ -29,7 +29,8 @@ fn the_embedded_default_learns_the_easy_tasks_and_its_adapter_reloads() {
     .collect();
     let args = example_args(&user, &output.to_string_lossy()).unwrap();
     assert_eq!(args.model, Some(tiny_base_dir()));
-    let outcome = run_train::<Autodiff<Flex>>(&args, &[Default::default()]).unwrap();
+    let outcome =
+        run_train::<Autodiff<Flex>>(&args, &[Default::default()], DataParallel::Gather).unwrap();
     let base = outcome.base.as_ref().expect("the base is evaluated");
     assert_eq!(outcome.resources.steps, 150);
     assert!(outcome.resources.trainable_params > 0 && outcome.resources.train_seconds > 0.0);

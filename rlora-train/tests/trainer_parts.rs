@@ -27,6 +27,32 @@ fn values_at_known_steps() {
     assert!(lrs[0] > 0.0, "warmup starts above zero");
 }
 
+/// burn's DDP loop steps the scheduler once per device and update: with 3 calls per step the
+/// rate of every call is the rate of its update, and the record counts updates, so a run
+/// checkpointed under one strategy resumes under the other at the same rate.
+#[test]
+fn a_schedule_stepped_once_per_device_gives_each_update_its_rate() {
+    let mut once = WarmupCosine::new(2e-4, 1e-5, 0.1, 20);
+    let mut thrice = WarmupCosine::new(2e-4, 1e-5, 0.1, 20).with_calls_per_step(3);
+    for update in 1..=8 {
+        let rate = once.step();
+        for call in 0..3 {
+            assert_eq!(thrice.step(), rate, "update {update}, call {call}");
+        }
+    }
+    let record = thrice.to_record::<burn::backend::Flex>();
+    assert_eq!(record, 8);
+    let mut resumed_once =
+        WarmupCosine::new(2e-4, 1e-5, 0.1, 20).load_record::<burn::backend::Flex>(record);
+    let mut resumed_thrice = WarmupCosine::new(2e-4, 1e-5, 0.1, 20)
+        .with_calls_per_step(3)
+        .load_record::<burn::backend::Flex>(record);
+    let next = once.step();
+    assert_eq!(resumed_once.step(), next);
+    assert_eq!(resumed_thrice.step(), next);
+    assert_ne!(next, thrice.at(8), "update 9 has a rate of its own");
+}
+
 #[test]
 fn a_restored_schedule_continues_where_it_stopped() {
     let mut a = WarmupCosine::new(1e-3, 1e-5, 0.03, 50);

@@ -1,13 +1,15 @@
 //! The repository's chores: `cargo xtask <task>`.
 //!
-//! - `ci`: what `.ci/run` runs: formatting, the README's test command, clippy, a compile check of every GPU backend
-//!   feature, and on wgpu, when a Vulkan driver is present (required when `CI` is set), the
-//!   backend-generic tests and training steps checked against the CPU backend.
+//! - `ci`: what `.ci/run` runs: formatting, the README's test command, clippy, a compile check of
+//!   every GPU backend feature and of the `ddp` build (CUDA through burn's DDP strategy), and on
+//!   wgpu, when a Vulkan driver is present (required when `CI` is set), the backend-generic tests
+//!   and training steps checked against the CPU backend.
 //! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
 //! - `bench`: runs the benchmarks, which print their ratio tables; `bench --vs-pytorch`, rlora's
 //!   benchmark beside its PyTorch twin ([`vs_pytorch`]).
 //! - `gpu-check`: on a machine with an NVIDIA GPU, the backend-generic tests on CUDA, 20 training
-//!   steps of the embedded default on CUDA against the CPU backend, and the training-step
+//!   steps of the embedded default on CUDA against the CPU backend, a group of two processes on
+//!   CUDA, two GPUs under burn's DDP strategy where there are two, and the training-step
 //!   benchmark on CUDA ([`gpu_check`]).
 //! - `pretrain`: rebuilds the tiny base model in `assets/tiny-base` (about 10 minutes on 2 cores).
 //! - `experiment`: the paper's comparison in miniature (`rlora experiment`, release build), into
@@ -21,8 +23,8 @@ mod vs_pytorch;
 const USAGE: &str =
     "usage: cargo xtask <ci | fixtures | bench | gpu-check | pretrain | experiment [ARGS]>
 
-  ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features,
-            the backend-generic tests on wgpu (Vulkan)
+  ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features and
+            of the ddp build, the backend-generic tests on wgpu (Vulkan)
   fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py
             (needs: pip install torch==2.15.0 safetensors==0.8.0 numpy==2.4.6)
   bench     cargo bench -p rlora -p rlora-train (prints time ratios against the baseline)
@@ -30,7 +32,8 @@ const USAGE: &str =
             rlora's benchmark and its PyTorch twin (transformers + PEFT in a virtual environment
             under target/, created on first use) case by case, with their ratios
   gpu-check the rlora and rlora-llama tests on CUDA, 20 steps of the embedded default on CUDA
-            against the CPU (losses within 1e-3), the training-step benchmark on CUDA
+            against the CPU (losses within 1e-3), 2 processes against 1 on CUDA, 2 GPUs under
+            DDP against 1 (where there are 2), the training-step benchmark on CUDA
   pretrain  rebuild assets/tiny-base, the tiny byte-level base the examples fine-tune
   experiment
             LoRA, HydraLoRA, its ablations and R-LoRA over 3 seeds on the built-in suite
@@ -116,6 +119,24 @@ fn ci() -> Result<(), String> {
             GPU_FEATURES,
         ]),
     )?;
+    // burn's `distributed` feature makes autodiff require a backend with collective operations,
+    // which the CPU reference of most tests is not: the `ddp` build checks the `rlora` command,
+    // the library and the data-parallel tests only.
+    run(
+        "burn's DDP strategy on CUDA compiles (the `ddp` feature)",
+        cargo().args([
+            "check",
+            "-p",
+            "rlora-train",
+            "--no-default-features",
+            "--features",
+            "ddp",
+            "--lib",
+            "--bins",
+            "--test",
+            "parallel",
+        ]),
+    )?;
     if vulkan_driver_present() {
         backend_generic_tests("wgpu")?;
         gpu_training_test("wgpu", 3)
@@ -127,10 +148,42 @@ fn ci() -> Result<(), String> {
     }
 }
 
-/// `cargo xtask gpu-check`: what CI cannot run, on one NVIDIA GPU (about 5 minutes once built).
+/// `cargo xtask gpu-check`: what CI cannot run, on an NVIDIA GPU (about 5 minutes once built).
 fn gpu_check() -> Result<(), String> {
     backend_generic_tests("cuda")?;
     gpu_training_test("cuda", 20)?;
+    run(
+        "a group of two processes on CUDA (sharing the GPU) against one process",
+        cargo().args([
+            "test",
+            "-p",
+            "rlora-train",
+            "--features",
+            "cuda",
+            "--test",
+            "parallel",
+            "processes::",
+        ]),
+    )?;
+    match nvidia_gpus() {
+        count if count >= 2 => run(
+            "two GPUs under burn's DDP strategy against one GPU",
+            cargo().args([
+                "test",
+                "-p",
+                "rlora-train",
+                "--no-default-features",
+                "--features",
+                "ddp",
+                "--test",
+                "parallel",
+                "devices::",
+                "--",
+                "--ignored",
+            ]),
+        )?,
+        count => eprintln!("xtask: {count} GPU, skipping the two-GPU DDP test"),
+    }
     run(
         "the training-step benchmark on CUDA (bench shape tables)",
         cargo().args([
@@ -211,6 +264,20 @@ fn fixtures() -> Result<(), String> {
             "rlora/tests/fixtures",
         ]),
     )
+}
+
+/// The NVIDIA GPUs `nvidia-smi -L` lists (0 without the tool).
+fn nvidia_gpus() -> usize {
+    Command::new("nvidia-smi")
+        .arg("-L")
+        .output()
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|line| line.starts_with("GPU "))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// A Vulkan loader plus at least one installable client driver (Mesa's lavapipe counts).

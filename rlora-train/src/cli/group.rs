@@ -2,7 +2,6 @@
 //! coordinator that rank 0 serves (a child `rlora coordinator`), and the private folder of the
 //! other ranks, which write nothing into `--output`.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -98,9 +97,8 @@ impl Coordinator {
 
 impl Drop for Coordinator {
     fn drop(&mut self) {
-        if let Some(mut stdin) = self.child.stdin.take() {
-            let _ = stdin.flush();
-        }
+        // Closing its standard input ends it too; killing it does not wait for it to notice.
+        drop(self.child.stdin.take());
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

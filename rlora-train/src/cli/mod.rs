@@ -45,7 +45,7 @@ pub use routing::{
     MERGED_FILE, MergedScore, ROUTING_FILE, RoutingTasks, analyse, merged_scores, print_merged,
     print_routing, tokenize_tasks, write_routing,
 };
-pub use train::{run_train, run_train_worker};
+pub use train::{data_parallel, run_train, run_train_worker};
 pub use train_args::TrainArgs;
 
 /// An error of a subcommand, with its context.

@@ -19,17 +19,19 @@ use crate::base::model_or_tiny_base;
 use crate::data::{TaskExample, tokenize_examples};
 use crate::report::{head_heat_maps, markdown_table, training_curves, write_json};
 use crate::trainer::{
-    EvalReport, GroupMember, LogLayout, RunResources, TrainError, TrainOutcome, Trained,
-    TrainingConfig, TrainingData, evaluate, head_summary, latest_checkpoint, mean_off_diagonal,
-    non_finite_step, peak_memory_bytes, routing_analysis, train_in_group, train_on_devices,
+    DataParallel, EvalReport, GroupMember, LogLayout, RunResources, TrainError, TrainOutcome,
+    Trained, TrainingConfig, TrainingData, evaluate, head_summary, latest_checkpoint,
+    mean_off_diagonal, non_finite_step, peak_memory_bytes, routing_analysis, train_data_parallel,
+    train_in_group,
 };
 
 /// Each task's name and the examples it is evaluated on.
 type EvalSets = Vec<(String, Vec<TaskExample>)>;
 
 /// Runs `rlora train` on backend `B`, printing progress; returns the evaluation. The model lives
-/// on the first of `devices`; with more than one, training is data-parallel over them (the
-/// `rlora` command passes [`crate::backend::devices`] of `--devices`).
+/// on the first of `devices`; with more than one, training is data-parallel over them, their
+/// gradients summed as `parallel` says (the `rlora` command passes [`crate::backend::devices`] of
+/// `--devices` and their [`data_parallel`]).
 ///
 /// Every flag, the model's config and tokenizer, the tasks' files and `--output` are checked
 /// before the model's weights load and before anything is written (see `train_checks` and
@@ -41,6 +43,7 @@ type EvalSets = Vec<(String, Vec<TaskExample>)>;
 pub fn run_train<B: AutodiffBackend>(
     args: &TrainArgs,
     devices: &[B::Device],
+    parallel: DataParallel,
 ) -> Result<TrainOutcome, CliError> {
     let device = devices.first().ok_or("no device to train on")?;
     check_no_config_file(args)?;
@@ -66,14 +69,28 @@ pub fn run_train<B: AutodiffBackend>(
     record_base(args, &model_dir)?;
     let adapters = model.adapters();
     let trainable: usize = adapters.iter().map(|(_, a)| a.num_trainable_params()).sum();
+    // A group's processes sum their devices' gradients with the multi-device strategy.
+    let parallel = match member {
+        Some(_) => DataParallel::Gather,
+        None => parallel,
+    };
     println!(
         "{} adapters, {trainable} trainable parameters; training on {}",
         adapters.len(),
-        placement(args, devices.len())
+        placement(args, devices.len(), &parallel)
     );
     let config = args.training_config();
-    let trained = fit(model, &data, &config, &args.output, args, devices, member)
-        .map_err(|error| explain_stop(error, args, devices.len()))?;
+    let trained = fit(
+        model,
+        &data,
+        &config,
+        &args.output,
+        args,
+        devices,
+        parallel,
+        member,
+    )
+    .map_err(|error| explain_stop(error, args, devices.len()))?;
     let adapter_dir = args.output.join("adapter");
     trained.model.save_adapter(&adapter_dir)?;
     println!("evaluating the base and the adapted model …");
@@ -120,7 +137,8 @@ pub fn run_train_worker<B: AutodiffBackend>(
     B::seed(device, args.seed);
     let model =
         Llama::<B>::from_pretrained_with_base(&model_dir, Some(&spec), args.base_dtype, device)?;
-    println!("training on {}", placement(args, devices.len()));
+    let parallel = DataParallel::Gather;
+    println!("training on {}", placement(args, devices.len(), &parallel));
     // Rank 0 prints the group's progress; this rank's lines would repeat it.
     let config = args.training_config().with_log_every(usize::MAX);
     let trained = fit(
@@ -130,6 +148,7 @@ pub fn run_train_worker<B: AutodiffBackend>(
         folder.path(),
         args,
         devices,
+        parallel,
         Some(member),
     )
     .map_err(|error| explain_stop(error, args, devices.len()))?;
@@ -149,12 +168,29 @@ fn check_no_config_file(args: &TrainArgs) -> Result<(), CliError> {
     }
 }
 
-/// `flex (1 device)`, or `flex (1 device), rank 0 of 2 processes`.
-fn placement(args: &TrainArgs, devices: usize) -> String {
+/// How the `rlora` command's `devices` sum their gradients: burn's DDP strategy in a build with
+/// the `ddp` feature, its multi-device strategy otherwise.
+#[cfg_attr(not(feature = "ddp"), allow(unused_variables))]
+pub fn data_parallel(devices: &[burn::tensor::Device<crate::backend::Backend>]) -> DataParallel {
+    #[cfg(feature = "ddp")]
+    if devices.len() > 1 {
+        return DataParallel::AllReduce(crate::backend::all_reduce_runtime(devices));
+    }
+    DataParallel::Gather
+}
+
+/// `flex (1 device)`, `cuda (2 devices, all-reduce)`, or `flex (1 device), rank 0 of 2
+/// processes`.
+fn placement(args: &TrainArgs, devices: usize, parallel: &DataParallel) -> String {
     let mut text = format!(
-        "{} ({devices} device{})",
+        "{} ({devices} device{}{})",
         crate::backend::BACKEND_NAME,
-        if devices == 1 { "" } else { "s" }
+        if devices == 1 { "" } else { "s" },
+        match parallel {
+            DataParallel::Gather => "",
+            #[cfg(feature = "ddp")]
+            DataParallel::AllReduce(_) => ", all-reduce",
+        }
     );
     if args.nodes > 1 {
         text.push_str(&format!(
@@ -166,6 +202,7 @@ fn placement(args: &TrainArgs, devices: usize) -> String {
 }
 
 /// Trains in `dir`: alone, or as `member` of its group.
+#[allow(clippy::too_many_arguments)]
 fn fit<B: AutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
@@ -173,12 +210,13 @@ fn fit<B: AutodiffBackend>(
     dir: &Path,
     args: &TrainArgs,
     devices: &[B::Device],
+    parallel: DataParallel,
     member: Option<GroupMember>,
 ) -> Result<Trained<B::InnerBackend>, TrainError> {
-    let devices = devices.to_vec();
+    let (devices, resume) = (devices.to_vec(), args.resume);
     match member {
-        None => train_on_devices(model, data, config, dir, args.resume, devices),
-        Some(member) => train_in_group(model, data, config, dir, args.resume, devices, member),
+        None => train_data_parallel(model, data, config, dir, resume, devices, parallel),
+        Some(member) => train_in_group(model, data, config, dir, resume, devices, member),
     }
 }
 
@@ -215,7 +253,8 @@ fn explain_group_failure(message: &str, args: &TrainArgs) -> CliError {
     let every = args.checkpoint_every as usize;
     let advice = match latest_checkpoint(&args.output) {
         Some(epoch) => format!(
-            "the last checkpoint is that of step {} in {}: start every process again with the              same flags and --resume",
+            "the last checkpoint is that of step {} in {}: start every process again with the \
+             same flags and --resume",
             epoch * every,
             args.output.join("checkpoint").display()
         ),

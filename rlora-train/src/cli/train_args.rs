@@ -145,7 +145,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub eval_merged: bool,
     /// Train data-parallel on this many devices (CUDA or wgpu GPUs 0..N; on the CPU backend, N
-    /// workers): each step takes a batch per device and averages their gradients.
+    /// workers): each step takes a batch per device and sums their gradients of the whole
+    /// update's loss (burn's multi-device strategy; its DDP strategy in a `--features ddp`
+    /// build).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub devices: u32,
     /// Train as one of N processes of a group (torchrun's --nnodes × --nproc-per-node): each

@@ -1,7 +1,9 @@
 //! Training and evaluation: burn's `Learner` fine-tunes a model's adapters ([`train`]) on
 //! tokenized multi-task data, with its training step ([`CausalLm`]), metrics, checkpoints, the
 //! warmup-cosine schedule and progress lines; [`evaluate`] scores a model per task; the run's
-//! logged metrics are read back with burn's logger ([`metric_history`]). Across processes,
+//! logged metrics are read back with burn's logger ([`metric_history`]). Across the devices of a
+//! process, [`train_data_parallel`] sums the gradients with burn's multi-device or DDP strategy
+//! ([`DataParallel`]); across processes,
 //! [`train_in_group`] sums every update's gradients over a [`ProcessGroup`] with burn's
 //! collective all-reduce.
 //!
@@ -12,6 +14,7 @@ mod checkpoint;
 mod clip;
 mod config;
 mod dashboard;
+mod data_parallel;
 mod eval;
 mod group;
 mod heads;
@@ -35,6 +38,7 @@ pub use checkpoint::{
 };
 pub use clip::{GlobalNormClip, clip_global_norm};
 pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
+pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use group::{
     GroupIdentity, GroupLoss, GroupSettings, ProcessGroup, UpdateExchange, digest_adapters,
@@ -58,4 +62,6 @@ pub use routing::{
 };
 pub use schedule::WarmupCosine;
 pub use step_count::StepCount;
-pub use train::{GroupMember, Trained, train, train_in_group, train_on_devices};
+pub use train::{
+    GroupMember, Trained, train, train_data_parallel, train_in_group, train_on_devices,
+};

@@ -23,6 +23,8 @@ pub struct ProgressLines {
     valid: Running,
     every: usize,
     count: StepCount,
+    /// The update of the last training item, and how many of its items (one per device) came.
+    tally: (usize, usize),
 }
 
 impl ProgressLines {
@@ -34,6 +36,7 @@ impl ProgressLines {
             valid: BTreeMap::new(),
             every: every.max(1),
             count,
+            tally: (0, 0),
         }
     }
 
@@ -100,8 +103,13 @@ impl MetricsRendererTraining for ProgressLines {
 
     fn render_train(&mut self, item: TrainingProgress, _: Vec<ProgressType>) {
         let step = self.count.step(&item);
+        let seen = match self.tally {
+            (last, seen) if last == step => seen + 1,
+            _ => 1,
+        };
+        self.tally = (step, seen);
         let due = step.is_multiple_of(self.every) || step == self.count.total_steps();
-        if self.count.ends_step(&item) && due {
+        if self.count.ends_step(seen) && due {
             println!(
                 "{} | {}",
                 self.count.describe(step),

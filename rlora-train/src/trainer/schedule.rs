@@ -18,6 +18,11 @@ pub struct WarmupCosine {
     pub total: usize,
     /// Steps taken so far.
     pub step: usize,
+    /// How many times the training loop steps the scheduler per step (burn's DDP strategy: once
+    /// per device); every call of a step gets that step's rate.
+    pub calls_per_step: usize,
+    /// The calls of the current step so far, modulo `calls_per_step`.
+    calls: usize,
 }
 
 impl WarmupCosine {
@@ -30,7 +35,15 @@ impl WarmupCosine {
             warmup,
             total,
             step: 0,
+            calls_per_step: 1,
+            calls: 0,
         }
+    }
+
+    /// The schedule stepped `calls` times per step (see [`WarmupCosine::calls_per_step`]).
+    pub fn with_calls_per_step(mut self, calls: usize) -> Self {
+        self.calls_per_step = calls.max(1);
+        self
     }
 
     /// The learning rate of step `t` (1-based).
@@ -49,7 +62,10 @@ impl LrScheduler for WarmupCosine {
     type Record<B: Backend> = usize;
 
     fn step(&mut self) -> f64 {
-        self.step += 1;
+        if self.calls == 0 {
+            self.step += 1;
+        }
+        self.calls = (self.calls + 1) % self.calls_per_step;
         self.at(self.step)
     }
 
@@ -57,8 +73,11 @@ impl LrScheduler for WarmupCosine {
         self.step
     }
 
+    /// The steps taken: a checkpoint falls between steps, so the record does not depend on
+    /// the calls per step, and a run resumes under either of burn's strategies.
     fn load_record<B: Backend>(mut self, step: usize) -> Self {
         self.step = step;
+        self.calls = 0;
         self
     }
 }

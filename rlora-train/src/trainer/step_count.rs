@@ -37,17 +37,20 @@ impl StepCount {
         self.total_steps
     }
 
-    /// The update (1-based) a training item belongs to: burn counts one iteration per device.
+    /// The update (1-based) a training item belongs to: burn counts one iteration per device
+    /// (the multi-device strategy numbers an update's items `(u − 1)·devices + 1 ..= u·devices`,
+    /// DDP gives them all `u·devices`).
     pub fn step(&self, item: &TrainingProgress) -> usize {
         let epoch = item.global_progress.items_processed.max(1);
         let iteration = item.iteration.unwrap_or(0);
         (epoch - 1) * self.steps_per_epoch + iteration.div_ceil(self.replicas)
     }
 
-    /// Whether a training item is the last device's of its update.
-    pub fn ends_step(&self, item: &TrainingProgress) -> bool {
-        item.iteration
-            .is_some_and(|i| i.is_multiple_of(self.replicas))
+    /// Whether an update's `seen`-th training item (1-based) is its last: one item per device,
+    /// whichever device reports last (burn's DDP workers report concurrently; under DDP every
+    /// device's item of update `u` carries iteration `u · devices`).
+    pub fn ends_step(&self, seen: usize) -> bool {
+        seen >= self.replicas
     }
 
     /// The update at the end of the validation that follows Learner epoch `epoch`.

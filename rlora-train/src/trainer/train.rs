@@ -11,16 +11,14 @@ use burn::optim::{AdamW, AdamWConfig};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::metric::LearningRateMetric;
-use burn::train::{
-    ExecutionStrategy, Interrupter, Learner, LearningComponentsMarker, MultiDeviceOptim,
-    SupervisedTraining,
-};
+use burn::train::{Interrupter, Learner, LearningComponentsMarker, SupervisedTraining};
 use rlora_llama::Llama;
 
 use super::checkpoint::{AtomicRecorder, WriteFailure, checkpoint_digest};
 use super::clip::GlobalNormClip;
 use super::config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 use super::dashboard::StepDashboard;
+use super::data_parallel::DataParallel;
 use super::group::{GroupIdentity, GroupSettings, ProcessGroup, UpdateExchange, digest_adapters};
 use super::heads::module_type;
 use super::loader::{Shards, StreamLoader};
@@ -71,12 +69,7 @@ pub fn train<B: AutodiffBackend>(
 }
 
 /// [`train`], data-parallel over `devices` (the model's device first) with burn's multi-device
-/// strategy: every step, each device runs the forward and backward passes of its own
-/// `grad_accumulation` micro-batches (its shard of the update, see [`StreamLoader`]), the
-/// gradients are summed on the first device, and it takes the optimizer update: the update of
-/// one batch of all the devices' rows. A step is one update, whatever the accumulation and the
-/// device count: the schedule, checkpoints (every `checkpoint_every` steps), `max_steps` and the
-/// progress count updates; the metric logs have one entry per device and update.
+/// strategy ([`DataParallel::Gather`]); see [`train_data_parallel`].
 pub fn train_on_devices<B: AutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
@@ -85,7 +78,27 @@ pub fn train_on_devices<B: AutodiffBackend>(
     resume: bool,
     devices: Vec<B::Device>,
 ) -> Result<Trained<B::InnerBackend>, TrainError> {
-    fit(model, data, config, dir, resume, devices, None)
+    let parallel = DataParallel::Gather;
+    fit(model, data, config, dir, resume, devices, parallel, None)
+}
+
+/// [`train`], data-parallel over `devices` (the model's device first), their gradients summed as
+/// `parallel` says: every step, each device runs the forward and backward passes of its own
+/// `grad_accumulation` micro-batches (its shard of the update, see [`StreamLoader`]), and the
+/// summed gradients make the optimizer update of one batch of all the devices' rows. A step is
+/// one update, whatever the accumulation and the device count: the schedule, checkpoints (every
+/// `checkpoint_every` steps), `max_steps` and the progress count updates; the metric logs have
+/// one entry per device and update.
+pub fn train_data_parallel<B: AutodiffBackend>(
+    model: Llama<B>,
+    data: &TrainingData,
+    config: &TrainingConfig,
+    dir: &Path,
+    resume: bool,
+    devices: Vec<B::Device>,
+    parallel: DataParallel,
+) -> Result<Trained<B::InnerBackend>, TrainError> {
+    fit(model, data, config, dir, resume, devices, parallel, None)
 }
 
 /// A process's part in a group run ([`train_in_group`]).
@@ -102,7 +115,8 @@ pub struct GroupMember {
 /// or resumed checkpoint differ), trains on its shards of every update, and sums every update's
 /// gradients and loss over the group with burn's collective all-reduce before the optimizer
 /// update, which is then the same in every process: the run of one process with the whole
-/// batch. Each process writes its checkpoints and logs under its own `dir`.
+/// batch. Each process writes its checkpoints and logs under its own `dir`. The devices of a
+/// process sum their gradients with burn's multi-device strategy before the exchange.
 pub fn train_in_group<B: AutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
@@ -112,10 +126,22 @@ pub fn train_in_group<B: AutodiffBackend>(
     devices: Vec<B::Device>,
     member: GroupMember,
 ) -> Result<Trained<B::InnerBackend>, TrainError> {
-    fit(model, data, config, dir, resume, devices, Some(member))
+    let parallel = DataParallel::Gather;
+    fit(
+        model,
+        data,
+        config,
+        dir,
+        resume,
+        devices,
+        parallel,
+        Some(member),
+    )
 }
 
-/// [`train_on_devices`] alone (`member` none) or as one process of a group ([`train_in_group`]).
+/// [`train_data_parallel`] alone (`member` none) or as one process of a group
+/// ([`train_in_group`]).
+#[allow(clippy::too_many_arguments)]
 fn fit<B: AutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
@@ -123,13 +149,16 @@ fn fit<B: AutodiffBackend>(
     dir: &Path,
     resume: bool,
     devices: Vec<B::Device>,
+    parallel: DataParallel,
     member: Option<GroupMember>,
 ) -> Result<Trained<B::InnerBackend>, TrainError> {
     config.validate()?;
+    parallel.check(config).map_err(TrainError::Invalid)?;
     if devices.is_empty() {
         return Err(TrainError::Invalid("no device to train on".into()));
     }
     let replicas = devices.len();
+    let scheduler_calls = parallel.scheduler_calls_per_update(replicas);
     let shards = member
         .as_ref()
         .map_or(Shards::of_process(0, 1, replicas), |m| {
@@ -170,6 +199,7 @@ fn fit<B: AutodiffBackend>(
         shards,
         checkpoint,
         devices,
+        parallel,
         &interrupter,
     )
     .with_file_checkpointer(recorder)
@@ -187,7 +217,8 @@ fn fit<B: AutodiffBackend>(
         config.min_learning_rate,
         config.warmup_ratio,
         steps,
-    );
+    )
+    .with_calls_per_step(scheduler_calls);
     let started = Instant::now();
     let result = training.launch(Learner::new(model, optimizer, schedule));
     let seconds = started.elapsed().as_secs_f64();
@@ -260,8 +291,9 @@ fn resume_point<B: AutodiffBackend>(
 }
 
 /// The Learner's loops over this process's `shards` of the training `stream` (one update of
-/// `grad_accumulation` micro-batches per device and iteration), in "epochs" of `checkpoint_every` updates with a
-/// checkpoint and a validation pass after each, from the epoch after `checkpoint` when resuming.
+/// `grad_accumulation` micro-batches per device and iteration), in "epochs" of
+/// `checkpoint_every` updates with a checkpoint and a validation pass after each, from the epoch
+/// after `checkpoint` when resuming; on `devices`, summing their gradients as `parallel` says.
 #[allow(clippy::too_many_arguments)]
 fn loops<B: AutodiffBackend>(
     data: &TrainingData,
@@ -271,6 +303,7 @@ fn loops<B: AutodiffBackend>(
     shards: Shards,
     checkpoint: Option<usize>,
     devices: Vec<B::Device>,
+    parallel: DataParallel,
     interrupter: &Interrupter,
 ) -> Training<B> {
     let replicas = devices.len();
@@ -305,12 +338,7 @@ fn loops<B: AutodiffBackend>(
     } else {
         training.renderer(ProgressLines::new(config.log_every, count))
     };
-    if replicas > 1 {
-        training = training.with_training_strategy(
-            ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice).into(),
-        );
-    }
-    training
+    training.with_training_strategy(parallel.strategy(devices).into())
 }
 
 /// The run's metrics: loss (train and validation), tokens per second, learning rate, head

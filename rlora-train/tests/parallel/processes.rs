@@ -1,134 +1,19 @@
-//! Training across processes on the CPU backend, over 127.0.0.1: two processes of batch 8 train
-//! as one process of batch 16 (burn's collective all-reduce sums their gradients), a killed rank
-//! stops the group in bounded time and the group resumes from its checkpoint, and bad group
+//! Training across processes on this build's backend (the CPU in CI), over 127.0.0.1: two
+//! processes of batch 8 train as one process of batch 16 (burn's collective all-reduce sums
+//! their gradients), a killed rank stops the group in bounded time (under `rlora launch`, and
+//! alone through `--group-timeout`) and the group resumes from its checkpoint, and bad group
 //! settings are refused before training.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use burn::train::metric::store::Split;
-use rlora_train::trainer::{LogLayout, latest_checkpoint, metric_history};
+use rlora_train::trainer::latest_checkpoint;
 
-/// Checkpoints every this many steps.
-const EVERY: usize = 2;
-
-fn model() -> String {
-    format!(
-        "{}/../rlora-llama/tests/fixtures/llama-gqa",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
-fn output_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rlora-group-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// `rlora train`'s flags for a short run into `output` with `batch` rows per process.
-fn train_flags(output: &Path, batch: usize, steps: usize) -> Vec<String> {
-    let fixed = [
-        "--builtin",
-        "--max-seq-len",
-        "48",
-        "--heads",
-        "3",
-        "--rank",
-        "4",
-        "--dropout",
-        "0",
-        "--eval-examples",
-        "2",
-        "--eval-max-new-tokens",
-        "4",
-        "--skip-base-eval",
-    ];
-    let mut flags: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
-    flags.extend([
-        "--model".into(),
-        model(),
-        "--output".into(),
-        output.to_string_lossy().into(),
-        "--batch-size".into(),
-        batch.to_string(),
-        "--max-steps".into(),
-        steps.to_string(),
-        "--checkpoint-every".into(),
-        EVERY.to_string(),
-    ]);
-    flags
-}
-
-fn rlora(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rlora"))
-        .args(args)
-        .output()
-        .expect("rlora runs")
-}
-
-fn train(flags: Vec<String>) -> Output {
-    rlora(&[vec!["train".to_string()], flags].concat())
-}
-
-fn launch(nprocs: usize, flags: Vec<String>) -> Output {
-    let head = ["launch", "--nprocs", &nprocs.to_string(), "--", "train"];
-    rlora(&[head.map(String::from).to_vec(), flags].concat())
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn succeeded(output: &Output) {
-    assert!(output.status.success(), "{}", text(output));
-}
-
-/// The training loss of every step of the run in `dir`.
-fn losses(dir: &Path) -> Vec<(f64, f64)> {
-    metric_history(dir, Split::Train, "Loss", LogLayout::single(EVERY))
-}
-
-/// Every tensor of a run's adapter, by name.
-fn adapter(dir: &Path) -> Vec<(String, Vec<f32>)> {
-    let bytes = std::fs::read(dir.join("adapter/adapter_model.safetensors")).unwrap();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut tensors: Vec<(String, Vec<f32>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            (name, values)
-        })
-        .collect();
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    tensors
-}
-
-/// The largest absolute difference between two adapters' values, and the largest value.
-fn adapter_difference(a: &Path, b: &Path) -> (f32, f32) {
-    let (a, b) = (adapter(a), adapter(b));
-    assert_eq!(
-        a.iter().map(|t| &t.0).collect::<Vec<_>>(),
-        b.iter().map(|t| &t.0).collect::<Vec<_>>()
-    );
-    let mut largest = (0.0f32, 0.0f32);
-    for ((_, x), (_, y)) in a.iter().zip(&b) {
-        for (u, v) in x.iter().zip(y) {
-            largest = (largest.0.max((u - v).abs()), largest.1.max(u.abs()));
-        }
-    }
-    largest
-}
+use crate::run::{
+    EVERY, assert_same_training, launch, losses, output_dir, succeeded, text, train, train_flags,
+};
 
 #[test]
 fn two_processes_of_batch_8_train_as_one_process_of_batch_16() {
@@ -147,24 +32,7 @@ fn two_processes_of_batch_8_train_as_one_process_of_batch_16() {
     }
     // Only rank 0 writes into --output; both ranks' results are one run's.
     assert!(group.join("adapter/adapter_model.safetensors").is_file());
-    let (one, two) = (losses(&alone), losses(&group));
-    assert_eq!(one.len(), 4, "{one:?}");
-    assert_eq!(two.len(), 4, "{two:?}");
-    for ((step, a), (_, b)) in one.iter().zip(&two) {
-        assert!(
-            (a - b).abs() < 1e-5,
-            "step {step}: loss {a} alone, {b} in the group"
-        );
-    }
-    let (difference, largest) = adapter_difference(&alone, &group);
-    assert!(
-        largest > 1e-2,
-        "the adapters hold no weights to compare: {largest}"
-    );
-    assert!(
-        difference < 1e-5,
-        "the adapters differ by up to {difference:e} (largest weight {largest})"
-    );
+    assert_same_training(&alone, &group, 1, 4, 1e-5);
     let _ = std::fs::remove_dir_all(&alone);
     let _ = std::fs::remove_dir_all(&group);
 }
@@ -263,8 +131,10 @@ fn free_port() -> u16 {
     }
 }
 
-fn rank_flags(dir: &Path, rank: usize, port: u16, extra: &[&str]) -> Vec<String> {
-    let mut flags = train_flags(dir, 8, 2);
+/// Rank `rank`'s flags of a group of 2 training `steps` steps into `dir`, its coordinator on
+/// `port`.
+fn rank_flags(dir: &Path, rank: usize, port: u16, steps: usize, extra: &[&str]) -> Vec<String> {
+    let mut flags = train_flags(dir, 8, steps);
     flags.extend(
         [
             "--nodes",
@@ -324,7 +194,7 @@ fn bad_group_settings_are_refused_before_training() {
     let expected =
         format!("rank 1 of 2: the coordinator 127.0.0.1:{port} cannot be reached within 2 s");
     refused(
-        rank_flags(&dir, 1, port, &["--group-timeout", "2"]),
+        rank_flags(&dir, 1, port, 2, &["--group-timeout", "2"]),
         &expected,
     );
     assert!(
@@ -341,7 +211,7 @@ fn bad_group_settings_are_refused_before_training() {
             .args(
                 [
                     vec!["train".to_string()],
-                    rank_flags(&dir, rank, port, &["--lr", lr]),
+                    rank_flags(&dir, rank, port, 2, &["--lr", lr]),
                 ]
                 .concat(),
             )
@@ -366,4 +236,68 @@ fn bad_group_settings_are_refused_before_training() {
     }
     assert!(latest_checkpoint(&dir).is_none());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Without `rlora launch` to stop the others, a process whose peer dies stops by itself within
+/// `--group-timeout`, naming the failed exchange and the checkpoint to resume from.
+#[test]
+fn a_rank_whose_peer_dies_stops_within_the_group_timeout() {
+    let dir = output_dir("peer-died");
+    let port = free_port();
+    let log = |rank: usize| {
+        std::env::temp_dir().join(format!(
+            "rlora-parallel-peer-died-{rank}-{}.log",
+            std::process::id()
+        ))
+    };
+    let spawn = |rank: usize| {
+        Command::new(env!("CARGO_BIN_EXE_rlora"))
+            .args(
+                [
+                    vec!["train".to_string()],
+                    rank_flags(&dir, rank, port, 500, &["--group-timeout", "5"]),
+                ]
+                .concat(),
+            )
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log(rank)).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let (mut rank_0, mut rank_1) = (spawn(0), spawn(1));
+    let started = Instant::now();
+    while latest_checkpoint(&dir).is_none() {
+        assert!(
+            rank_0.try_wait().unwrap().is_none(),
+            "rank 0 ended before its first checkpoint:\n{}",
+            std::fs::read_to_string(log(0)).unwrap_or_default()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no checkpoint after 300 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    rank_1.kill().unwrap();
+    rank_1.wait().unwrap();
+    let killed = Instant::now();
+    let status = loop {
+        if let Some(status) = rank_0.try_wait().unwrap() {
+            break status;
+        }
+        if killed.elapsed() > Duration::from_secs(60) {
+            let _ = rank_0.kill();
+            panic!("rank 0 still runs 60 s after its peer died (--group-timeout 5)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(log(0)).unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("error: rank 0 of 2: "), "{stderr}");
+    assert!(
+        stderr.contains("start every process again with the same flags and --resume"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = [0, 1].map(|rank| std::fs::remove_file(log(rank)));
 }

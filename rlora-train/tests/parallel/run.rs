@@ -1,0 +1,173 @@
+//! Running `rlora train` and `rlora launch` for the tests, and comparing two runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use burn::train::metric::store::Split;
+use rlora_train::trainer::{LogLayout, metric_history};
+
+/// Checkpoints every this many steps.
+pub const EVERY: usize = 2;
+
+/// The small Llama (grouped-query attention) the runs fine-tune.
+pub fn model() -> String {
+    format!(
+        "{}/../rlora-llama/tests/fixtures/llama-gqa",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// A fresh output folder for the run `name` of this test process.
+pub fn output_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rlora-parallel-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// `rlora train`'s flags for a short run into `output` with `batch` rows per process (per device
+/// with `--devices`).
+pub fn train_flags(output: &Path, batch: usize, steps: usize) -> Vec<String> {
+    let fixed = [
+        "--builtin",
+        "--max-seq-len",
+        "48",
+        "--heads",
+        "3",
+        "--rank",
+        "4",
+        "--dropout",
+        "0",
+        "--eval-examples",
+        "2",
+        "--eval-max-new-tokens",
+        "4",
+        "--skip-base-eval",
+    ];
+    let mut flags: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
+    flags.extend([
+        "--model".into(),
+        model(),
+        "--output".into(),
+        output.to_string_lossy().into(),
+        "--batch-size".into(),
+        batch.to_string(),
+        "--max-steps".into(),
+        steps.to_string(),
+        "--checkpoint-every".into(),
+        EVERY.to_string(),
+    ]);
+    flags
+}
+
+/// `rlora ARGS`, run to its end.
+pub fn rlora(args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rlora"))
+        .args(args)
+        .output()
+        .expect("rlora runs")
+}
+
+/// `rlora train FLAGS`.
+pub fn train(flags: Vec<String>) -> Output {
+    rlora(&[vec!["train".to_string()], flags].concat())
+}
+
+/// `rlora launch --nprocs N -- train FLAGS`.
+pub fn launch(nprocs: usize, flags: Vec<String>) -> Output {
+    let head = ["launch", "--nprocs", &nprocs.to_string(), "--", "train"];
+    rlora(&[head.map(String::from).to_vec(), flags].concat())
+}
+
+/// A run's standard output and error.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Fails the test with the run's output unless it succeeded.
+pub fn succeeded(output: &Output) {
+    assert!(output.status.success(), "{}", text(output));
+}
+
+/// The training loss of every step of the run in `dir` (one process or rank 0 of a group, on one
+/// device).
+pub fn losses(dir: &Path) -> Vec<(f64, f64)> {
+    device_losses(dir, 1)
+}
+
+/// The training loss of every step of a run in `dir` on `devices` devices (the devices' log
+/// entries of a step, averaged).
+pub fn device_losses(dir: &Path, devices: usize) -> Vec<(f64, f64)> {
+    metric_history(dir, Split::Train, "Loss", LogLayout::new(EVERY, devices))
+}
+
+/// Every tensor of a run's adapter, by name.
+fn adapter(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let bytes = std::fs::read(dir.join("adapter/adapter_model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut tensors: Vec<(String, Vec<f32>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (name, values)
+        })
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    tensors
+}
+
+/// The largest absolute difference between two adapters' values, and the largest value.
+fn adapter_difference(a: &Path, b: &Path) -> (f32, f32) {
+    let (a, b) = (adapter(a), adapter(b));
+    assert_eq!(
+        a.iter().map(|t| &t.0).collect::<Vec<_>>(),
+        b.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
+    let mut largest = (0.0f32, 0.0f32);
+    for ((_, x), (_, y)) in a.iter().zip(&b) {
+        for (u, v) in x.iter().zip(y) {
+            largest = (largest.0.max((u - v).abs()), largest.1.max(u.abs()));
+        }
+    }
+    largest
+}
+
+/// `other` (on `devices` devices) trained as `alone` (on one) did: `steps` steps, each loss and
+/// every adapter weight within `tolerance` (the adapters must hold weights of at least 1e-2 for
+/// that to mean anything).
+pub fn assert_same_training(
+    alone: &Path,
+    other: &Path,
+    devices: usize,
+    steps: usize,
+    tolerance: f64,
+) {
+    let (one, two) = (losses(alone), device_losses(other, devices));
+    assert_eq!(one.len(), steps, "{one:?}");
+    assert_eq!(two.len(), steps, "{two:?}");
+    for ((step, a), (_, b)) in one.iter().zip(&two) {
+        assert!(
+            (a - b).abs() < tolerance,
+            "step {step}: loss {a} in {}, {b} in {}",
+            alone.display(),
+            other.display()
+        );
+    }
+    let (difference, largest) = adapter_difference(alone, other);
+    assert!(
+        largest > 1e-2,
+        "the adapters hold no weights to compare: {largest}"
+    );
+    assert!(
+        f64::from(difference) < tolerance,
+        "the adapters differ by up to {difference:e} (largest weight {largest})"
+    );
+}
