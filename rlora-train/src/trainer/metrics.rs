@@ -106,20 +106,39 @@ impl StatsValue for TokenLoss {
     }
 }
 
-/// Counted tokens per second of wall time between steps.
+/// Counted tokens per second of wall time between updates. Each of an update's `devices` items
+/// (one per device, which arrive together once the update is done) reports `devices × its
+/// tokens / the update's time`, so that their mean, which the progress lines and the logs take,
+/// is the update's tokens per second.
 #[derive(Clone)]
 pub struct TokensPerSecond {
+    devices: usize,
+    /// The items measured so far.
+    items: usize,
+    /// When the latest update's first item arrived.
     last: Option<Instant>,
+    /// The latest update's time in seconds: between its first item and the one before.
+    span: Option<f64>,
+}
+
+impl TokensPerSecond {
+    /// The rate of an item with `tokens` counted tokens arriving at `now`.
+    fn rate(&mut self, tokens: usize, now: Instant) -> Option<f64> {
+        if self.items.is_multiple_of(self.devices) {
+            self.span = self
+                .last
+                .map(|last| now.duration_since(last).as_secs_f64().max(1e-9));
+            self.last = Some(now);
+        }
+        self.items += 1;
+        self.span.map(|span| (self.devices * tokens) as f64 / span)
+    }
 }
 
 impl StatsValue for TokensPerSecond {
     fn measure(&mut self, stats: &LmStats) -> Option<(f64, usize)> {
-        let now = Instant::now();
-        let rate = self
-            .last
-            .map(|last| stats.tokens() as f64 / now.duration_since(last).as_secs_f64().max(1e-9));
-        self.last = Some(now);
-        rate.map(|r| (r, 1))
+        self.rate(stats.tokens(), Instant::now())
+            .map(|rate| (rate, 1))
     }
 }
 
@@ -157,13 +176,18 @@ pub fn task_loss_metric(task: usize, name: &str) -> StatsMetric<TokenLoss> {
     )
 }
 
-/// Completion tokens per second.
-pub fn tokens_per_second_metric() -> StatsMetric<TokensPerSecond> {
+/// Completion tokens per second of a run on `devices` devices.
+pub fn tokens_per_second_metric(devices: usize) -> StatsMetric<TokensPerSecond> {
     StatsMetric::new(
         "Tokens per second".into(),
         Some("tok/s"),
         true,
-        TokensPerSecond { last: None },
+        TokensPerSecond {
+            devices: devices.max(1),
+            items: 0,
+            last: None,
+            span: None,
+        },
     )
 }
 
@@ -200,3 +224,28 @@ pub fn head_similarity_metric(module: Option<&str>) -> StatsMetric<HeadSimilarit
 
 /// The name of the head-similarity metric (of one module: this, a space, and the module).
 pub const HEAD_SIMILARITY: &str = "Head similarity";
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::tokens_per_second_metric;
+
+    #[test]
+    fn the_items_of_an_update_on_two_devices_report_the_update_s_tokens_per_second() {
+        let mut metric = tokens_per_second_metric(2).value;
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // Update 1 ends at 0 ms (nothing to measure from); update 2 takes 500 ms, its two items
+        // 100 and 300 tokens: 800 tokens per second.
+        assert_eq!(metric.rate(120, at(0)), None);
+        assert_eq!(metric.rate(80, at(1)), None);
+        let rates = [metric.rate(100, at(500)), metric.rate(300, at(502))];
+        let mean = rates.iter().map(|r| r.unwrap()).sum::<f64>() / 2.0;
+        assert!((mean - 800.0).abs() < 1e-9, "{rates:?}");
+        // One device: tokens over the time since the previous item.
+        let mut metric = tokens_per_second_metric(1).value;
+        assert_eq!(metric.rate(10, at(0)), None);
+        assert_eq!(metric.rate(50, at(250)), Some(200.0));
+    }
+}

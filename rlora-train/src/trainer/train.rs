@@ -204,7 +204,7 @@ fn fit<B: AutodiffBackend>(
     )
     .with_file_checkpointer(recorder)
     .with_interrupter(interrupter.clone());
-    let training = with_metrics(training, &data.task_names, &head_modules);
+    let training = with_metrics(training, &data.task_names, &head_modules, replicas);
     let optimizer = GlobalNormClip::new(
         AdamWConfig::new()
             .with_weight_decay(config.weight_decay as f32)
@@ -341,18 +341,19 @@ fn loops<B: AutodiffBackend>(
     training.with_training_strategy(parallel.strategy(devices).into())
 }
 
-/// The run's metrics: loss (train and validation), tokens per second, learning rate, head
-/// similarity (over all adapters and per type in `head_modules`) and each task's validation
-/// loss.
+/// The run's metrics: loss (train and validation), tokens per second (of the updates of
+/// `devices` devices), learning rate, head similarity (over all adapters and per type in
+/// `head_modules`) and each task's validation loss.
 fn with_metrics<B: AutodiffBackend>(
     training: Training<B>,
     task_names: &[String],
     head_modules: &[String],
+    devices: usize,
 ) -> Training<B> {
     let mut training = training
         .metric_train_numeric(loss_metric())
         .metric_valid_numeric(loss_metric())
-        .metric_train_numeric(tokens_per_second_metric())
+        .metric_train_numeric(tokens_per_second_metric(devices))
         .metric_train_numeric(head_similarity_metric(None))
         .metric_train_numeric(LearningRateMetric::new());
     for module in head_modules {
