@@ -375,3 +375,60 @@ fn steps_are_optimizer_updates_with_accumulation_and_devices() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Gradients whose global norm is not finite are not stepped, with clipping and without: the
+/// adapters stay as they are and the run stops, naming the norm (the replicas of burn's DDP
+/// strategy hold the same summed gradients, so every device decides alike); finite gradients
+/// are stepped and do not stop it.
+#[test]
+fn gradients_that_are_not_finite_stop_the_run_without_a_step() {
+    use burn::module::AutodiffModule;
+    use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+    use burn::tensor::Tensor;
+    use burn::train::Interrupter;
+    use rlora_train::trainer::{GlobalNormClip, StopSignal};
+
+    let _serial = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let llama = model_without_dropout();
+    for max_norm in [Some(1.0), None] {
+        for (bad, name) in [(f32::NAN, "NaN"), (f32::INFINITY, "inf")] {
+            let step = |poisoned: bool| {
+                let interrupter = Interrupter::new();
+                let model = CausalLm {
+                    llama: llama.clone(),
+                    shards: 1,
+                    stop: Some(StopSignal(interrupter.clone())),
+                    group: None,
+                };
+                let mut grads = GradientsParams::new();
+                for (index, (id, shape)) in model.trainable_shapes().into_iter().enumerate() {
+                    let mut grad = Tensor::<Flex, 2>::full(shape, 1e-2, &Default::default());
+                    if poisoned && index == 1 {
+                        grad = grad.slice_assign(
+                            [0..1, 0..1],
+                            Tensor::full([1, 1], bad, &Default::default()),
+                        );
+                    }
+                    grads.register(id, grad);
+                }
+                let mut optimizer = GlobalNormClip::new(AdamWConfig::new().init(), max_norm);
+                let stepped = optimizer.step(1e-2, model, grads);
+                (adapter_values(&stepped.llama.valid()), interrupter)
+            };
+            let before = adapter_values(&llama.valid());
+
+            let (after, interrupter) = step(true);
+            assert_eq!(after, before, "{name} gradients, max norm {max_norm:?}");
+            assert!(interrupter.should_stop());
+            let message = interrupter.get_message().unwrap_or_default();
+            assert!(
+                message.contains("the gradients' global norm is "),
+                "{message}"
+            );
+
+            let (after, interrupter) = step(false);
+            assert_ne!(after, before, "finite gradients, max norm {max_norm:?}");
+            assert!(!interrupter.should_stop());
+        }
+    }
+}

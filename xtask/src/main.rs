@@ -2,8 +2,8 @@
 //!
 //! - `ci`: what `.ci/run` runs: formatting, the README's test command, clippy, a compile check of
 //!   every GPU backend feature and of the `ddp` build (CUDA through burn's DDP strategy), and on
-//!   wgpu, when a Vulkan driver is present (required when `CI` is set), the backend-generic tests
-//!   and training steps checked against the CPU backend.
+//!   wgpu, when a Vulkan driver is present (required when `CI` is set), the backend-generic tests,
+//!   training steps checked against the CPU backend and a group of two processes against one.
 //! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
 //! - `bench`: runs the benchmarks, which print their ratio tables; `bench --vs-pytorch`, rlora's
 //!   benchmark beside its PyTorch twin ([`vs_pytorch`]).
@@ -24,7 +24,8 @@ const USAGE: &str =
     "usage: cargo xtask <ci | fixtures | bench | gpu-check | pretrain | experiment [ARGS]>
 
   ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features and
-            of the ddp build, the backend-generic tests on wgpu (Vulkan)
+            of the ddp build, on wgpu (Vulkan): the backend-generic tests, 3 training steps
+            against the CPU, 2 processes against 1; each stage says how long it took
   fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py
             (needs: pip install torch==2.15.0 safetensors==0.8.0 numpy==2.4.6)
   bench     cargo bench -p rlora -p rlora-train (prints time ratios against the baseline)
@@ -139,7 +140,11 @@ fn ci() -> Result<(), String> {
     )?;
     if vulkan_driver_present() {
         backend_generic_tests("wgpu")?;
-        gpu_training_test("wgpu", 3)
+        gpu_training_test("wgpu", 3)?;
+        group_test(
+            "wgpu",
+            "processes::two_processes_of_batch_8_train_as_one_process_of_batch_16",
+        )
     } else if std::env::var_os("CI").is_some() {
         Err("no Vulkan driver: install mesa-vulkan-drivers and libvulkan1 (as .ci/run does)".into())
     } else {
@@ -152,19 +157,7 @@ fn ci() -> Result<(), String> {
 fn gpu_check() -> Result<(), String> {
     backend_generic_tests("cuda")?;
     gpu_training_test("cuda", 20)?;
-    run(
-        "a group of two processes on CUDA (sharing the GPU) against one process",
-        cargo().args([
-            "test",
-            "-p",
-            "rlora-train",
-            "--features",
-            "cuda",
-            "--test",
-            "parallel",
-            "processes::",
-        ]),
-    )?;
+    group_test("cuda", "processes::")?;
     match nvidia_gpus() {
         count if count >= 2 => run(
             "two GPUs under burn's DDP strategy against one GPU",
@@ -254,6 +247,24 @@ fn gpu_training_test(feature: &str, steps: usize) -> Result<(), String> {
     )
 }
 
+/// The process group's tests matching `filter` on the GPU backend `feature`: its processes share
+/// the one GPU (burn's collective all-reduce of that backend's tensors over 127.0.0.1).
+fn group_test(feature: &str, filter: &str) -> Result<(), String> {
+    run(
+        &format!("a group of two processes on {feature} ({filter})"),
+        cargo().args([
+            "test",
+            "-p",
+            "rlora-train",
+            "--features",
+            feature,
+            "--test",
+            "parallel",
+            filter,
+        ]),
+    )
+}
+
 fn fixtures() -> Result<(), String> {
     let root = workspace_root();
     run(
@@ -322,14 +333,18 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Runs `command` as the stage `what`, and says how long it took (CI's time is watched).
 fn run(what: &str, command: &mut Command) -> Result<(), String> {
     eprintln!("xtask: == {what}: {command:?}");
+    let started = std::time::Instant::now();
     let status = command
         .status()
         .map_err(|e| format!("{what}: cannot start {command:?}: {e}"))?;
+    let seconds = started.elapsed().as_secs();
     if status.success() {
+        eprintln!("xtask: == {what}: done in {seconds} s");
         Ok(())
     } else {
-        Err(format!("{what} failed ({status})"))
+        Err(format!("{what} failed after {seconds} s ({status})"))
     }
 }

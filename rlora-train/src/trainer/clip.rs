@@ -16,14 +16,10 @@ use super::model::{CausalLm, StopSignal};
 /// Added to the norm in the denominator of the scale, as PyTorch does.
 const EPSILON: f64 = 1e-6;
 
-/// Clips the gradients of `ids` (all matrices, `[rows, cols]`) in `grads` to the global L2 norm
-/// `max_norm`; returns the norm before clipping, `sqrt(Σ_p Σ g_p²)`. Ids without a gradient are
-/// left out of the norm. The gradients must lie on one device.
-pub fn clip_global_norm<B: Backend>(
-    grads: &mut GradientsParams,
-    ids: &[ParamId],
-    max_norm: f64,
-) -> f64 {
+/// The global L2 norm of the gradients of `ids` (all matrices, `[rows, cols]`) in `grads`,
+/// `sqrt(Σ_p Σ g_p²)`; ids without a gradient are left out (0 when none has one). The gradients
+/// must lie on one device.
+pub fn global_norm<B: Backend>(grads: &GradientsParams, ids: &[ParamId]) -> f64 {
     let squares: Vec<Tensor<B, 1>> = ids
         .iter()
         .filter_map(|&id| grads.get::<B, 2>(id))
@@ -33,8 +29,18 @@ pub fn clip_global_norm<B: Backend>(
         return 0.0;
     }
     let total: f64 = Tensor::cat(squares, 0).sum().into_scalar().elem();
-    let norm = total.sqrt();
-    if norm > max_norm {
+    total.sqrt()
+}
+
+/// Clips the gradients of `ids` in `grads` to the global L2 norm `max_norm`; returns the norm
+/// before clipping ([`global_norm`]). A norm that is not finite leaves the gradients as they are.
+pub fn clip_global_norm<B: Backend>(
+    grads: &mut GradientsParams,
+    ids: &[ParamId],
+    max_norm: f64,
+) -> f64 {
+    let norm = global_norm::<B>(grads, ids);
+    if norm.is_finite() && norm > max_norm {
         let scale = max_norm / (norm + EPSILON);
         for &id in ids {
             if let Some(g) = grads.remove::<B, 2>(id) {
@@ -52,6 +58,11 @@ pub fn clip_global_norm<B: Backend>(
 /// ([`UpdateExchange`](super::group::UpdateExchange)), so that every process clips and steps
 /// the same gradients; an exchange that fails, or a loss that is not finite anywhere in the
 /// group, stops the run with the weights as they are.
+///
+/// Gradients whose global norm is not finite are never stepped: the run stops with the weights
+/// as they are. The decision rests on the gradients the optimizer steps, which every replica of
+/// burn's DDP strategy holds alike (summed during the backward pass), so every device stops at
+/// the same update: none starts a backward pass whose all-reduce another device never joins.
 #[derive(Clone)]
 pub struct GlobalNormClip<O> {
     inner: O,
@@ -91,8 +102,20 @@ where
                 }
             }
         }
-        if let Some(max_norm) = self.max_norm {
-            clip_global_norm::<B::InnerBackend>(&mut grads, &module.trainable_ids(), max_norm);
+        let ids = module.trainable_ids();
+        let norm = match self.max_norm {
+            Some(max_norm) => clip_global_norm::<B::InnerBackend>(&mut grads, &ids, max_norm),
+            None => global_norm::<B::InnerBackend>(&grads, &ids),
+        };
+        if !norm.is_finite() {
+            if let Some(StopSignal(interrupter)) = &module.stop
+                && !interrupter.should_stop()
+            {
+                interrupter.stop(Some(&format!(
+                    "training stopped: the gradients' global norm is {norm}"
+                )));
+            }
+            return module;
         }
         self.inner.step(lr, module, grads)
     }

@@ -36,7 +36,7 @@ pub use adapter_record::{AdapterCheckpoint, AdapterState};
 pub use checkpoint::{
     AtomicRecorder, WriteFailure, checkpoint_digest, checkpoint_epochs, latest_checkpoint,
 };
-pub use clip::{GlobalNormClip, clip_global_norm};
+pub use clip::{GlobalNormClip, clip_global_norm, global_norm};
 pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};

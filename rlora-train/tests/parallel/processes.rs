@@ -255,7 +255,7 @@ fn a_rank_whose_peer_dies_stops_within_the_group_timeout() {
             .args(
                 [
                     vec!["train".to_string()],
-                    rank_flags(&dir, rank, port, 500, &["--group-timeout", "5"]),
+                    rank_flags(&dir, rank, port, 500, &[]),
                 ]
                 .concat(),
             )
@@ -287,7 +287,7 @@ fn a_rank_whose_peer_dies_stops_within_the_group_timeout() {
         }
         if killed.elapsed() > Duration::from_secs(60) {
             let _ = rank_0.kill();
-            panic!("rank 0 still runs 60 s after its peer died (--group-timeout 5)");
+            panic!("rank 0 still runs 60 s after its peer died (--group-timeout 20)");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
