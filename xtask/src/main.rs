@@ -161,15 +161,8 @@ fn gpu_check() -> Result<(), String> {
     match nvidia_gpus() {
         count if count >= 2 => run(
             "two GPUs under burn's DDP strategy against one GPU",
-            cargo().args([
-                "test",
-                "-p",
-                "rlora-train",
+            rlora_train_test("ddp", "parallel").args([
                 "--no-default-features",
-                "--features",
-                "ddp",
-                "--test",
-                "parallel",
                 "devices::",
                 "--",
                 "--ignored",
@@ -235,15 +228,7 @@ fn backend_generic_tests(backend: &str) -> Result<(), String> {
 fn gpu_training_test(feature: &str, steps: usize) -> Result<(), String> {
     run(
         &format!("{steps} training steps on {feature} against the CPU backend"),
-        cargo().env("RLORA_GPU_STEPS", steps.to_string()).args([
-            "test",
-            "-p",
-            "rlora-train",
-            "--features",
-            feature,
-            "--test",
-            "gpu_training",
-        ]),
+        rlora_train_test(feature, "gpu_training").env("RLORA_GPU_STEPS", steps.to_string()),
     )
 }
 
@@ -252,17 +237,23 @@ fn gpu_training_test(feature: &str, steps: usize) -> Result<(), String> {
 fn group_test(feature: &str, filter: &str) -> Result<(), String> {
     run(
         &format!("a group of two processes on {feature} ({filter})"),
-        cargo().args([
-            "test",
-            "-p",
-            "rlora-train",
-            "--features",
-            feature,
-            "--test",
-            "parallel",
-            filter,
-        ]),
+        rlora_train_test(feature, "parallel").arg(filter),
     )
+}
+
+/// `cargo test -p rlora-train --features FEATURES --test TEST`, for further arguments.
+fn rlora_train_test(features: &str, test: &str) -> Command {
+    let mut command = cargo();
+    command.args([
+        "test",
+        "-p",
+        "rlora-train",
+        "--features",
+        features,
+        "--test",
+        test,
+    ]);
+    command
 }
 
 fn fixtures() -> Result<(), String> {
