@@ -42,7 +42,7 @@ pub fn run_coordinator(args: &CoordinatorArgs) -> Result<(), CliError> {
             std::process::exit(0);
         });
     }
-    crate::trainer::quiet_engine_logs();
+    crate::trainer::quiet_engine_output();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -42,7 +42,7 @@ pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use group::{
     GroupIdentity, GroupLoss, GroupSettings, ProcessGroup, UpdateExchange, digest_adapters,
-    quiet_engine_logs,
+    quiet_engine_output,
 };
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
 pub use history::{LogLayout, head_similarity_modules, metric_history, non_finite_step};

@@ -10,13 +10,16 @@
 //!   initial adapters or another checkpoint) and the all-reduce, each wait bounded by a time-out.
 //! - [`UpdateExchange`]: one all-reduce per optimizer update of every trainable gradient and the
 //!   update's loss, flattened into one bucket.
+//! - [`quiet_engine_output`]: the engine's logs and thread failures, a line each on stderr.
 
+mod engine_output;
 mod exchange;
 mod handshake;
 mod process_group;
 mod settings;
 
+pub use engine_output::quiet_engine_output;
 pub use exchange::{GroupLoss, UpdateExchange};
 pub use handshake::{GroupIdentity, digest_adapters};
-pub use process_group::{ProcessGroup, quiet_engine_logs};
+pub use process_group::ProcessGroup;
 pub use settings::GroupSettings;

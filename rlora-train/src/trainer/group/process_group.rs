@@ -10,7 +10,6 @@
 //! exchange `k − 1`, so exchange `k + 1` finds its channel's coordinator and ports free.
 
 use std::net::{TcpListener, TcpStream};
-use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
@@ -22,7 +21,7 @@ use burn::collective::{
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use super::GroupSettings;
+use super::{GroupSettings, quiet_engine_output};
 
 /// How often the coordinator's port is tried while it is not listening yet.
 const CONNECT_RETRY: Duration = Duration::from_millis(200);
@@ -56,7 +55,7 @@ impl<B: Backend> ProcessGroup<B> {
     /// The coordinator does not listen within the time-out (naming it), or a tensor port is
     /// taken.
     pub fn join(settings: GroupSettings, device: &B::Device) -> Result<Self, String> {
-        quiet_engine_logs();
+        quiet_engine_output();
         let who = settings.describe();
         wait_for_coordinator(&settings).map_err(|e| format!("{who}: {e}"))?;
         for channel in 0..2 {
@@ -133,19 +132,6 @@ impl<B: Backend> ProcessGroup<B> {
             )),
         }
     }
-}
-
-/// Installs a tracing subscriber that prints warnings and errors to stderr. burn's communication
-/// layer installs one that prints every connection and transfer to stdout when its first server
-/// starts, unless one is installed already.
-pub fn quiet_engine_logs() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
-            .try_init();
-    });
 }
 
 /// Waits until the coordinator accepts a TCP connection, at most the group's time-out.
