@@ -14,8 +14,8 @@ use rlora_train::data::{
     Mixing, StepBatch, StepBatcher, TaskExample, TokenizedExample, tokenize_examples,
 };
 use rlora_train::trainer::{
-    CausalLm, LogLayout, TrainingConfig, TrainingData, latest_checkpoint, mean_token_loss,
-    metric_history, train, train_on_devices,
+    CausalLm, LogLayout, TrainingConfig, TrainingData, last_logged_step, latest_checkpoint,
+    mean_token_loss, metric_history, train, train_on_devices,
 };
 
 type B = Autodiff<Flex>;
@@ -195,6 +195,10 @@ fn data_parallel_training_on_two_cpu_workers_takes_a_batch_per_worker_per_step()
     let losses = metric_history(&dir, Split::Train, "Loss", LogLayout::new(4, 2));
     assert_eq!(losses.len(), 12);
     assert_eq!(losses.last().map(|(step, _)| *step), Some(12.0));
+    assert_eq!(
+        last_logged_step(&dir, "Loss", LogLayout::new(4, 2)),
+        Some(12)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -366,6 +370,7 @@ fn steps_are_optimizer_updates_with_accumulation_and_devices() {
     // One value per update (the devices' entries averaged).
     let layout = LogLayout::new(1, 2);
     assert_eq!(metric_history(&dir, Split::Train, "Loss", layout).len(), 3);
+    assert_eq!(last_logged_step(&dir, "Loss", layout), Some(3));
     let rates = metric_history(&dir, Split::Train, "Learning Rate", layout);
     assert_eq!(rates.len(), 3, "{rates:?}");
     let last = rates.last().unwrap().1;

@@ -20,9 +20,9 @@ use crate::data::{TaskExample, tokenize_examples};
 use crate::report::{head_heat_maps, markdown_table, training_curves, write_json};
 use crate::trainer::{
     DataParallel, EvalReport, GroupMember, LogLayout, RunResources, TrainError, TrainOutcome,
-    Trained, TrainingConfig, TrainingData, evaluate, head_summary, latest_checkpoint,
-    mean_off_diagonal, non_finite_step, peak_memory_bytes, routing_analysis, train_data_parallel,
-    train_in_group,
+    Trained, TrainingConfig, TrainingData, evaluate, head_summary, last_logged_step,
+    latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes, routing_analysis,
+    train_data_parallel, train_in_group,
 };
 
 /// Each task's name and the examples it is evaluated on.
@@ -220,8 +220,9 @@ fn fit<B: AutodiffBackend>(
     }
 }
 
-/// `error`, and when the run stopped (a loss that is not finite), the step it stopped at and the
-/// checkpoint that holds the last good state, to resume from.
+/// `error`, and when the run stopped (a loss or gradients that are not finite), the step it
+/// stopped at (the first loss that is not finite, else the last step logged) and the checkpoint
+/// that holds the last good state, to resume from.
 fn explain_stop(error: TrainError, args: &TrainArgs, devices: usize) -> CliError {
     let message = match error {
         TrainError::Stopped(message) => message,
@@ -229,7 +230,9 @@ fn explain_stop(error: TrainError, args: &TrainArgs, devices: usize) -> CliError
         error => return error.into(),
     };
     let every = args.checkpoint_every as usize;
-    let at = non_finite_step(&args.output, "Loss", LogLayout::new(every, devices))
+    let layout = LogLayout::new(every, devices);
+    let at = non_finite_step(&args.output, "Loss", layout)
+        .or_else(|| last_logged_step(&args.output, "Loss", layout))
         .map(|step| format!(" at step {step}"))
         .unwrap_or_default();
     let checkpoint = args.output.join("checkpoint");

@@ -79,6 +79,16 @@ pub fn non_finite_step(dir: &Path, name: &str, layout: LogLayout) -> Option<usiz
         })
 }
 
+/// The last optimizer update for which the training split of the run in `dir` logged metric
+/// `name`, if any: the update a stopped run stopped at.
+pub fn last_logged_step(dir: &Path, name: &str, layout: LogLayout) -> Option<usize> {
+    let (epoch, entries) = logged_epochs(dir, &Split::Train, name)
+        .into_iter()
+        .rev()
+        .find(|(_, entries)| !entries.is_empty())?;
+    Some((epoch - 1) * layout.steps_per_epoch + entries.len().div_ceil(layout.devices))
+}
+
 /// Every logged epoch of metric `name` in `split` (from 1 up to the first missing epoch folder),
 /// with its entries as `(value, count)`.
 fn logged_epochs(dir: &Path, split: &Split, name: &str) -> Vec<(usize, Vec<(f64, f64)>)> {

@@ -45,7 +45,9 @@ pub use group::{
     quiet_engine_output,
 };
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
-pub use history::{LogLayout, head_similarity_modules, metric_history, non_finite_step};
+pub use history::{
+    LogLayout, head_similarity_modules, last_logged_step, metric_history, non_finite_step,
+};
 pub use loader::{Shards, StreamLoader};
 pub use manifest::verify_manifest;
 pub use metric_log::RunMetricLogger;
