@@ -317,8 +317,13 @@ fn rlora_release() -> Command {
     command
 }
 
+/// The workspace of this checkout: `cargo xtask` (`cargo run`) gives xtask's manifest folder at
+/// run time, so a target dir built in another checkout (CI's warm cache) points here, not there;
+/// the folder xtask was compiled in when it runs without cargo.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
