@@ -119,51 +119,63 @@ fn peak_memory_grows_with_a_large_allocation() {
     );
 }
 
-/// Two gradients of norms 5 and 12: the global norm is 13, so clipping to 6.5 halves both (burn's
-/// per-tensor clipping would leave the first as it is and cut the second to 6.5).
+/// A module of a matrix and a vector (as a model trained whole has: weights, and norms or
+/// biases).
+#[derive(burn::module::Module, Debug)]
+struct MatrixAndVector<B: burn::tensor::backend::Backend> {
+    matrix: burn::module::Param<burn::tensor::Tensor<B, 2>>,
+    vector: burn::module::Param<burn::tensor::Tensor<B, 1>>,
+}
+
+/// Two gradients of norms 5 and 12 (a matrix's and a vector's): the global norm is 13, so
+/// clipping to 6.5 halves both (burn's per-tensor clipping would leave the first as it is and
+/// cut the second to 6.5). A gradient of a parameter the module does not have is left alone.
 #[test]
 fn clipping_scales_every_gradient_by_the_global_norm() {
-    use burn::module::ParamId;
+    use burn::module::{Param, ParamId};
     use burn::optim::GradientsParams;
     use burn::tensor::Tensor;
     use rlora_train::trainer::clip_global_norm;
     type B = burn::backend::Flex;
+    type AB = burn::backend::Autodiff<B>;
     let device = Default::default();
-    let (a, b) = (ParamId::new(), ParamId::new());
+    let module = MatrixAndVector::<AB> {
+        matrix: Param::from_tensor(Tensor::zeros([2, 2], &device)),
+        vector: Param::from_tensor(Tensor::zeros([1], &device)),
+    };
+    let (a, b, other) = (module.matrix.id, module.vector.id, ParamId::new());
     let grads = || {
         let mut grads = GradientsParams::new();
         grads.register(
             a,
             Tensor::<B, 2>::from_floats([[3.0, 0.0], [0.0, 4.0]], &device),
         );
-        grads.register(b, Tensor::<B, 2>::from_floats([[12.0]], &device));
+        grads.register(b, Tensor::<B, 1>::from_floats([12.0], &device));
+        grads.register(other, Tensor::<B, 1>::from_floats([100.0], &device));
         grads
     };
-    let read = |g: &GradientsParams, id| {
-        g.get::<B, 2>(id)
-            .unwrap()
-            .into_data()
-            .to_vec::<f32>()
-            .unwrap()
-    };
+    let read_matrix = |g: &GradientsParams| g.get::<B, 2>(a).unwrap().into_data().to_vec::<f32>();
+    let read_vector =
+        |g: &GradientsParams, id| g.get::<B, 1>(id).unwrap().into_data().to_vec::<f32>();
 
     let mut clipped = grads();
-    let norm = clip_global_norm::<B>(&mut clipped, &[a, b], 6.5);
+    let norm = clip_global_norm(&module, &mut clipped, 6.5);
     assert!((norm - 13.0).abs() < 1e-9, "global norm {norm}");
     let scale = 6.5 / (13.0 + 1e-6);
     let expected_a = [3.0 * scale, 0.0, 0.0, 4.0 * scale];
-    for (got, want) in read(&clipped, a).iter().zip(expected_a) {
+    for (got, want) in read_matrix(&clipped).unwrap().iter().zip(expected_a) {
         assert!((*got as f64 - want).abs() < 1e-6, "{got} vs {want}");
     }
-    assert!((read(&clipped, b)[0] as f64 - 12.0 * scale).abs() < 1e-5);
+    assert!((read_vector(&clipped, b).unwrap()[0] as f64 - 12.0 * scale).abs() < 1e-5);
+    assert_eq!(read_vector(&clipped, other).unwrap(), vec![100.0]);
 
     let mut untouched = grads();
-    let norm = clip_global_norm::<B>(&mut untouched, &[a, b], 13.5);
+    let norm = clip_global_norm(&module, &mut untouched, 13.5);
     assert!((norm - 13.0).abs() < 1e-9);
     assert_eq!(
-        read(&untouched, a),
+        read_matrix(&untouched).unwrap(),
         vec![3.0, 0.0, 0.0, 4.0],
         "under the limit: unchanged"
     );
-    assert_eq!(read(&untouched, b), vec![12.0]);
+    assert_eq!(read_vector(&untouched, b).unwrap(), vec![12.0]);
 }

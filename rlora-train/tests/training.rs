@@ -437,3 +437,34 @@ fn gradients_that_are_not_finite_stop_the_run_without_a_step() {
         }
     }
 }
+
+/// A model trained whole (no adapters, every weight trainable, as `rlora pretrain` trains the
+/// tiny base) is clipped by the global norm of all its gradients, matrices and vectors: the norm
+/// is not 0, and clipping to half of it leaves half of it.
+#[test]
+fn a_model_trained_whole_is_clipped_by_the_norm_of_all_its_gradients() {
+    use rlora_train::trainer::{clip_global_norm, global_norm};
+
+    let tokenizer = TextTokenizer::from_dir(fixture()).unwrap();
+    let rows = data(&tokenizer).train[..4].to_vec();
+    let model = CausalLm {
+        llama: Llama::<B>::from_pretrained(fixture(), None, &Default::default())
+            .unwrap()
+            .unfrozen(),
+        shards: 1,
+        stop: None,
+        group: None,
+    };
+    let step: StepBatch<B> = StepBatcher { micro_batch: 4 }.batch(rows, &Default::default());
+    let mut grads = TrainStep::step(&model, step).grads;
+    let norm = global_norm(&model, &grads);
+    assert!(norm > 0.0 && norm.is_finite(), "global norm {norm}");
+    let clipped = clip_global_norm(&model, &mut grads, norm / 2.0);
+    assert_eq!(clipped, norm);
+    let after = global_norm(&model, &grads);
+    assert!(
+        (after - norm / 2.0).abs() < 1e-5 * norm,
+        "{after} vs {}",
+        norm / 2.0
+    );
+}

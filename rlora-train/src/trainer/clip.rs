@@ -6,47 +6,27 @@
 //! stays as it is otherwise: the direction of the update is kept, only its length is capped.
 //! burn's own clipping (`GradientClippingConfig::Norm`) caps each tensor's norm on its own.
 
-use burn::module::ParamId;
+use burn::module::Module;
 use burn::optim::{GradientsParams, LearningRate, MultiGradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Tensor};
+use burn::tensor::backend::AutodiffBackend;
 
+use super::gradients::{gather_gradients, global_norm, scale_gradients};
 use super::model::{CausalLm, StopSignal};
 
 /// Added to the norm in the denominator of the scale, as PyTorch does.
 const EPSILON: f64 = 1e-6;
 
-/// The global L2 norm of the gradients of `ids` (all matrices, `[rows, cols]`) in `grads`,
-/// `sqrt(Σ_p Σ g_p²)`; ids without a gradient are left out (0 when none has one). The gradients
-/// must lie on one device.
-pub fn global_norm<B: Backend>(grads: &GradientsParams, ids: &[ParamId]) -> f64 {
-    let squares: Vec<Tensor<B, 1>> = ids
-        .iter()
-        .filter_map(|&id| grads.get::<B, 2>(id))
-        .map(|g| g.powi_scalar(2).sum())
-        .collect();
-    if squares.is_empty() {
-        return 0.0;
-    }
-    let total: f64 = Tensor::cat(squares, 0).sum().into_scalar().elem();
-    total.sqrt()
-}
-
-/// Clips the gradients of `ids` in `grads` to the global L2 norm `max_norm`; returns the norm
-/// before clipping ([`global_norm`]). A norm that is not finite leaves the gradients as they are.
-pub fn clip_global_norm<B: Backend>(
+/// Clips the gradients in `grads` of `module`'s parameters to the global L2 norm `max_norm`;
+/// returns the norm before clipping ([`global_norm`]). A norm that is not finite leaves the
+/// gradients as they are.
+pub fn clip_global_norm<B: AutodiffBackend, M: Module<B>>(
+    module: &M,
     grads: &mut GradientsParams,
-    ids: &[ParamId],
     max_norm: f64,
 ) -> f64 {
-    let norm = global_norm::<B>(grads, ids);
+    let norm = global_norm(module, grads);
     if norm.is_finite() && norm > max_norm {
-        let scale = max_norm / (norm + EPSILON);
-        for &id in ids {
-            if let Some(g) = grads.remove::<B, 2>(id) {
-                grads.register(id, g.mul_scalar(scale));
-            }
-        }
+        scale_gradients(module, grads, max_norm / (norm + EPSILON));
     }
     norm
 }
@@ -102,10 +82,9 @@ where
                 }
             }
         }
-        let ids = module.trainable_ids();
         let norm = match self.max_norm {
-            Some(max_norm) => clip_global_norm::<B::InnerBackend>(&mut grads, &ids, max_norm),
-            None => global_norm::<B::InnerBackend>(&grads, &ids),
+            Some(max_norm) => clip_global_norm(&module, &mut grads, max_norm),
+            None => global_norm(&module, &grads),
         };
         if !norm.is_finite() {
             if let Some(StopSignal(interrupter)) = &module.stop
@@ -125,15 +104,10 @@ where
         &mut self,
         lr: LearningRate,
         module: CausalLm<B>,
-        mut grads: MultiGradientsParams,
+        grads: MultiGradientsParams,
     ) -> CausalLm<B> {
         let device = module.llama.embed_tokens.weight.device();
-        let mut summed = GradientsParams::new();
-        for id in module.trainable_ids() {
-            if let Some((g, _)) = grads.remove::<B::InnerBackend, 2>(id) {
-                summed.register(id, g.to_device(&device));
-            }
-        }
+        let summed = gather_gradients(&module, grads, &device);
         self.step(lr, module, summed)
     }
 

@@ -16,6 +16,7 @@ mod config;
 mod dashboard;
 mod data_parallel;
 mod eval;
+mod gradients;
 mod group;
 mod heads;
 mod history;
@@ -36,10 +37,11 @@ pub use adapter_record::{AdapterCheckpoint, AdapterState};
 pub use checkpoint::{
     AtomicRecorder, WriteFailure, checkpoint_digest, checkpoint_epochs, latest_checkpoint,
 };
-pub use clip::{GlobalNormClip, clip_global_norm, global_norm};
+pub use clip::{GlobalNormClip, clip_global_norm};
 pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
+pub use gradients::{gather_gradients, global_norm, scale_gradients, sum_gradients};
 pub use group::{
     GroupIdentity, GroupLoss, GroupSettings, ProcessGroup, UpdateExchange, digest_adapters,
     quiet_engine_output,

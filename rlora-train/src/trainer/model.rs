@@ -14,6 +14,7 @@ use burn::train::{InferenceStep, Interrupter, TrainOutput, TrainStep};
 use rlora::HeadSimilarity;
 use rlora_llama::Llama;
 
+use super::gradients::sum_gradients;
 use super::group::{GroupLoss, UpdateExchange};
 use super::heads::module_type;
 use crate::data::{LmBatch, StepBatch};
@@ -214,7 +215,7 @@ impl<B: AutodiffBackend> CausalLm<B> {
             .iter()
             .map(|micro| self.sharded_step(micro, scale))
             .unzip();
-        (Tensor::cat(nlls, 0), self.sum_gradients(grads))
+        (Tensor::cat(nlls, 0), sum_gradients(self, grads))
     }
 
     /// The step of `batch`: per-row NLL (detached) and the gradients of `Σ nll · scale`. With
@@ -257,25 +258,8 @@ impl<B: AutodiffBackend> CausalLm<B> {
         });
         (
             nll,
-            self.sum_gradients(grads.into_iter().flatten().collect()),
+            sum_gradients(self, grads.into_iter().flatten().collect()),
         )
-    }
-
-    /// The sum of the gradients of every trainable parameter (all are matrices) over `shards`.
-    fn sum_gradients(&self, mut shards: Vec<GradientsParams>) -> GradientsParams {
-        let mut total = shards.pop().unwrap_or_default();
-        for id in self.trainable_ids() {
-            let sum = shards
-                .iter_mut()
-                .filter_map(|g| g.remove::<B::InnerBackend, 2>(id))
-                .fold(total.remove::<B::InnerBackend, 2>(id), |acc, g| {
-                    Some(acc.map_or(g.clone(), |a| a + g))
-                });
-            if let Some(sum) = sum {
-                total.register(id, sum);
-            }
-        }
-        total
     }
 
     /// The ids of the adapters' trainable parameters: `A`, the heads, the router.
