@@ -1,13 +1,11 @@
 //! Adapters on the model: PEFT import against PEFT's own outputs, export to PEFT and back, this
 //! crate's adapter folder applied to the original base, freezing, and errors naming the tensor.
 
-mod common;
-
-use burn::module::AutodiffModule;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
-use common::{
+use crate::common::{
     TestAutodiff, TestBackend, device, fixture, floats, golden, ids, max_abs_diff, tokens, values,
 };
+use burn::module::AutodiffModule;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use rlora::{Preset, RLoraConfig};
 use rlora_llama::{AdapterSpec, GenerationConfig, Llama, LlamaError, Targets};
 

@@ -2,12 +2,10 @@
 //! ids, logits at every position, greedy continuations, left-padded batches; the KV cache and
 //! padding against the model itself.
 
-mod common;
-
-use burn::tensor::Tensor;
-use common::{
+use crate::common::{
     TestBackend, device, fixture, floats, golden, ids, mask, max_abs_diff, tokens, values,
 };
+use burn::tensor::Tensor;
 use rlora_llama::{GenerationConfig, Llama, TextTokenizer};
 
 /// transformers computes in f32 too; the orders of summation differ.

@@ -1,8 +1,6 @@
 //! BOS handling: the post-processor's choice unless `tokenizer_config.json` says `add_bos_token`.
 
-mod common;
-
-use common::fixture;
+use crate::common::fixture;
 use rlora_llama::TextTokenizer;
 
 fn tokenizer_with_config(name: &str, config: Option<&str>) -> TextTokenizer {

@@ -1,5 +1,4 @@
 //! Shared by the integration tests: the backend, fixture paths and golden files.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 

@@ -3,11 +3,9 @@
 //! enough for several blocks, with and without the KV cache; and a 16-bit base stays close to
 //! f32.
 
-mod common;
-
+use crate::common::{TestBackend, device, max_abs_diff, values};
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Distribution, Int, Tensor};
-use common::{TestBackend, device, max_abs_diff, values};
 use rlora_llama::{Llama, LlamaConfig, ModelType};
 
 fn config() -> LlamaConfig {

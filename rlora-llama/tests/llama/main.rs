@@ -1,0 +1,13 @@
+//! rlora-llama's integration tests, one binary: each test binary instantiates burn's generic
+//! backend code for itself, which on wgpu or CUDA takes minutes to compile per binary.
+//!
+//! - [`transformers`]: the models against transformers.
+//! - [`adapters`]: PEFT adapters in and out, this crate's adapter folder, freezing.
+//! - [`attention_paths`]: the attention's two paths agree.
+//! - [`tokenizer`]: BOS handling.
+
+mod adapters;
+mod attention_paths;
+mod common;
+mod tokenizer;
+mod transformers;
