@@ -50,6 +50,9 @@ pub fn sum_gradients<B: AutodiffBackend, M: Module<B>>(
     mut shards: Vec<GradientsParams>,
 ) -> GradientsParams {
     let total = shards.pop().unwrap_or_default();
+    if shards.is_empty() {
+        return total;
+    }
     let mut visitor = SumShards {
         total,
         shards,

@@ -41,7 +41,7 @@ pub use clip::{GlobalNormClip, clip_global_norm};
 pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
-pub use gradients::{gather_gradients, global_norm, scale_gradients, sum_gradients};
+pub use gradients::global_norm;
 pub use group::{
     GroupIdentity, GroupLoss, GroupSettings, ProcessGroup, UpdateExchange, digest_adapters,
     quiet_engine_output,
