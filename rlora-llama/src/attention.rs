@@ -3,7 +3,9 @@
 use burn::module::Module;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
-use burn::tensor::{DType, FloatDType, Tensor, TensorData};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, DType, FloatDType, Tensor, TensorData};
 
 use crate::cache::KvCache;
 use crate::projection::Projection;
@@ -33,17 +35,44 @@ pub struct Attention<B: Backend> {
     pub head_dim: usize,
 }
 
-/// Which keys each query of one forward pass may see, shared by every layer: the queries in
-/// blocks, each with the keys it may see and an additive bias on them (0 where seen, `f32::MIN`
-/// where not).
+/// How a forward pass without autodiff computes attention (a training step always takes
+/// [`AttentionKernel::Blocked`]: burn 0.21's fused kernels have no backward pass).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AttentionKernel {
+    /// Causal query blocks over the shared key/value heads ([`KeyMask::causal`]): the fastest
+    /// path on the CPU backends.
+    #[default]
+    Blocked,
+    /// burn's fused `attention` (on CubeCL backends with autotune, flash-attention kernels where
+    /// they are faster), the key/value heads repeated for their query heads: for GPU backends.
+    Fused,
+}
+
+/// Which keys each query of one forward pass may see, shared by every layer.
 ///
-/// Causal attention without padding splits the queries into blocks of at least 64 (at most 8
-/// blocks): block `i` scores only the keys up to its last query, so the scores above the
-/// diagonal of every block but the last few columns are never computed (at 256 tokens, 62.5% of
-/// the full score matrix is), and blocks below the diagonal need no bias at all.
+/// Blocked ([`KeyMask::causal`], [`KeyMask::per_row`]): the queries in blocks, each with the
+/// keys it may see and an additive bias on them (0 where seen, `f32::MIN` where not). Causal
+/// attention without padding splits the queries into blocks of at least 64 (at most 8 blocks):
+/// block `i` scores only the keys up to its last query, so the scores above the diagonal of
+/// every block but the last few columns are never computed (at 256 tokens, 62.5% of the full
+/// score matrix is), and blocks below the diagonal need no bias at all.
+///
+/// Fused ([`KeyMask::fused_causal`], [`KeyMask::fused_per_row`]): burn's `attention` with its
+/// causal option or a boolean mask of the keys each query may not see.
 #[derive(Debug, Clone)]
 pub struct KeyMask<B: Backend> {
-    blocks: Vec<QueryBlock<B>>,
+    kind: MaskKind<B>,
+}
+
+#[derive(Debug, Clone)]
+enum MaskKind<B: Backend> {
+    Blocks(Vec<QueryBlock<B>>),
+    Fused {
+        /// burn's causal option (queries and keys aligned at their ends).
+        causal: bool,
+        /// `[batch, seq, seen]`, true where a query may not see a key.
+        hidden: Option<Tensor<B, 3, Bool>>,
+    },
 }
 
 /// Queries `start..start + len` of the new tokens, which see keys `0..keys`.
@@ -84,19 +113,47 @@ impl<B: Backend> KeyMask<B> {
                 }
             })
             .collect();
-        Self { blocks }
+        Self {
+            kind: MaskKind::Blocks(blocks),
+        }
     }
 
     /// One block of `seq` queries over `seen` keys with a per-row bias `[batch, seq · seen]`
     /// (causal and padding).
     pub fn per_row(seq: usize, seen: usize, bias: Tensor<B, 2>) -> Self {
         Self {
-            blocks: vec![QueryBlock {
+            kind: MaskKind::Blocks(vec![QueryBlock {
                 start: 0,
                 len: seq,
                 keys: seen,
                 bias: Some(bias),
-            }],
+            }]),
+        }
+    }
+
+    /// Fused causal attention for `seq` new tokens after `past` earlier ones, the same in every
+    /// row: burn's causal option for a whole sequence, nothing for one new token (it sees every
+    /// key), an explicit mask for several new tokens after a cache.
+    pub fn fused_causal(seq: usize, past: usize, device: &B::Device) -> Self {
+        let hidden = (past > 0 && seq > 1).then(|| {
+            Tensor::<B, 2, Bool>::tril_mask([seq, past + seq], past as i64, device).unsqueeze()
+        });
+        Self {
+            kind: MaskKind::Fused {
+                causal: past == 0 && seq > 1,
+                hidden,
+            },
+        }
+    }
+
+    /// Fused attention with `hidden: [batch, seq, seen]`, true where a query may not see a key
+    /// (causal and padding). Every query must see at least one key.
+    pub fn fused_per_row(hidden: Tensor<B, 3, Bool>) -> Self {
+        Self {
+            kind: MaskKind::Fused {
+                causal: false,
+                hidden: Some(hidden),
+            },
         }
     }
 }
@@ -140,9 +197,26 @@ impl<B: Backend> Attention<B> {
             Some((cache, layer)) => cache.append(layer, k, v),
             None => (k, v),
         }; // [batch, seen, H_kv, d_head]
-        let seen = k.dims()[1];
-        let groups = heads / kv_heads;
+        let out = match &mask.kind {
+            MaskKind::Blocks(blocks) => self.blocked(q, k, v, blocks),
+            MaskKind::Fused { causal, hidden } => self.fused(q, k, v, *causal, hidden.clone()),
+        };
+        probe.observe(TargetModule::OProj, &self.o_proj, &out);
+        self.o_proj.forward(out)
+    }
 
+    /// The query blocks' attention: `q: [B, S, H, d]` (scaled), `k`, `v: [B, seen, H_kv, d]` →
+    /// `[B, S, H·d]`.
+    fn blocked(
+        &self,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        blocks: &[QueryBlock<B>],
+    ) -> Tensor<B, 3> {
+        let [batch, seq, heads, d_head] = q.dims();
+        let [_, seen, kv_heads, _] = k.dims();
+        let groups = heads / kv_heads;
         let q = q
             .reshape([batch, seq, kv_heads, groups, d_head])
             .permute([0, 2, 3, 1, 4]); // [B, H_kv, G, S, d]
@@ -152,8 +226,7 @@ impl<B: Backend> Attention<B> {
         let v = v
             .reshape([batch, seen, kv_heads, 1, d_head])
             .permute([0, 2, 3, 1, 4]); // [B, H_kv, 1, seen, d]
-        let blocks = mask
-            .blocks
+        let blocks = blocks
             .iter()
             .map(|block| {
                 let q = q.clone().narrow(3, block.start, block.len); // [B, H_kv, G, len, d]
@@ -163,9 +236,50 @@ impl<B: Backend> Attention<B> {
                 probs.matmul(v).permute([0, 3, 1, 2, 4]) // [B, len, H_kv, G, d]
             })
             .collect();
-        let out = Tensor::cat(blocks, 1).reshape([batch, seq, heads * d_head]);
-        probe.observe(TargetModule::OProj, &self.o_proj, &out);
-        self.o_proj.forward(out)
+        Tensor::cat(blocks, 1).reshape([batch, seq, heads * d_head])
+    }
+
+    /// burn's fused attention: shapes as [`Attention::blocked`]; each key/value head repeated for
+    /// its `G` query heads (query head `j·G + g` reads key/value head `j`), the scale already on
+    /// the queries.
+    fn fused(
+        &self,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        causal: bool,
+        hidden: Option<Tensor<B, 3, Bool>>,
+    ) -> Tensor<B, 3> {
+        let [batch, seq, heads, d_head] = q.dims();
+        let [_, seen, kv_heads, _] = k.dims();
+        let groups = heads / kv_heads;
+        let per_query_head = |t: Tensor<B, 4>| {
+            t.reshape([batch, seen, kv_heads, 1, d_head])
+                .expand([batch, seen, kv_heads, groups, d_head])
+                .reshape([batch, seen, heads, d_head])
+                .permute([0, 2, 1, 3]) // [B, H, seen, d]
+        };
+        let hidden = hidden.map(|mask| {
+            let rows = mask.dims()[0];
+            mask.reshape([rows, 1, seq, seen])
+                .expand([batch, heads, seq, seen])
+        });
+        let options = AttentionModuleOptions {
+            scale: Some(1.0),
+            softcap: None,
+            is_causal: causal,
+        };
+        let q = q.permute([0, 2, 1, 3]); // [B, H, S, d]
+        attention(
+            q,
+            per_query_head(k),
+            per_query_head(v),
+            hidden,
+            None,
+            options,
+        )
+        .permute([0, 2, 1, 3])
+        .reshape([batch, seq, heads * d_head])
     }
 }
 

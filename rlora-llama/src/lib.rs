@@ -28,6 +28,7 @@ mod targets;
 mod tokenizer;
 mod weights;
 
+pub use attention::AttentionKernel;
 pub use config::{LlamaConfig, ModelType, RopeScaling, TokenIds};
 pub use dtype::{BaseDtype, computes_in};
 pub use error::LlamaError;
@@ -42,7 +43,7 @@ pub use tokenizer::TextTokenizer;
 /// The building blocks of a [`Llama`]: its decoder layers, attention (with rotary position
 /// embeddings and a KV cache), MLP, and the projections that are frozen or adapted.
 pub mod layers {
-    pub use crate::attention::{Attention, KeyMask};
+    pub use crate::attention::{Attention, AttentionKernel, KeyMask};
     pub use crate::cache::KvCache;
     pub use crate::decoder::DecoderLayer;
     pub use crate::mlp::Mlp;

@@ -8,7 +8,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, DType, FloatDType, Int, Tensor};
 use rlora::{RLoraConfig, RLoraLinear, linear_in_weight_dtype};
 
-use crate::attention::{Attention, KeyMask};
+use crate::attention::{Attention, AttentionKernel, KeyMask};
 use crate::cache::KvCache;
 use crate::checkpoint::Checkpoint;
 use crate::config::LlamaConfig;
@@ -50,6 +50,9 @@ pub struct Llama<B: Backend> {
     /// RoPE's inverse frequencies, `head_dim / 2`.
     #[module(skip)]
     pub inv_freq: Vec<f32>,
+    /// How attention is computed without autodiff ([`Llama::with_attention`]).
+    #[module(skip)]
+    pub attention: AttentionKernel,
 }
 
 impl<B: Backend> Llama<B> {
@@ -196,7 +199,17 @@ impl<B: Backend> Llama<B> {
             lm_head,
             config,
             inv_freq,
+            attention: AttentionKernel::default(),
         })
+    }
+
+    /// This model computing attention with `kernel` in forward passes without autodiff
+    /// (generation, evaluation): [`AttentionKernel::Fused`] on GPU backends.
+    pub fn with_attention(self, kernel: AttentionKernel) -> Self {
+        Self {
+            attention: kernel,
+            ..self
+        }
     }
 
     /// Next-token logits `[batch, seq, V]` for `tokens: [batch, seq]`.
@@ -242,13 +255,18 @@ impl<B: Backend> Llama<B> {
         let past = cache.as_ref().map_or(0, |c| c.len());
         let seen = past + seq;
         let past_mask = cache.as_ref().and_then(|c| c.mask.clone());
+        let fused = self.attention == AttentionKernel::Fused && !B::ad_enabled(&device);
         let (positions, mask, padding) = match (attention_mask, past_mask) {
             (None, None) => (
                 Positions::Shared {
                     start: past,
                     len: seq,
                 },
-                KeyMask::causal(seq, past, &device),
+                if fused {
+                    KeyMask::fused_causal(seq, past, &device)
+                } else {
+                    KeyMask::causal(seq, past, &device)
+                },
                 None,
             ),
             (new, old) => {
@@ -257,7 +275,7 @@ impl<B: Backend> Llama<B> {
                 let padding = Tensor::cat(vec![old, new.unwrap_or_else(|| ones(seq))], 1);
                 (
                     Positions::PerRow(real_token_positions(padding.clone(), past, seq)),
-                    per_row_key_mask(padding.clone(), past, seq),
+                    per_row_key_mask(padding.clone(), past, seq, fused),
                     Some(padding),
                 )
             }
@@ -429,12 +447,15 @@ impl<B: Backend> Llama<B> {
     }
 }
 
-/// The causal and padding bias per row, `[batch, seq · seen]`, for `padding: [batch, seen]`
-/// (true at real tokens) of which the last `seq` are new.
+/// The causal and padding mask per row for `padding: [batch, seen]` (true at real tokens) of
+/// which the last `seq` are new: an additive bias `[batch, seq · seen]`, or for the `fused`
+/// kernel the keys each query may not see, every query seeing at least its own key (a padding
+/// query sees nothing else, and its output is never read).
 fn per_row_key_mask<B: Backend>(
     padding: Tensor<B, 2, Bool>,
     past: usize,
     seq: usize,
+    fused: bool,
 ) -> KeyMask<B> {
     let [batch, seen] = padding.dims();
     let device = padding.device();
@@ -447,6 +468,12 @@ fn per_row_key_mask<B: Backend>(
             .reshape([batch, 1, seen])
             .expand([batch, seq, seen]),
     );
+    if fused {
+        let others = Tensor::<B, 2, Bool>::diag_mask([seq, seen], past as i64, &device)
+            .unsqueeze::<3>()
+            .expand([batch, seq, seen]);
+        return KeyMask::fused_per_row(blocked.bool_and(others));
+    }
     let bias = Tensor::<B, 3>::zeros([batch, seq, seen], &device).mask_fill(blocked, f32::MIN);
     KeyMask::per_row(seq, seen, bias.reshape([batch, seq * seen]))
 }

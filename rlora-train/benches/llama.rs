@@ -8,6 +8,9 @@
 //! - `train-loop`: `rlora train`'s own loop around the R-LoRA step (burn's `Learner`, the data
 //!   loader, the metrics, AdamW with clipping): seconds per step from the difference between a
 //!   run of 1 step and a run of 1 + iters steps, so that the setup cancels out;
+//! - `update-rlora`: one whole optimizer update of R-LoRA without the Learner (the step, the
+//!   global-norm clip and AdamW); `--host-reads` adds the reads of the loss and of the gradient
+//!   norm that the step and the clip made before they kept everything on the device;
 //! - `forward`: the frozen model's forward without autodiff;
 //! - `prefill-N`: N prompt tokens into an empty KV cache, logits of the last one;
 //! - `decode-N`: 16 tokens one at a time after N tokens of context (seconds per token).
@@ -24,7 +27,8 @@
 //! `… -- --case train-rlora --shape qwen2.5-0.5b` runs one case and prints one JSON line with the
 //! median seconds (and CPU seconds) and the process's peak resident memory and the resident memory the model took when built (`model_bytes`, per parameter). `--iters N` (default
 //! 3) sets the repetitions after one warm-up, `--shards N` the batch's shards (default: one per
-//! core on the CPU). The backend is the `rlora` command's (`--features cuda`, `wgpu`, …).
+//! core on the CPU), `--count-kernels` adds the kernels a repetition launches (`kernels`, per token
+//! for decode; CubeCL backends). The backend is the `rlora` command's (`--features cuda`, `wgpu`, …).
 
 use std::time::Instant;
 
@@ -120,14 +124,23 @@ struct Measured {
 /// Median wall time of `iters` runs of `run` after one warm-up; the median CPU time of the
 /// process over the same runs goes to `CPU_SECONDS` (a machine shared with other work inflates
 /// wall time, not CPU time).
+///
+/// With `--count-kernels`, the kernels the last repetition launched go to `KERNELS`.
 fn median<B: Backend>(device: &B::Device, iters: usize, mut run: impl FnMut()) -> f64 {
     run();
+    B::sync(device).expect("backend sync");
     let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..iters)
         .map(|_| {
+            let kernels_before = kernel_log::launched();
             let (start, cpu_start) = (Instant::now(), cpu_seconds());
             run();
             B::sync(device).expect("backend sync");
-            (start.elapsed().as_secs_f64(), cpu_seconds() - cpu_start)
+            let measured = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu_start);
+            let kernels = kernel_log::launched()
+                .zip(kernels_before)
+                .map(|(after, before)| after - before);
+            KERNELS.with(|k| k.set(kernels));
+            measured
         })
         .unzip();
     wall.sort_by(f64::total_cmp);
@@ -138,6 +151,8 @@ fn median<B: Backend>(device: &B::Device, iters: usize, mut run: impl FnMut()) -
 
 thread_local! {
     static CPU_SECONDS: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NAN) };
+    /// The kernels the last measured repetition launched (`--count-kernels`).
+    static KERNELS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
     /// The resident memory the model took when it was built, and its parameter count.
     static MODEL_BYTES: std::cell::Cell<(Option<u64>, usize)> = const { std::cell::Cell::new((None, 0)) };
 }
@@ -274,7 +289,7 @@ fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
     let model = CausalLm {
         llama,
         shards: run.shards,
-        stop: None,
+        checks: None,
         group: None,
     };
     let batch = random_batch(shape.batch, shape.config.vocab_size);
@@ -285,6 +300,48 @@ fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
         seconds,
         tokens: shape.batch * SEQ,
         trainable,
+    }
+}
+
+/// One whole optimizer update of R-LoRA as `rlora train` takes it, without the Learner around it:
+/// the training step, the global-norm clip (max norm 1) and AdamW. With `--host-reads`, the
+/// update also reads back what the training step and the clip read before they kept everything
+/// on the device (the update's loss, with the heads' similarity, and the gradient norm).
+fn update_case(shape: &Shape, run: &Run, host_reads: bool) -> Measured {
+    use burn::optim::{AdamWConfig, Optimizer};
+    use burn::train::metric::ItemLazy;
+    use rlora_train::trainer::{GlobalNormClip, global_norm};
+
+    let device = Default::default();
+    let llama = Llama::<Train>::random_with_base(
+        shape.config.clone(),
+        Some(&rlora_spec(shape)),
+        run.dtype,
+        &device,
+    )
+    .expect("valid config");
+    let mut model = Some(CausalLm {
+        llama,
+        shards: run.shards,
+        checks: None,
+        group: None,
+    });
+    let mut optimizer = GlobalNormClip::new(AdamWConfig::new().init(), Some(1.0));
+    let batch = random_batch(shape.batch, shape.config.vocab_size);
+    let seconds = median::<Train>(&device, run.iters, || {
+        let current = model.take().expect("the model");
+        let output = TrainStep::step(&current, StepBatch::from(batch.clone()));
+        if host_reads {
+            std::hint::black_box(output.item.sync());
+            let norm = global_norm(&current, &output.grads).map(|n| n.into_scalar());
+            std::hint::black_box(norm);
+        }
+        model = Some(optimizer.step(1e-4, current, output.grads));
+    });
+    Measured {
+        seconds,
+        tokens: shape.batch * SEQ,
+        trainable: 0,
     }
 }
 
@@ -349,11 +406,13 @@ fn decode_case(shape: &Shape, context: usize, run: &Run) -> Measured {
     }
 }
 
-/// How a case runs: repetitions, the batch's shards, the frozen base's float type.
+/// How a case runs: repetitions, the batch's shards, the frozen base's float type, and whether
+/// an update reads its loss and gradient norm back to the host.
 struct Run {
     iters: usize,
     shards: usize,
     dtype: DType,
+    host_reads: bool,
 }
 
 fn run_case(shape: &Shape, case: &str, run: &Run) -> Option<Measured> {
@@ -362,6 +421,7 @@ fn run_case(shape: &Shape, case: &str, run: &Run) -> Option<Measured> {
         "train-lora" => train_case(shape, RLoraConfig::lora(1, 1).with_dropout(0.0), run),
         "train-rlora" => train_case(shape, RLoraConfig::r_lora(1, 1, 5), run),
         "train-loop" => train_loop_case(shape, run),
+        "update-rlora" => update_case(shape, run, run.host_reads),
         "forward" => forward_case(shape, run),
         _ => {
             if let Some(n) = context("prefill-") {
@@ -386,6 +446,14 @@ fn proc_status_bytes(field: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Starts the backend on its default device (an error naming what is missing where it cannot
+/// start) and seeds it.
+fn start_backend() -> Result<(), String> {
+    rlora_train::backend::probe_device(&Default::default())?;
+    Train::seed(&Default::default(), 0);
+    Ok(())
+}
+
 /// The value after `flag` in `args`.
 fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
     let at = args.iter().position(|a| a == flag)?;
@@ -393,6 +461,10 @@ fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 }
 
 fn one_case(args: &[String], case: &str) -> Result<(), String> {
+    if args.iter().any(|a| a == "--count-kernels") {
+        kernel_log::start()?;
+    }
+    start_backend()?;
     let shape_name = flag(args, "--shape").unwrap_or("bench");
     let shape = shape(shape_name).ok_or_else(|| format!("unknown shape `{shape_name}`"))?;
     let dtype_name = flag(args, "--dtype").unwrap_or("f32");
@@ -409,6 +481,7 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
             "bf16" => DType::BF16,
             other => return Err(format!("--dtype: `{other}` is not f32, f16 or bf16")),
         },
+        host_reads: args.iter().any(|a| a == "--host-reads"),
     };
     let measured = run_case(&shape, case, &run).ok_or_else(|| format!("unknown case `{case}`"))?;
     let per = if case.starts_with("decode-") {
@@ -431,6 +504,7 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
         "model_bytes": model_bytes,
         "params": params,
         "model_bytes_per_param": model_bytes.map(|b| b as f64 / params.max(1) as f64),
+        "kernels": KERNELS.with(|k| k.get()).map(|k| k as f64 / per),
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "version": format!("burn 0.21.0 {BACKEND_NAME}"),
     });
@@ -443,6 +517,7 @@ fn tables(iters: usize) {
         iters,
         shards: batch_shards(),
         dtype: DType::F32,
+        host_reads: false,
     };
     let shape = shape("bench").expect("the bench shape");
     let params = burn::module::Module::num_params(&frozen(&shape, DType::F32));
@@ -491,20 +566,78 @@ fn tables(iters: usize) {
 
 fn main() {
     tune_cpu_allocator();
-    Train::seed(&Default::default(), 0);
     let args: Vec<String> = std::env::args().collect();
     let result = match flag(&args, "--case") {
         Some(case) => one_case(&args, case),
-        None => {
+        None => start_backend().map(|()| {
             let iters = flag(&args, "--iters")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(3);
             tables(iters);
-            Ok(())
-        }
+        }),
     };
     if let Err(message) = result {
         eprintln!("bench: {message}");
         std::process::exit(2);
+    }
+}
+
+/// `--count-kernels`: CubeCL's profiling log at its `minimal` level (the name of every kernel as
+/// it is launched, without timing it or waiting for it) in a file, whose lines [`median`] counts
+/// around each repetition: the kernels one step launches, a fused kernel once. CubeCL backends
+/// only (`--features cuda`, `wgpu`, …).
+mod kernel_log {
+    use std::path::PathBuf;
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    /// The log file, once the log is on.
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+
+    /// Turns the log on, before the backend starts (the file is the process's own).
+    #[cfg(feature = "gpu")]
+    pub fn start() -> Result<(), String> {
+        use burn::cubecl::config::profiling::ProfilingLogLevel;
+        use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+
+        let file = std::env::temp_dir().join(format!("rlora-kernels-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        // The settings of `cubecl.toml` and `CUBECL_*` (autotune level, …), with the log on.
+        let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
+        config.profiling.logger.level = ProfilingLogLevel::Minimal;
+        config.profiling.logger.file = Some(file.clone());
+        CubeClRuntimeConfig::set(config);
+        let _ = FILE.set(file);
+        Ok(())
+    }
+
+    /// Without a CubeCL backend there are no kernels to count.
+    #[cfg(not(feature = "gpu"))]
+    pub fn start() -> Result<(), String> {
+        Err(
+            "--count-kernels needs a CubeCL backend (--features cuda, wgpu, vulkan or metal)"
+                .into(),
+        )
+    }
+
+    /// The kernels launched so far, once the logger has written them all (the count holds still
+    /// for 100 ms); none when the log is off.
+    pub fn launched() -> Option<usize> {
+        let file = FILE.get()?;
+        let count = || {
+            std::fs::read_to_string(file)
+                .map(|text| text.lines().filter(|l| l.starts_with("Executing ")).count())
+                .unwrap_or(0)
+        };
+        let mut last = count();
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = count();
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        Some(last)
     }
 }

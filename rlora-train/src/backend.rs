@@ -75,6 +75,14 @@ pub const BACKEND_NAME: &str = if cfg!(feature = "cuda") {
 /// Whether the backend computes on the CPU.
 pub const ON_CPU: bool = matches!(BACKEND_NAME.as_bytes(), b"flex" | b"ndarray");
 
+/// How the passes without autodiff (generation, evaluation) compute attention: burn's fused
+/// kernels on a GPU; the blocked path on the CPU, where it is the faster.
+pub const ATTENTION: rlora_llama::layers::AttentionKernel = if ON_CPU {
+    rlora_llama::layers::AttentionKernel::Blocked
+} else {
+    rlora_llama::layers::AttentionKernel::Fused
+};
+
 /// How many shards of rows a training batch is cut into
 /// ([`TrainingConfig::batch_shards`](crate::trainer::TrainingConfig::batch_shards)): one per core
 /// on the CPU, whose backends run element-wise operations on one thread; 1 on a GPU.

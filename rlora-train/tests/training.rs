@@ -314,7 +314,7 @@ fn accumulated_micro_batches_give_the_gradients_of_one_large_batch() {
     let model = CausalLm {
         llama: model_without_dropout(),
         shards: 1,
-        stop: None,
+        checks: None,
         group: None,
     };
 
@@ -381,59 +381,96 @@ fn steps_are_optimizer_updates_with_accumulation_and_devices() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Gradients whose global norm is not finite are not stepped, with clipping and without: the
-/// adapters stay as they are and the run stops, naming the norm (the replicas of burn's DDP
-/// strategy hold the same summed gradients, so every device decides alike); finite gradients
-/// are stepped and do not stop it.
+/// Nothing is read back from the device in a training step: an update whose gradients are not
+/// finite (NaN or inf, with clipping and without) is stepped without a stop, and its item, read
+/// with the metrics, reports the norm and stops the run naming it; from then on no checkpoint
+/// is written (`rlora train`'s test of a loss that is not finite checks that in a run). An update with finite gradients reports its norm (that of the update's gradients
+/// before clipping) and stops nothing.
 #[test]
-fn gradients_that_are_not_finite_stop_the_run_without_a_step() {
+fn updates_that_are_not_finite_stop_the_run_at_their_read_and_no_checkpoint_follows() {
     use burn::module::AutodiffModule;
     use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
     use burn::tensor::Tensor;
-    use burn::train::Interrupter;
-    use rlora_train::trainer::{GlobalNormClip, StopSignal};
+    use burn::train::metric::ItemLazy;
+    use burn::train::{Interrupter, TrainOutput};
+    use rlora_train::trainer::{GlobalNormClip, UpdateChecks, global_norm};
 
     let _serial = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tokenizer = TextTokenizer::from_dir(fixture()).unwrap();
+    let rows = data(&tokenizer).train[..4].to_vec();
     let llama = model_without_dropout();
     for max_norm in [Some(1.0), None] {
-        for (bad, name) in [(f32::NAN, "NaN"), (f32::INFINITY, "inf")] {
-            let step = |poisoned: bool| {
-                let interrupter = Interrupter::new();
-                let model = CausalLm {
-                    llama: llama.clone(),
-                    shards: 1,
-                    stop: Some(StopSignal(interrupter.clone())),
-                    group: None,
-                };
-                let mut grads = GradientsParams::new();
-                for (index, (id, shape)) in model.trainable_shapes().into_iter().enumerate() {
-                    let mut grad = Tensor::<Flex, 2>::full(shape, 1e-2, &Default::default());
-                    if poisoned && index == 1 {
-                        grad = grad.slice_assign(
-                            [0..1, 0..1],
-                            Tensor::full([1, 1], bad, &Default::default()),
-                        );
-                    }
-                    grads.register(id, grad);
-                }
-                let mut optimizer = GlobalNormClip::new(AdamWConfig::new().init(), max_norm);
-                let stepped = optimizer.step(1e-2, model, grads);
-                (adapter_values(&stepped.llama.valid()), interrupter)
+        for poison in [None, Some(f32::NAN), Some(f32::INFINITY)] {
+            let case = format!("gradients poisoned with {poison:?}, max norm {max_norm:?}");
+            let interrupter = Interrupter::new();
+            let checks = UpdateChecks::new(interrupter.clone());
+            let model = CausalLm {
+                llama: llama.clone(),
+                shards: 1,
+                checks: Some(checks.clone()),
+                group: None,
             };
-            let before = adapter_values(&llama.valid());
-
-            let (after, interrupter) = step(true);
-            assert_eq!(after, before, "{name} gradients, max norm {max_norm:?}");
-            assert!(interrupter.should_stop());
-            let message = interrupter.get_message().unwrap_or_default();
+            let step: StepBatch<B> =
+                StepBatcher { micro_batch: 4 }.batch(rows.clone(), &Default::default());
+            let TrainOutput { grads, item } = TrainStep::step(&model, step);
+            let grads = match poison {
+                None => grads,
+                Some(bad) => {
+                    let mut poisoned = GradientsParams::new();
+                    let mut grads = grads;
+                    for (index, (id, _)) in model.trainable_shapes().into_iter().enumerate() {
+                        let mut grad = grads.remove::<Flex, 2>(id).unwrap();
+                        if index == 1 {
+                            grad = grad.slice_assign(
+                                [0..1, 0..1],
+                                Tensor::full([1, 1], bad, &Default::default()),
+                            );
+                        }
+                        poisoned.register(id, grad);
+                    }
+                    poisoned
+                }
+            };
+            let expected_norm: f64 = global_norm(&model, &grads).unwrap().into_scalar() as f64;
+            let mut optimizer = GlobalNormClip::new(AdamWConfig::new().init(), max_norm);
+            let stepped = optimizer.step(1e-2, model, grads);
             assert!(
-                message.contains("the gradients' global norm is "),
-                "{message}"
+                !interrupter.should_stop(),
+                "{case}: stopped before the read"
+            );
+            assert_ne!(
+                adapter_values(&stepped.llama.valid()),
+                adapter_values(&llama.valid())
             );
 
-            let (after, interrupter) = step(false);
-            assert_ne!(after, before, "finite gradients, max norm {max_norm:?}");
-            assert!(!interrupter.should_stop());
+            let stats = item.sync();
+            let norm = stats
+                .gradient_norm
+                .expect("the item reads its update's norm");
+            match poison {
+                None => {
+                    assert!(
+                        (norm - expected_norm).abs() <= 1e-6 * expected_norm,
+                        "{case}: {norm}"
+                    );
+                    assert!(!interrupter.should_stop(), "{case}");
+                    assert_eq!(checks.verified(), Ok(()), "{case}");
+                }
+                Some(_) => {
+                    assert!(!norm.is_finite(), "{case}: norm {norm}");
+                    assert!(interrupter.should_stop(), "{case}");
+                    let message = interrupter.get_message().unwrap_or_default();
+                    assert!(
+                        message.contains("the gradients' global norm is "),
+                        "{case}: {message}"
+                    );
+                    // What `VerifiedCheckpoints` asks before every checkpoint.
+                    assert!(
+                        checks.verified().is_err(),
+                        "{case}: a checkpoint would be written"
+                    );
+                }
+            }
         }
     }
 }
@@ -452,16 +489,18 @@ fn a_model_trained_whole_is_clipped_by_the_norm_of_all_its_gradients() {
             .unwrap()
             .unfrozen(),
         shards: 1,
-        stop: None,
+        checks: None,
         group: None,
     };
     let step: StepBatch<B> = StepBatcher { micro_batch: 4 }.batch(rows, &Default::default());
     let mut grads = TrainStep::step(&model, step).grads;
-    let norm = global_norm(&model, &grads);
+    let norm: f64 = global_norm(&model, &grads).unwrap().into_scalar() as f64;
     assert!(norm > 0.0 && norm.is_finite(), "global norm {norm}");
-    let clipped = clip_global_norm(&model, &mut grads, norm / 2.0);
+    let clipped: f64 = clip_global_norm(&model, &mut grads, norm / 2.0)
+        .unwrap()
+        .into_scalar() as f64;
     assert_eq!(clipped, norm);
-    let after = global_norm(&model, &grads);
+    let after: f64 = global_norm(&model, &grads).unwrap().into_scalar() as f64;
     assert!(
         (after - norm / 2.0).abs() < 1e-5 * norm,
         "{after} vs {}",

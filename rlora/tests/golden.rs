@@ -11,7 +11,16 @@ use common::{TestAutodiff, assert_close, linear};
 use rlora::io::TensorFile;
 use rlora::{RLoraConfig, RLoraLinear};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+/// `rlora/tests/fixtures`: under `CARGO_MANIFEST_DIR` as it is when the test runs (cargo sets
+/// it; the GPU bundle's `run.sh` points it into the bundle), else where the test was built.
+fn fixtures() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || env!("CARGO_MANIFEST_DIR").into(),
+            std::path::PathBuf::from,
+        )
+        .join("tests/fixtures")
+}
 /// f32 against f32: both sides sum a few dozen products, so 1e-5 relative is the bar.
 const TOLERANCE: f64 = 1e-5;
 
@@ -24,7 +33,8 @@ fn meta<T: std::str::FromStr>(file: &TensorFile, key: &str) -> T {
 /// The layer the fixture describes, with the reference's parameters loaded, and the fixture's
 /// remaining tensors (input, output, gradients).
 fn load_case<B: AutodiffBackend>(name: &str) -> (RLoraLinear<B>, TensorFile) {
-    let mut file = TensorFile::read(format!("{FIXTURES}/{name}.safetensors")).expect("fixture");
+    let mut file =
+        TensorFile::read(fixtures().join(format!("{name}.safetensors"))).expect("fixture");
     let config = RLoraConfig::new(meta(&file, "d_input"), meta(&file, "d_output"))
         .with_rank(meta(&file, "rank"))
         .with_heads(meta(&file, "heads"))

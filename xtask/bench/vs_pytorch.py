@@ -7,7 +7,9 @@
     python3 xtask/bench/vs_pytorch.py --shape bench --case train-rlora --threads 2
 
 prints one JSON line: the case, the median seconds per repetition (per token for decode), tokens
-per second and the process's peak resident memory (`ru_maxrss`).
+per second and the process's peak resident memory (`ru_maxrss`). `--device cuda` runs on the GPU
+(the GPU bundle's twin of rlora's CUDA benchmark) and adds the allocator's peak
+(`torch.cuda.max_memory_allocated`).
 
 Shapes (random weights, as in rlora's benchmark):
   bench       a 25.9M-parameter Llama: 6 layers, d 512, d_ff 1408, GQA 8/4 heads, vocab 8000, f32
@@ -145,19 +147,34 @@ def with_rlora(model, targets):
     return model
 
 
+DEVICE = torch.device("cpu")
+
+
+def sync():
+    """Waits for the device's queued work (a no-op on the CPU)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def random_tokens(vocab: int, shape) -> torch.Tensor:
+    return torch.randint(0, vocab, shape).to(DEVICE)
+
+
 def median_seconds(run, iters: int) -> float:
     run()  # warm-up
+    sync()
     times = []
     for _ in range(iters):
         start = time.perf_counter()
         run()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
 def train_case(model, batch: int, vocab: int, iters: int):
     model.train()
-    tokens = torch.randint(0, vocab, (batch, SEQ))
+    tokens = random_tokens(vocab, (batch, SEQ))
     params = [p for p in model.parameters() if p.requires_grad]
 
     def step():
@@ -170,7 +187,7 @@ def train_case(model, batch: int, vocab: int, iters: int):
 
 
 def forward_case(model, batch: int, vocab: int, iters: int):
-    tokens = torch.randint(0, vocab, (batch, SEQ))
+    tokens = random_tokens(vocab, (batch, SEQ))
 
     def forward():
         with torch.no_grad():
@@ -180,7 +197,7 @@ def forward_case(model, batch: int, vocab: int, iters: int):
 
 
 def prefill_case(model, context: int, vocab: int, iters: int):
-    prompt = torch.randint(0, vocab, (1, context))
+    prompt = random_tokens(vocab, (1, context))
 
     def prefill():
         with torch.no_grad():
@@ -190,10 +207,10 @@ def prefill_case(model, context: int, vocab: int, iters: int):
 
 
 def decode_case(model, context: int, vocab: int, iters: int):
-    prompt = torch.randint(0, vocab, (1, context))
+    prompt = random_tokens(vocab, (1, context))
     with torch.no_grad():
         cache = model(input_ids=prompt, use_cache=True, logits_to_keep=1).past_key_values
-    steps = [torch.randint(0, vocab, (1, 1)) for _ in range(DECODED)]
+    steps = [random_tokens(vocab, (1, 1)) for _ in range(DECODED)]
     caches = [copy.deepcopy(cache) for _ in range(iters + 1)]
 
     def decode():
@@ -212,8 +229,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
 
+    global DEVICE
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     shape = SHAPES[args.shape]
@@ -224,15 +244,15 @@ def main() -> int:
     trainable = 0
     case = args.case
     if case == "train-lora":
-        seconds, tokens, trainable = train_case(with_lora(model, shape["targets"]), batch, vocab, args.iters)
+        seconds, tokens, trainable = train_case(with_lora(model, shape["targets"]).to(DEVICE), batch, vocab, args.iters)
     elif case == "train-rlora":
-        seconds, tokens, trainable = train_case(with_rlora(model, shape["targets"]), batch, vocab, args.iters)
+        seconds, tokens, trainable = train_case(with_rlora(model, shape["targets"]).to(DEVICE), batch, vocab, args.iters)
     elif case == "forward":
-        seconds, tokens = forward_case(model, batch, vocab, args.iters)
+        seconds, tokens = forward_case(model.to(DEVICE), batch, vocab, args.iters)
     elif case.startswith("prefill-"):
-        seconds, tokens = prefill_case(model, int(case.split("-")[1]), vocab, args.iters)
+        seconds, tokens = prefill_case(model.to(DEVICE), int(case.split("-")[1]), vocab, args.iters)
     elif case.startswith("decode-"):
-        seconds, tokens = decode_case(model, int(case.split("-")[1]), vocab, args.iters)
+        seconds, tokens = decode_case(model.to(DEVICE), int(case.split("-")[1]), vocab, args.iters)
     else:
         print(f"unknown case {case!r}", file=sys.stderr)
         return 2
@@ -247,6 +267,7 @@ def main() -> int:
         "tokens_per_second": tokens / seconds,
         "trainable_params": trainable,
         "peak_rss_bytes": peak_kib * 1024,
+        "peak_device_bytes": torch.cuda.max_memory_allocated() if DEVICE.type == "cuda" else None,
         "threads": torch.get_num_threads(),
         "version": f"torch {torch.__version__}",
     }))

@@ -7,10 +7,9 @@
 //! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
 //! - `bench`: runs the benchmarks, which print their ratio tables; `bench --vs-pytorch`, rlora's
 //!   benchmark beside its PyTorch twin ([`vs_pytorch`]).
-//! - `gpu-check`: on a machine with an NVIDIA GPU, the backend-generic tests on CUDA, 20 training
-//!   steps of the embedded default on CUDA against the CPU backend, a group of two processes on
-//!   CUDA, two GPUs under burn's DDP strategy where there are two, and the training-step
-//!   benchmark on CUDA ([`gpu_check`]).
+//! - `gpu-bundle`: the GPU check as a folder to carry to a machine with an NVIDIA GPU and no Rust
+//!   toolchain: CUDA builds of the command, the example, the benchmark and the GPU tests, their
+//!   fixtures and the runner `run.sh` ([`gpu_bundle`]).
 //! - `pretrain`: rebuilds the tiny base model in `assets/tiny-base` (about 10 minutes on 2 cores).
 //! - `experiment`: the paper's comparison in miniature (`rlora experiment`, release build), into
 //!   `experiments/<date>`; further arguments go to `rlora experiment`.
@@ -18,10 +17,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod gpu_bundle;
 mod vs_pytorch;
 
 const USAGE: &str =
-    "usage: cargo xtask <ci | fixtures | bench | gpu-check | pretrain | experiment [ARGS]>
+    "usage: cargo xtask <ci | fixtures | bench | gpu-bundle | pretrain | experiment [ARGS]>
 
   ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features and
             of the ddp build, on wgpu (Vulkan): the backend-generic tests, 3 training steps
@@ -32,9 +32,10 @@ const USAGE: &str =
   bench --vs-pytorch [--shapes bench,qwen2.5-0.5b] [--dtypes f32,bf16] [--iters N]
             rlora's benchmark and its PyTorch twin (transformers + PEFT in a virtual environment
             under target/, created on first use) case by case, with their ratios
-  gpu-check the rlora and rlora-llama tests on CUDA, 20 steps of the embedded default on CUDA
-            against the CPU (losses within 1e-3), 2 processes against 1 on CUDA, 2 GPUs under
-            DDP against 1 (where there are 2), the training-step benchmark on CUDA
+  gpu-bundle [--out DIR]
+            build the GPU check for CUDA into one folder (default gpu-bundle/, under 60 MiB):
+            the tests, 400 updates of the example, the benchmark beside PyTorch on the GPU;
+            run it with DIR/run.sh on a machine with an NVIDIA GPU (bash and python3 suffice)
   pretrain  rebuild assets/tiny-base, the tiny byte-level base the examples fine-tune
   experiment
             LoRA, HydraLoRA, its ablations and R-LoRA over 3 seeds on the built-in suite
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("fixtures") => fixtures(),
         Some("bench") => bench(&std::env::args().skip(2).collect::<Vec<_>>()),
-        Some("gpu-check") => gpu_check(),
+        Some("gpu-bundle") => gpu_bundle::gpu_bundle(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("pretrain") => run(
             "pretraining the tiny base",
             rlora_release().args([
@@ -153,59 +154,6 @@ fn ci() -> Result<(), String> {
     }
 }
 
-/// `cargo xtask gpu-check`: what CI cannot run, on an NVIDIA GPU (about 5 minutes once built).
-fn gpu_check() -> Result<(), String> {
-    backend_generic_tests("cuda")?;
-    gpu_training_test("cuda", 20)?;
-    group_test("cuda", "processes::")?;
-    match nvidia_gpus() {
-        count if count >= 2 => run(
-            "two GPUs under burn's DDP strategy against one GPU",
-            rlora_train_test("ddp", "parallel").args([
-                "--no-default-features",
-                "devices::",
-                "--",
-                "--ignored",
-            ]),
-        )?,
-        count => eprintln!("xtask: {count} GPU, skipping the two-GPU DDP test"),
-    }
-    run(
-        "the training-step benchmark on CUDA (bench shape tables)",
-        cargo().args([
-            "bench",
-            "-p",
-            "rlora-train",
-            "--features",
-            "cuda",
-            "--bench",
-            "llama",
-        ]),
-    )?;
-    for case in ["train-lora", "train-rlora", "forward", "decode-512"] {
-        run(
-            &format!("{case} on CUDA at the Qwen2.5-0.5B shape"),
-            cargo().args([
-                "bench",
-                "-p",
-                "rlora-train",
-                "--features",
-                "cuda",
-                "--bench",
-                "llama",
-                "--",
-                "--case",
-                case,
-                "--shape",
-                "qwen2.5-0.5b",
-                "--dtype",
-                "bf16",
-            ]),
-        )?;
-    }
-    Ok(())
-}
-
 /// The layer's and the model's backend-generic tests on `backend` (`wgpu` or `cuda`, through
 /// the crates' `test-<backend>` features).
 fn backend_generic_tests(backend: &str) -> Result<(), String> {
@@ -266,20 +214,6 @@ fn fixtures() -> Result<(), String> {
             "rlora/tests/fixtures",
         ]),
     )
-}
-
-/// The NVIDIA GPUs `nvidia-smi -L` lists (0 without the tool).
-fn nvidia_gpus() -> usize {
-    Command::new("nvidia-smi")
-        .arg("-L")
-        .output()
-        .map(|out| {
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter(|line| line.starts_with("GPU "))
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 /// A Vulkan loader plus at least one installable client driver (Mesa's lavapipe counts).

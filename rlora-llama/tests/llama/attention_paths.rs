@@ -1,11 +1,12 @@
 //! The attention's two paths agree: causal query blocks (no mask: every row at the same
 //! positions) and the one-block per-row bias (an attention mask given), over sequences long
-//! enough for several blocks, with and without the KV cache; and a 16-bit base stays close to
-//! f32.
+//! enough for several blocks, with and without the KV cache; burn's fused attention equals them;
+//! and a 16-bit base stays close to f32.
 
 use crate::common::{TestBackend, device, max_abs_diff, values};
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Distribution, Int, Tensor};
+use rlora_llama::layers::AttentionKernel;
 use rlora_llama::{Llama, LlamaConfig, ModelType};
 
 fn config() -> LlamaConfig {
@@ -95,4 +96,58 @@ fn a_sixteen_bit_base_stays_close_to_f32() {
             "{dtype:?}: logits differ by {diff} (scale {scale})"
         );
     }
+}
+
+/// burn's fused attention (what generation takes on a GPU backend) gives the blocked path's
+/// logits: a whole causal sequence, several tokens after a cached prefix, decoding one token at a
+/// time, and the real tokens of a left-padded batch.
+#[test]
+fn fused_attention_equals_the_blocked_path() {
+    let blocked = Llama::<TestBackend>::random(config(), None, &device()).unwrap();
+    let fused = blocked.clone().with_attention(AttentionKernel::Fused);
+    let close = |what: &str, a: Tensor<TestBackend, 3>, b: Tensor<TestBackend, 3>| {
+        let (a, b) = (values(a), values(b));
+        let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(
+            scale > 0.1,
+            "{what}: logits are not trivially small ({scale})"
+        );
+        let diff = max_abs_diff(&a, &b);
+        assert!(diff < 1e-4, "{what}: the fused path differs by {diff}");
+    };
+    let tokens = random_tokens(2, 150);
+    close(
+        "a whole sequence",
+        blocked.forward(tokens.clone(), None, None),
+        fused.forward(tokens.clone(), None, None),
+    );
+
+    let (mut blocked_cache, mut fused_cache) = (blocked.new_cache(), fused.new_cache());
+    for (start, len) in [(0, 70), (70, 77), (147, 1), (148, 1), (149, 1)] {
+        let part = tokens.clone().narrow(1, start, len);
+        close(
+            &format!("tokens {start}..{} after the cache", start + len),
+            blocked.forward(part.clone(), None, Some(&mut blocked_cache)),
+            fused.forward(part, None, Some(&mut fused_cache)),
+        );
+    }
+
+    // Row 0 starts with 3 padding tokens; compare the real tokens' logits.
+    let real = Tensor::<TestBackend, 2, Int>::from_data(
+        [[0, 0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]],
+        &device(),
+    )
+    .bool();
+    let padded = random_tokens(2, 8);
+    let logits = |model: &Llama<TestBackend>| {
+        let all = model.forward(padded.clone(), Some(real.clone()), None);
+        Tensor::cat(
+            vec![
+                all.clone().narrow(0, 0, 1).narrow(1, 3, 5),
+                all.narrow(0, 1, 1).narrow(1, 3, 5),
+            ],
+            0,
+        )
+    };
+    close("a left-padded batch", logits(&blocked), logits(&fused));
 }

@@ -20,9 +20,12 @@ pub fn device() -> burn::tensor::Device<TestBackend> {
     Default::default()
 }
 
-/// `rlora-llama/tests/fixtures/<name>`.
+/// `rlora-llama/tests/fixtures/<name>`: under `CARGO_MANIFEST_DIR` as it is when the test runs
+/// (cargo sets it; the GPU bundle's `run.sh` points it into the bundle), else where the test was
+/// built.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
         .join("tests/fixtures")
         .join(name)
 }

@@ -79,6 +79,7 @@ pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalR
     if let Some(adapter) = &args.adapter {
         model = load_any_adapter(model, adapter, device)?;
     }
+    let model = model.with_attention(crate::backend::ATTENTION);
     let report = evaluate(&model, &tokenizer, &tasks, args.max_new_tokens as usize)?;
     let column = if args.adapter.is_some() {
         "adapted"

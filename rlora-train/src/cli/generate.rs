@@ -68,6 +68,7 @@ pub fn run_generate<B: Backend>(
     if let Some(adapter) = &args.adapter {
         model = load_any_adapter(model, adapter, device)?;
     }
+    let model = model.with_attention(crate::backend::ATTENTION);
     let prompt_ids = tokenizer.encode(&args.prompt)?;
     let config = GenerationConfig {
         max_new_tokens: args.max_new_tokens as usize,

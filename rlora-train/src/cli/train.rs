@@ -15,12 +15,13 @@ use super::run_folder::{RUN_CONFIG_FILE, claim};
 use super::train_args::splits;
 use super::train_checks::{CheckedModel, check_data, check_model};
 use super::{CliError, TrainArgs};
+use crate::backend::ATTENTION;
 use crate::base::model_or_tiny_base;
 use crate::data::{TaskExample, tokenize_examples};
 use crate::report::{head_heat_maps, markdown_table, training_curves, write_json};
 use crate::trainer::{
-    DataParallel, EvalReport, GroupMember, LogLayout, RunResources, TrainError, TrainOutcome,
-    Trained, TrainingConfig, TrainingData, evaluate, head_summary, last_logged_step,
+    DataParallel, EvalReport, GRADIENT_NORM, GroupMember, LogLayout, RunResources, TrainError,
+    TrainOutcome, Trained, TrainingConfig, TrainingData, evaluate, head_summary, last_logged_step,
     latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes, routing_analysis,
     train_data_parallel, train_in_group,
 };
@@ -221,8 +222,9 @@ fn fit<B: AutodiffBackend>(
 }
 
 /// `error`, and when the run stopped (a loss or gradients that are not finite), the step it
-/// stopped at (the first loss that is not finite, else the last step logged) and the checkpoint
-/// that holds the last good state, to resume from.
+/// stopped at (the first logged loss or gradient norm that is not finite, else the last step
+/// logged) and the checkpoint that holds the last good state, to resume from (no checkpoint is
+/// written after an update that was not finite).
 fn explain_stop(error: TrainError, args: &TrainArgs, devices: usize) -> CliError {
     let message = match error {
         TrainError::Stopped(message) => message,
@@ -232,6 +234,9 @@ fn explain_stop(error: TrainError, args: &TrainArgs, devices: usize) -> CliError
     let every = args.checkpoint_every as usize;
     let layout = LogLayout::new(every, devices);
     let at = non_finite_step(&args.output, "Loss", layout)
+        .into_iter()
+        .chain(non_finite_step(&args.output, GRADIENT_NORM, layout))
+        .min()
         .or_else(|| last_logged_step(&args.output, "Loss", layout))
         .map(|step| format!(" at step {step}"))
         .unwrap_or_default();
@@ -317,10 +322,12 @@ fn evaluate_both<B: Backend>(
     } else {
         let device = trained.embed_tokens.weight.device();
         let base =
-            Llama::<B>::from_pretrained_with_base(model_dir, None, args.base_dtype, &device)?;
+            Llama::<B>::from_pretrained_with_base(model_dir, None, args.base_dtype, &device)?
+                .with_attention(ATTENTION);
         Some(evaluate(&base, tokenizer, eval_sets, max_new)?)
     };
-    Ok((base, evaluate(trained, tokenizer, eval_sets, max_new)?))
+    let trained = trained.clone().with_attention(ATTENTION);
+    Ok((base, evaluate(&trained, tokenizer, eval_sets, max_new)?))
 }
 
 /// Prints the head similarities and the per-task table, draws the pictures, and writes

@@ -201,7 +201,7 @@ impl<B: AutodiffBackend> AutodiffModule<B> for CausalLm<B> {
         CausalLm {
             llama: self.llama.valid(),
             shards: self.shards,
-            stop: self.stop.clone(),
+            checks: self.checks.clone(),
             group: self.group.clone(),
         }
     }
@@ -210,7 +210,7 @@ impl<B: AutodiffBackend> AutodiffModule<B> for CausalLm<B> {
         CausalLm {
             llama: Llama::from_inner(module.llama),
             shards: module.shards,
-            stop: module.stop,
+            checks: module.checks,
             group: module.group,
         }
     }

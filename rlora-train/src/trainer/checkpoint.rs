@@ -17,7 +17,6 @@ use serde::de::DeserializeOwned;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::manifest::add_to_manifest;
-use super::model::StopSignal;
 
 /// The file extension of burn's named MessagePack records.
 const EXTENSION: &str = "mpk";
@@ -34,6 +33,16 @@ pub struct AtomicRecorder {
     /// Serializes the manifest updates of burn's three checkpointer threads (model, optimizer,
     /// schedule), which share clones of one recorder.
     manifests: Arc<Mutex<()>>,
+}
+
+/// The Learner's interrupter, as a field of a recorder that must be `Debug`.
+#[derive(Clone)]
+struct StopSignal(Interrupter);
+
+impl std::fmt::Debug for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopSignal")
+    }
 }
 
 /// The first checkpoint write that failed in a run, if one did.

@@ -2,33 +2,40 @@
 //! `torch.nn.utils.clip_grad_norm_` does, around an optimizer.
 //!
 //! With `g_p` the gradient of parameter `p` and `‖g‖ = sqrt(Σ_p Σ g_p²)` over every trainable
-//! parameter, each gradient becomes `g_p · max_norm / (‖g‖ + 1e-6)` when `‖g‖ > max_norm`, and
-//! stays as it is otherwise: the direction of the update is kept, only its length is capped.
+//! parameter, each gradient becomes `g_p · min(1, max_norm / (‖g‖ + 1e-6))`, the coefficient
+//! computed on the device: the direction of the update is kept, only its length is capped.
 //! burn's own clipping (`GradientClippingConfig::Norm`) caps each tensor's norm on its own.
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, LearningRate, MultiGradientsParams, Optimizer};
+use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::gradients::{gather_gradients, global_norm, scale_gradients};
-use super::model::{CausalLm, StopSignal};
+use super::model::CausalLm;
 
 /// Added to the norm in the denominator of the scale, as PyTorch does.
 const EPSILON: f64 = 1e-6;
 
-/// Clips the gradients in `grads` of `module`'s parameters to the global L2 norm `max_norm`;
-/// returns the norm before clipping ([`global_norm`]). A norm that is not finite leaves the
-/// gradients as they are.
+/// Clips the gradients in `grads` of `module`'s parameters to the global L2 norm `max_norm`:
+/// multiplies every one by `min(1, max_norm / (‖g‖ + 1e-6))`, computed on the device (as
+/// `torch.nn.utils.clip_grad_norm_` does); returns the norm before clipping ([`global_norm`],
+/// `[1]`), none when no parameter has a gradient. A norm that is not finite makes the
+/// gradients not finite.
 pub fn clip_global_norm<B: AutodiffBackend, M: Module<B>>(
     module: &M,
     grads: &mut GradientsParams,
     max_norm: f64,
-) -> f64 {
-    let norm = global_norm(module, grads);
-    if norm.is_finite() && norm > max_norm {
-        scale_gradients(module, grads, max_norm / (norm + EPSILON));
-    }
-    norm
+) -> Option<Tensor<B::InnerBackend, 1>> {
+    let norm = global_norm(module, grads)?;
+    let scale = norm
+        .clone()
+        .add_scalar(EPSILON)
+        .recip()
+        .mul_scalar(max_norm)
+        .clamp_max(1.0);
+    scale_gradients(module, grads, &scale);
+    Some(norm)
 }
 
 /// An optimizer `O` over a [`CausalLm`] whose gradients are clipped to the global norm
@@ -39,10 +46,10 @@ pub fn clip_global_norm<B: AutodiffBackend, M: Module<B>>(
 /// the same gradients; an exchange that fails, or a loss that is not finite anywhere in the
 /// group, stops the run with the weights as they are.
 ///
-/// Gradients whose global norm is not finite are never stepped: the run stops with the weights
-/// as they are. The decision rests on the gradients the optimizer steps, which every replica of
-/// burn's DDP strategy holds alike (summed during the backward pass), so every device stops at
-/// the same update: none starts a backward pass whose all-reduce another device never joins.
+/// Nothing is read back from the device: the global norm goes to the update's items
+/// ([`UpdateChecks`](super::UpdateChecks)), which are read with the metrics, where a norm that
+/// is not finite stops the run, and no checkpoint is written after it. Every replica of burn's
+/// DDP strategy holds the same summed gradients, so every device's items report the same norm.
 #[derive(Clone)]
 pub struct GlobalNormClip<O> {
     inner: O,
@@ -53,6 +60,42 @@ impl<O> GlobalNormClip<O> {
     /// Wraps `inner`, clipping to `max_norm`.
     pub fn new(inner: O, max_norm: Option<f64>) -> Self {
         Self { inner, max_norm }
+    }
+
+    /// Clips `grads` and hands their norm to the items of the update, those of `module`'s
+    /// device or, with `every_device`, all of them; then steps.
+    fn clip_and_step<B>(
+        &mut self,
+        lr: LearningRate,
+        module: CausalLm<B>,
+        mut grads: GradientsParams,
+        every_device: bool,
+    ) -> CausalLm<B>
+    where
+        B: AutodiffBackend,
+        O: Optimizer<CausalLm<B>, B>,
+    {
+        let device = module.llama.embed_tokens.weight.device();
+        if let Some(exchange) = module.exchange() {
+            match exchange.exchange(grads, &module.trainable_shapes(), &device) {
+                Ok(summed) => grads = summed,
+                Err(message) => {
+                    if let Some(checks) = &module.checks {
+                        checks.stop(&message);
+                    }
+                    return module;
+                }
+            }
+        }
+        let norm = match self.max_norm {
+            Some(max_norm) => clip_global_norm(&module, &mut grads, max_norm),
+            None => global_norm(&module, &grads),
+        };
+        if let (Some(checks), Some(norm)) = (&module.checks, norm) {
+            let norm = Tensor::<B, 1>::from_inner(norm);
+            checks.fill(&norm, (!every_device).then_some(&device));
+        }
+        self.inner.step(lr, module, grads)
     }
 }
 
@@ -69,34 +112,7 @@ where
         module: CausalLm<B>,
         grads: GradientsParams,
     ) -> CausalLm<B> {
-        let mut grads = grads;
-        if let Some(exchange) = module.exchange() {
-            let device = module.llama.embed_tokens.weight.device();
-            match exchange.exchange(grads, &module.trainable_shapes(), &device) {
-                Ok(summed) => grads = summed,
-                Err(message) => {
-                    if let Some(StopSignal(interrupter)) = &module.stop {
-                        interrupter.stop(Some(&message));
-                    }
-                    return module;
-                }
-            }
-        }
-        let norm = match self.max_norm {
-            Some(max_norm) => clip_global_norm(&module, &mut grads, max_norm),
-            None => global_norm(&module, &grads),
-        };
-        if !norm.is_finite() {
-            if let Some(StopSignal(interrupter)) = &module.stop
-                && !interrupter.should_stop()
-            {
-                interrupter.stop(Some(&format!(
-                    "training stopped: the gradients' global norm is {norm}"
-                )));
-            }
-            return module;
-        }
-        self.inner.step(lr, module, grads)
+        self.clip_and_step(lr, module, grads, false)
     }
 
     /// Sums each parameter's gradients over the devices first (the norm is that of the sum).
@@ -108,7 +124,7 @@ where
     ) -> CausalLm<B> {
         let device = module.llama.embed_tokens.weight.device();
         let summed = gather_gradients(&module, grads, &device);
-        self.step(lr, module, summed)
+        self.clip_and_step(lr, module, summed, true)
     }
 
     fn to_record(&self) -> Self::Record {

@@ -1,6 +1,7 @@
 //! The gradients of every float parameter of a module, whatever its rank: their global norm
 //! ([`global_norm`]), scaled ([`scale_gradients`]), summed over a batch's shards
-//! ([`sum_gradients`]) or over devices ([`gather_gradients`]).
+//! ([`sum_gradients`]) or over devices ([`gather_gradients`]). Norms and scales stay on the
+//! device: nothing here waits for the device's queued work.
 //!
 //! Each walks the module with a [`ModuleVisitor`], which knows every parameter's rank, so the
 //! adapters' matrices and a model trained whole (vectors of norms and biases too) are handled
@@ -11,32 +12,33 @@ use std::collections::HashSet;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::{GradientsParams, MultiGradientsParams};
+use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{ElementConversion, Tensor};
 
 /// The global L2 norm of the gradients in `grads` of `module`'s parameters,
-/// `sqrt(Σ_p Σ g_p²)`; 0 when none has one. The gradients must lie on one device.
-pub fn global_norm<B: AutodiffBackend, M: Module<B>>(module: &M, grads: &GradientsParams) -> f64 {
+/// `sqrt(Σ_p Σ g_p²)`, `[1]` on the gradients' device; none when no parameter has a gradient.
+/// The gradients must lie on one device.
+pub fn global_norm<B: AutodiffBackend, M: Module<B>>(
+    module: &M,
+    grads: &GradientsParams,
+) -> Option<Tensor<B::InnerBackend, 1>> {
     let mut visitor = SquaredSums::<B> {
         grads,
         seen: HashSet::new(),
         sums: Vec::new(),
     };
     module.visit(&mut visitor);
-    if visitor.sums.is_empty() {
-        return 0.0;
-    }
-    let total: f64 = Tensor::cat(visitor.sums, 0).sum().into_scalar().elem();
-    total.sqrt()
+    (!visitor.sums.is_empty()).then(|| Tensor::cat(visitor.sums, 0).sum().sqrt())
 }
 
-/// Multiplies the gradient in `grads` of each of `module`'s parameters by `scale`.
+/// Multiplies the gradient in `grads` of each of `module`'s parameters by `scale` (`[1]`, on
+/// the gradients' device).
 pub fn scale_gradients<B: AutodiffBackend, M: Module<B>>(
     module: &M,
     grads: &mut GradientsParams,
-    scale: f64,
+    scale: &Tensor<B::InnerBackend, 1>,
 ) {
-    module.visit(&mut Scale {
+    module.visit(&mut Scale::<B> {
         grads,
         scale,
         seen: HashSet::new(),
@@ -96,20 +98,21 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredSums<'_, B> {
     }
 }
 
-/// Multiplies each parameter's gradient by `scale`.
-struct Scale<'a> {
+/// Multiplies each parameter's gradient by `scale` (broadcast from `[1]`).
+struct Scale<'a, B: AutodiffBackend> {
     grads: &'a mut GradientsParams,
-    scale: f64,
+    scale: &'a Tensor<B::InnerBackend, 1>,
     seen: HashSet<ParamId>,
 }
 
-impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
+impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if !self.seen.insert(param.id) {
             return;
         }
         if let Some(grad) = self.grads.remove::<B::InnerBackend, D>(param.id) {
-            self.grads.register(param.id, grad.mul_scalar(self.scale));
+            let scale = self.scale.clone().reshape([1; D]);
+            self.grads.register(param.id, grad.mul(scale));
         }
     }
 }

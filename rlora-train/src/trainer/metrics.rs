@@ -1,5 +1,5 @@
-//! Training metrics on [`LmStats`]: token loss, per-task loss, tokens per second and head
-//! similarity.
+//! Training metrics on [`LmStats`]: token loss, per-task loss, tokens per second, the gradient
+//! norm and head similarity.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -159,6 +159,24 @@ impl StatsValue for HeadSimilarityValue {
             .collect();
         (!values.is_empty()).then(|| (values.iter().sum::<f64>() / values.len() as f64, 1))
     }
+}
+
+/// The global L2 norm of an update's gradients, before clipping.
+#[derive(Clone)]
+pub struct GradientNorm;
+
+impl StatsValue for GradientNorm {
+    fn measure(&mut self, stats: &LmStats) -> Option<(f64, usize)> {
+        stats.gradient_norm.map(|norm| (norm, 1))
+    }
+}
+
+/// The name of the gradient-norm metric.
+pub const GRADIENT_NORM: &str = "Gradient norm";
+
+/// The global norm of each update's gradients, before clipping (Hugging Face's `grad_norm`).
+pub fn gradient_norm_metric() -> StatsMetric<GradientNorm> {
+    StatsMetric::new(GRADIENT_NORM.into(), None, false, GradientNorm)
 }
 
 /// The loss per completion token.

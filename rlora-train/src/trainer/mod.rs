@@ -32,6 +32,7 @@ mod routing;
 mod schedule;
 mod step_count;
 mod train;
+mod update_checks;
 
 pub use adapter_record::{AdapterCheckpoint, AdapterState};
 pub use checkpoint::{
@@ -54,10 +55,11 @@ pub use loader::{Shards, StreamLoader};
 pub use manifest::verify_manifest;
 pub use metric_log::RunMetricLogger;
 pub use metrics::{
-    HEAD_SIMILARITY, HeadSimilarityValue, StatsMetric, StatsValue, TokenLoss, TokensPerSecond,
-    head_similarity_metric, loss_metric, task_loss_metric, tokens_per_second_metric,
+    GRADIENT_NORM, GradientNorm, HEAD_SIMILARITY, HeadSimilarityValue, StatsMetric, StatsValue,
+    TokenLoss, TokensPerSecond, gradient_norm_metric, head_similarity_metric, loss_metric,
+    task_loss_metric, tokens_per_second_metric,
 };
-pub use model::{ALL_TASKS, CausalLm, GroupHandle, LmOutput, LmStats, StopSignal};
+pub use model::{ALL_TASKS, CausalLm, GroupHandle, LmOutput, LmStats};
 pub use outcome::{RunResources, TrainOutcome, peak_memory_bytes};
 pub use renderer::ProgressLines;
 pub use resume::intact_checkpoint;
@@ -69,3 +71,4 @@ pub use step_count::StepCount;
 pub use train::{
     GroupMember, Trained, train, train_data_parallel, train_in_group, train_on_devices,
 };
+pub use update_checks::{NormCell, UpdateChecks, VerifiedCheckpoints};

@@ -8,15 +8,16 @@ use std::sync::{Arc, OnceLock};
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Tensor, Transaction};
+use burn::tensor::{Tensor, Transaction};
 use burn::train::metric::ItemLazy;
-use burn::train::{InferenceStep, Interrupter, TrainOutput, TrainStep};
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use rlora::HeadSimilarity;
 use rlora_llama::Llama;
 
 use super::gradients::sum_gradients;
 use super::group::{GroupLoss, UpdateExchange};
 use super::heads::module_type;
+use super::update_checks::{NormCell, UpdateChecks};
 use crate::data::{LmBatch, StepBatch};
 
 /// A causal LM whose adapters train on next-token cross-entropy over completion tokens.
@@ -32,8 +33,9 @@ pub struct CausalLm<B: Backend> {
     /// as the whole batch, with every core busy in the element-wise work a CPU backend runs on
     /// one thread. 1 on a GPU.
     pub shards: usize,
-    /// Stops the run when a loss is not finite.
-    pub stop: Option<StopSignal>,
+    /// The checks of every update's loss and gradient norm, read with the metrics (none
+    /// outside a training run).
+    pub checks: Option<Arc<UpdateChecks>>,
     /// The exchange with the other processes of a group, when the run trains across processes.
     pub group: Option<GroupHandle>,
 }
@@ -62,23 +64,17 @@ impl std::fmt::Debug for GroupHandle {
     }
 }
 
-/// The Learner's interrupter, as a module field.
-#[derive(Clone)]
-pub struct StopSignal(pub Interrupter);
-
-impl std::fmt::Debug for StopSignal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StopSignal")
-    }
-}
-
-/// The lazy output of a step: summed negative log-likelihood per row, and the heads' cosine
-/// matrices, still on the device (read in [`ItemLazy::sync`], off the training thread).
+/// The lazy output of a step: summed negative log-likelihood per row, the update's global
+/// gradient norm and the heads' cosine matrices, still on the device (read in
+/// [`ItemLazy::sync`], off the training thread, where the loss and the norm are checked).
 pub struct LmOutput<B: Backend> {
     nll: Tensor<B, 1>,
     count: Vec<usize>,
     tasks: Vec<usize>,
     head_cosines: Vec<(String, Tensor<B, 2>)>,
+    /// A training item's update's gradient norm (filled by the optimizer) and the checks it
+    /// reports to.
+    checked: Option<(NormCell<B>, Arc<UpdateChecks>)>,
     /// In a process group, this item's share of the update's loss over the whole group, which
     /// the optimizer's exchange fills before the item is read.
     group_loss: Option<Arc<OnceLock<GroupLoss>>>,
@@ -99,6 +95,8 @@ pub struct LmStats {
     /// Per projection type (`mlp.up_proj`, …) with more than one head, the mean over layers of
     /// the adapters' mean off-diagonal head similarity; empty on validation steps.
     pub head_similarity: Vec<(String, f64)>,
+    /// The global L2 norm of the update's gradients (before clipping), on training steps.
+    pub gradient_norm: Option<f64>,
 }
 
 impl LmStats {
@@ -123,12 +121,24 @@ impl<B: Backend> ItemLazy for LmOutput<B> {
         let (modules, cosines): (Vec<String>, Vec<Tensor<B, 2>>) =
             self.head_cosines.into_iter().unzip();
         let heads: Vec<usize> = cosines.iter().map(|c| c.dims()[0]).collect();
+        let norm = self
+            .checked
+            .as_ref()
+            .and_then(|(cell, _)| cell.get().cloned());
+        let read_norm = norm.is_some();
         let mut transaction = Transaction::default().register(self.nll);
+        if let Some(norm) = norm {
+            transaction = transaction.register(norm);
+        }
         for cosine in cosines {
             transaction = transaction.register(cosine);
         }
         let mut data = transaction.execute().into_iter();
         let mut nll = data.next().map(read).unwrap_or_default();
+        let gradient_norm = read_norm
+            .then(|| data.next().map(read))
+            .flatten()
+            .and_then(|norm| norm.first().copied());
         let similarities = modules
             .iter()
             .zip(&heads)
@@ -142,11 +152,15 @@ impl<B: Backend> ItemLazy for LmOutput<B> {
         if let Some(group) = self.group_loss.as_ref().and_then(|cell| cell.get()) {
             (nll, count, tasks) = (vec![group.nll], vec![group.tokens], vec![ALL_TASKS]);
         }
+        if let Some((_, checks)) = &self.checked {
+            checks.read(nll.iter().sum(), gradient_norm);
+        }
         LmStats {
             nll,
             count,
             tasks,
             head_similarity: mean_by_module(similarities),
+            gradient_norm,
         }
     }
 }
@@ -296,14 +310,19 @@ impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
     type Input = StepBatch<B>;
     type Output = LmOutput<B>;
 
+    /// The update's gradients; nothing is read back from the device (the loss and the gradient
+    /// norm are checked when the item is read, see [`UpdateChecks`]).
     fn step(&self, step: StepBatch<B>) -> TrainOutput<LmOutput<B>> {
         let (nll, grads) = self.update_gradients(&step);
         let group_loss = self
             .exchange()
             .map(|exchange| exchange.deposit(nll.clone().sum().inner(), step.update_tokens));
-        let in_group = group_loss.is_some();
-        let output = LmOutput {
-            nll: nll.clone(),
+        let checked = self
+            .checks
+            .as_ref()
+            .map(|checks| (checks.issue::<B>(&nll.device()), checks.clone()));
+        let item = LmOutput {
+            nll,
             count: step
                 .micro_batches
                 .iter()
@@ -315,30 +334,10 @@ impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
                 .flat_map(|m| m.tasks)
                 .collect(),
             head_cosines: self.head_cosines(),
+            checked,
             group_loss,
         };
-        if in_group {
-            // The group's loss is known after the optimizer's exchange, which stops the run.
-            return TrainOutput {
-                grads,
-                item: output,
-            };
-        }
-        let value: f64 = nll.sum().into_scalar().elem();
-        if !value.is_finite() {
-            // Keep the weights as they are and stop: the last checkpoint stays the last good one.
-            if let Some(StopSignal(interrupter)) = &self.stop {
-                interrupter.stop(Some(&format!("training stopped: the loss is {value}")));
-            }
-            return TrainOutput {
-                grads: GradientsParams::new(),
-                item: output,
-            };
-        }
-        TrainOutput {
-            grads,
-            item: output,
-        }
+        TrainOutput { grads, item }
     }
 }
 
@@ -352,6 +351,7 @@ impl<B: Backend> InferenceStep for CausalLm<B> {
             count: batch.loss.counts.clone(),
             tasks: batch.tasks,
             head_cosines: Vec::new(),
+            checked: None,
             group_loss: None,
         }
     }

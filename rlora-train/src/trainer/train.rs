@@ -24,13 +24,15 @@ use super::heads::module_type;
 use super::loader::{Shards, StreamLoader};
 use super::metric_log::RunMetricLogger;
 use super::metrics::{
-    head_similarity_metric, loss_metric, task_loss_metric, tokens_per_second_metric,
+    gradient_norm_metric, head_similarity_metric, loss_metric, task_loss_metric,
+    tokens_per_second_metric,
 };
-use super::model::{CausalLm, GroupHandle, StopSignal};
+use super::model::{CausalLm, GroupHandle};
 use super::renderer::ProgressLines;
 use super::resume::intact_checkpoint;
 use super::schedule::WarmupCosine;
 use super::step_count::StepCount;
+use super::update_checks::{UpdateChecks, VerifiedCheckpoints};
 use crate::data::{LmBatcher, StepBatcher};
 
 /// A finished run: the model with its trained adapters, and what the run took.
@@ -168,10 +170,11 @@ fn fit<B: AutodiffBackend>(
     let steps = stream.steps();
     let interrupter = Interrupter::new();
     let head_modules = multi_head_modules(&model);
+    let checks = UpdateChecks::new(interrupter.clone());
     let mut model = CausalLm {
         llama: model,
         shards: config.batch_shards,
-        stop: Some(StopSignal(interrupter.clone())),
+        checks: Some(checks.clone()),
         group: None,
     };
     let checkpoint = if resume {
@@ -201,6 +204,7 @@ fn fit<B: AutodiffBackend>(
         devices,
         parallel,
         &interrupter,
+        checks,
     )
     .with_file_checkpointer(recorder)
     .with_interrupter(interrupter.clone());
@@ -292,8 +296,9 @@ fn resume_point<B: AutodiffBackend>(
 
 /// The Learner's loops over this process's `shards` of the training `stream` (one update of
 /// `grad_accumulation` micro-batches per device and iteration), in "epochs" of
-/// `checkpoint_every` updates with a checkpoint and a validation pass after each, from the epoch
-/// after `checkpoint` when resuming; on `devices`, summing their gradients as `parallel` says.
+/// `checkpoint_every` updates with a validation pass and a checkpoint after each (written once
+/// `checks` found every update before it finite), from the epoch after `checkpoint` when
+/// resuming; on `devices`, summing their gradients as `parallel` says.
 #[allow(clippy::too_many_arguments)]
 fn loops<B: AutodiffBackend>(
     data: &TrainingData,
@@ -305,6 +310,7 @@ fn loops<B: AutodiffBackend>(
     devices: Vec<B::Device>,
     parallel: DataParallel,
     interrupter: &Interrupter,
+    checks: Arc<UpdateChecks>,
 ) -> Training<B> {
     let replicas = devices.len();
     let steps = stream.steps();
@@ -327,7 +333,10 @@ fn loops<B: AutodiffBackend>(
         .build(InMemDataset::new(data.validation.clone()));
     let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), valid_loader)
         .num_epochs(steps.div_ceil(config.checkpoint_every))
-        .with_checkpointing_strategy(KeepLastNCheckpoints::new(config.keep_checkpoints))
+        .with_checkpointing_strategy(VerifiedCheckpoints::new(
+            KeepLastNCheckpoints::new(config.keep_checkpoints),
+            checks,
+        ))
         .with_metric_logger(RunMetricLogger::new(dir, checkpoint.map_or(1, |c| c + 1)))
         .with_application_logger(None);
     if let Some(epoch) = checkpoint {
@@ -342,7 +351,7 @@ fn loops<B: AutodiffBackend>(
 }
 
 /// The run's metrics: loss (train and validation), tokens per second (of the updates of
-/// `devices` devices), learning rate, head similarity (over all adapters and per type in
+/// `devices` devices), the gradient norm, learning rate, head similarity (over all adapters and per type in
 /// `head_modules`) and each task's validation loss.
 fn with_metrics<B: AutodiffBackend>(
     training: Training<B>,
@@ -354,6 +363,7 @@ fn with_metrics<B: AutodiffBackend>(
         .metric_train_numeric(loss_metric())
         .metric_valid_numeric(loss_metric())
         .metric_train_numeric(tokens_per_second_metric(devices))
+        .metric_train_numeric(gradient_norm_metric())
         .metric_train_numeric(head_similarity_metric(None))
         .metric_train_numeric(LearningRateMetric::new());
     for module in head_modules {

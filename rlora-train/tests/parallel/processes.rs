@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use rlora_train::trainer::latest_checkpoint;
 
 use crate::run::{
-    EVERY, assert_same_training, launch, losses, output_dir, succeeded, text, train, train_flags,
+    EVERY, assert_same_training, launch, losses, output_dir, rlora_command, succeeded, text, train,
+    train_flags,
 };
 
 #[test]
@@ -51,7 +52,7 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
     let head = ["launch", "--nprocs", "2", "--", "train"]
         .map(String::from)
         .to_vec();
-    let mut launcher = Command::new(env!("CARGO_BIN_EXE_rlora"))
+    let mut launcher = rlora_command()
         .args([head, train_flags(&dir, 8, 500)].concat())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -207,7 +208,7 @@ fn bad_group_settings_are_refused_before_training() {
     // Two processes started with different learning rates: both refuse at the handshake.
     let port = free_port();
     let spawn = |rank: usize, lr: &str| {
-        Command::new(env!("CARGO_BIN_EXE_rlora"))
+        rlora_command()
             .args(
                 [
                     vec!["train".to_string()],
@@ -252,7 +253,7 @@ fn a_rank_whose_peer_dies_stops_within_the_group_timeout() {
         ))
     };
     let spawn = |rank: usize| {
-        Command::new(env!("CARGO_BIN_EXE_rlora"))
+        rlora_command()
             .args(
                 [
                     vec!["train".to_string()],

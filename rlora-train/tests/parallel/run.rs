@@ -9,11 +9,21 @@ use rlora_train::trainer::{LogLayout, metric_history};
 /// Checkpoints every this many steps.
 pub const EVERY: usize = 2;
 
-/// The small Llama (grouped-query attention) the runs fine-tune.
+/// The small Llama (grouped-query attention) the runs fine-tune: under `CARGO_MANIFEST_DIR` as it
+/// is when the test runs (cargo sets it; the GPU bundle's `run.sh` points it into the bundle),
+/// else where the test was built.
 pub fn model() -> String {
-    format!(
-        "{}/../rlora-llama/tests/fixtures/llama-gqa",
-        env!("CARGO_MANIFEST_DIR")
+    let manifest = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    format!("{manifest}/../rlora-llama/tests/fixtures/llama-gqa")
+}
+
+/// The `rlora` command: `CARGO_BIN_EXE_rlora` when the test runs (the GPU bundle's `run.sh` sets
+/// it), else the one cargo built beside the test.
+pub fn rlora_command() -> Command {
+    Command::new(
+        std::env::var_os("CARGO_BIN_EXE_rlora")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_rlora").into()),
     )
 }
 
@@ -61,10 +71,7 @@ pub fn train_flags(output: &Path, batch: usize, steps: usize) -> Vec<String> {
 
 /// `rlora ARGS`, run to its end.
 pub fn rlora(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rlora"))
-        .args(args)
-        .output()
-        .expect("rlora runs")
+    rlora_command().args(args).output().expect("rlora runs")
 }
 
 /// `rlora train FLAGS`.
