@@ -24,55 +24,40 @@ const MAX_BYTES: u64 = 60 << 20;
 /// its time limit in seconds on the GPU machine.
 struct BundledTest {
     krate: &'static str,
-    target: String,
+    target: &'static str,
     args: &'static [&'static str],
     limit: u32,
 }
 
-/// The test binaries: every test target of `rlora` and `rlora-llama` (backend-generic, on CUDA
-/// through their `test-cuda` features), the training steps against the CPU and the group of
-/// processes on CUDA.
-fn bundled_tests(root: &Path) -> Result<Vec<BundledTest>, String> {
-    let dir = root.join("rlora/tests");
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut rlora: Vec<String> = entries
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(String::from))?
-        })
-        .collect();
-    rlora.sort();
-    let mut tests: Vec<BundledTest> = rlora
-        .into_iter()
-        .map(|target| BundledTest {
-            krate: "rlora",
-            target,
-            args: &[],
-            limit: 90,
-        })
-        .collect();
-    tests.extend([
-        BundledTest {
-            krate: "rlora-llama",
-            target: "llama".into(),
-            args: &[],
-            limit: 180,
-        },
-        BundledTest {
-            krate: "rlora-train",
-            target: "gpu_training".into(),
-            args: &[],
-            limit: 180,
-        },
-        BundledTest {
-            krate: "rlora-train",
-            target: "parallel".into(),
-            args: &["processes::"],
-            limit: 240,
-        },
-    ]);
-    Ok(tests)
-}
+/// The test binaries: the `rlora` and `rlora-llama` tests (backend-generic, on CUDA through
+/// their `test-cuda` features), the training steps against the CPU and the group of processes
+/// on CUDA.
+const BUNDLED_TESTS: &[BundledTest] = &[
+    BundledTest {
+        krate: "rlora",
+        target: "layer",
+        args: &[],
+        limit: 120,
+    },
+    BundledTest {
+        krate: "rlora-llama",
+        target: "llama",
+        args: &[],
+        limit: 180,
+    },
+    BundledTest {
+        krate: "rlora-train",
+        target: "gpu_training",
+        args: &[],
+        limit: 180,
+    },
+    BundledTest {
+        krate: "rlora-train",
+        target: "parallel",
+        args: &["processes::"],
+        limit: 240,
+    },
+];
 
 /// `cargo xtask gpu-bundle [--out DIR]` (default `gpu-bundle/` in the workspace, which git
 /// ignores).
@@ -83,13 +68,12 @@ pub fn gpu_bundle(args: &[String]) -> Result<(), String> {
         [flag, dir] if flag == "--out" => PathBuf::from(dir),
         _ => return Err("usage: cargo xtask gpu-bundle [--out DIR]".into()),
     };
-    let tests = bundled_tests(&root)?;
-    let artifacts = build(&tests)?;
+    let artifacts = build(BUNDLED_TESTS)?;
     let staging = out.join("bin");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
     let mut manifest_tests = Vec::new();
-    for (name, source) in executables(&artifacts, &tests, &mut manifest_tests)? {
+    for (name, source) in executables(&artifacts, BUNDLED_TESTS, &mut manifest_tests)? {
         copy(&source, &staging.join(&name))?;
     }
     pack(&out)?;
@@ -154,7 +138,7 @@ fn build(tests: &[BundledTest]) -> Result<Vec<Value>, String> {
         "train",
     ]);
     for test in tests {
-        command.args(["--test", &test.target]);
+        command.args(["--test", test.target]);
     }
     eprintln!("xtask: == building the CUDA executables: {command:?}");
     let started = std::time::Instant::now();
@@ -213,7 +197,7 @@ fn executables(
     ];
     for test in tests {
         let file = format!("{}-{}", test.krate, test.target);
-        files.push((file.clone(), find(test.krate, "test", &test.target)?));
+        files.push((file.clone(), find(test.krate, "test", test.target)?));
         manifest.push(json!({
             "name": test.target,
             "crate": test.krate,

@@ -2,8 +2,10 @@
 //!
 //! - `ci`: what `.ci/run` runs: formatting, the README's test command, clippy, a compile check of
 //!   every GPU backend feature and of the `ddp` build (CUDA through burn's DDP strategy), and on
-//!   wgpu, when a Vulkan driver is present (required when `CI` is set), the backend-generic tests,
-//!   training steps checked against the CPU backend and a group of two processes against one.
+//!   wgpu, when a Vulkan driver is present (required when `CI` is set), the backend-generic tests
+//!   and training steps checked against the CPU backend.
+//! - `wgpu-group`: a group of two processes on wgpu against one process (outside CI: each process
+//!   tunes its kernels anew on the software GPU).
 //! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
 //! - `bench`: runs the benchmarks, which print their ratio tables; `bench --vs-pytorch`, rlora's
 //!   benchmark beside its PyTorch twin ([`vs_pytorch`]).
@@ -21,11 +23,13 @@ mod gpu_bundle;
 mod vs_pytorch;
 
 const USAGE: &str =
-    "usage: cargo xtask <ci | fixtures | bench | gpu-bundle | pretrain | experiment [ARGS]>
+    "usage: cargo xtask <ci | fixtures | bench | gpu-bundle | wgpu-group | pretrain | experiment [ARGS]>
 
   ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features and
-            of the ddp build, on wgpu (Vulkan): the backend-generic tests, 3 training steps
-            against the CPU, 2 processes against 1; each stage says how long it took
+            of the ddp build, on wgpu (Vulkan, fused and autotuned): the backend-generic
+            tests and 3 training steps against the CPU; each stage says how long it took
+  wgpu-group
+            a group of 2 processes on wgpu against 1 process (about 30 minutes: not in CI)
   fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py
             (needs: pip install torch==2.15.0 safetensors==0.8.0 numpy==2.4.6)
   bench     cargo bench -p rlora -p rlora-train (prints time ratios against the baseline)
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("fixtures") => fixtures(),
         Some("bench") => bench(&std::env::args().skip(2).collect::<Vec<_>>()),
+        Some("wgpu-group") => wgpu_group(),
         Some("gpu-bundle") => gpu_bundle::gpu_bundle(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("pretrain") => run(
             "pretraining the tiny base",
@@ -140,68 +145,68 @@ fn ci() -> Result<(), String> {
         ]),
     )?;
     if vulkan_driver_present() {
-        backend_generic_tests("wgpu")?;
-        gpu_training_test("wgpu", 3)?;
-        group_test(
-            "wgpu",
-            "processes::two_processes_of_batch_8_train_as_one_process_of_batch_16",
-        )
+        wgpu_tests()
     } else if std::env::var_os("CI").is_some() {
-        Err("no Vulkan driver: install mesa-vulkan-drivers and libvulkan1 (as .ci/run does)".into())
+        Err(NO_VULKAN.into())
     } else {
         eprintln!("xtask: no Vulkan driver found, skipping the wgpu tests");
         Ok(())
     }
 }
 
-/// The layer's and the model's backend-generic tests on `backend` (`wgpu` or `cuda`, through
-/// the crates' `test-<backend>` features).
-fn backend_generic_tests(backend: &str) -> Result<(), String> {
+const NO_VULKAN: &str =
+    "no Vulkan driver: install mesa-vulkan-drivers and libvulkan1 (as .ci/run does)";
+
+/// On wgpu over Mesa's software Vulkan driver, with burn's fusion and autotune as every GPU
+/// build has them: the layer's and the model's backend-generic tests and 3 training steps of the
+/// embedded default against the CPU, built once. Autotune times each new kernel's candidates
+/// (3 warm-up and 10 timed runs each), which on a software GPU is most of the time: the CI runs
+/// at CubeCL's `minimal` tuning level.
+fn wgpu_tests() -> Result<(), String> {
     run(
-        &format!("backend-generic tests on {backend}"),
-        cargo().args([
+        "on wgpu: the backend-generic tests and 3 training steps against the CPU backend",
+        cargo()
+            .env("CUBECL_AUTOTUNE_LEVEL", "minimal")
+            .env("RLORA_GPU_STEPS", "3")
+            .args([
+                "test",
+                "-p",
+                "rlora",
+                "-p",
+                "rlora-llama",
+                "-p",
+                "rlora-train",
+                "--features",
+                "rlora/test-wgpu,rlora-llama/test-wgpu,rlora-train/wgpu",
+                "--test",
+                "layer",
+                "--test",
+                "llama",
+                "--test",
+                "gpu_training",
+            ]),
+    )
+}
+
+/// `cargo xtask wgpu-group`: a group of two processes sharing the software GPU against one
+/// process (each process tunes its kernels anew: about half an hour on 2 cores, outside CI).
+fn wgpu_group() -> Result<(), String> {
+    if !vulkan_driver_present() {
+        return Err(NO_VULKAN.into());
+    }
+    run(
+        "a group of two processes on wgpu against one process",
+        cargo().env("CUBECL_AUTOTUNE_LEVEL", "minimal").args([
             "test",
             "-p",
-            "rlora",
-            "-p",
-            "rlora-llama",
-            "--tests",
+            "rlora-train",
             "--features",
-            &format!("rlora/test-{backend},rlora-llama/test-{backend}"),
+            "wgpu",
+            "--test",
+            "parallel",
+            "processes::two_processes_of_batch_8_train_as_one_process_of_batch_16",
         ]),
     )
-}
-
-/// `steps` training steps of the embedded default on the GPU backend `feature` against the CPU.
-fn gpu_training_test(feature: &str, steps: usize) -> Result<(), String> {
-    run(
-        &format!("{steps} training steps on {feature} against the CPU backend"),
-        rlora_train_test(feature, "gpu_training").env("RLORA_GPU_STEPS", steps.to_string()),
-    )
-}
-
-/// The process group's tests matching `filter` on the GPU backend `feature`: its processes share
-/// the one GPU (burn's collective all-reduce of that backend's tensors over 127.0.0.1).
-fn group_test(feature: &str, filter: &str) -> Result<(), String> {
-    run(
-        &format!("a group of two processes on {feature} ({filter})"),
-        rlora_train_test(feature, "parallel").arg(filter),
-    )
-}
-
-/// `cargo test -p rlora-train --features FEATURES --test TEST`, for further arguments.
-fn rlora_train_test(features: &str, test: &str) -> Command {
-    let mut command = cargo();
-    command.args([
-        "test",
-        "-p",
-        "rlora-train",
-        "--features",
-        features,
-        "--test",
-        test,
-    ]);
-    command
 }
 
 fn fixtures() -> Result<(), String> {

@@ -1,11 +1,9 @@
 //! Initialization: every scheme's statistics on a large matrix, the paper's stable rescale applied
 //! once, heads drawn independently, and the presets.
 
-mod common;
-
+use crate::common::{TestBackend, device, values};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use common::{TestBackend, device, values};
 use rlora::{
     DropoutPlacement, Fan, LoraInit, RLoraConfig, RouterInit, StableScaling, stable_scale,
 };
@@ -97,7 +95,7 @@ fn orthogonal_is_semi_orthogonal_in_both_orientations() {
             m.clone().matmul(m.transpose())
         };
         let k = rows.min(cols);
-        let error = common::relative_error(
+        let error = crate::common::relative_error(
             &values(gram),
             &values(Tensor::<TestBackend, 2>::eye(k, &device())),
         );

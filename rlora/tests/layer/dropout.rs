@@ -5,13 +5,11 @@
 //! its `r` inputs to output block `i` (`d_out = N·r`), the router is zero (gates `1/N`), the base is
 //! zero. For `x = 1`, output block `i` is `s/N · mask_i / (1 − p)`.
 
-mod common;
-
+use crate::common::{TestAutodiff, TestBackend, device, linear, values};
 use burn::module::AutodiffModule;
 use burn::nn::Linear;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use common::{TestAutodiff, TestBackend, device, linear, values};
 use rlora::io::TensorFile;
 use rlora::{DropoutPlacement, RLoraConfig, RLoraLinear};
 

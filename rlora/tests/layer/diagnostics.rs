@@ -1,9 +1,7 @@
 //! Head similarity and routing statistics.
 
-mod common;
-
+use crate::common::{TestBackend, device, tensor};
 use burn::tensor::{Distribution, Tensor};
-use common::{TestBackend, device, tensor};
 use rlora::io::TensorFile;
 use rlora::{RLoraConfig, RLoraLinear, RouterInit};
 
@@ -78,7 +76,7 @@ fn routing_stats_of_uniform_and_learned_routers() {
     assert!((stats.mean_gate.iter().sum::<f64>() - 1.0).abs() < 1e-5);
     assert!(stats.mean_entropy > 0.0 && stats.mean_entropy < 5f64.ln());
     // The entropy is the mean over tokens of −Σ g ln g, computed here by hand.
-    let gates = common::values(random.gates(x));
+    let gates = crate::common::values(random.gates(x));
     let by_hand = gates
         .chunks(5)
         .map(|g| -g.iter().map(|&v| v as f64 * (v as f64).ln()).sum::<f64>())

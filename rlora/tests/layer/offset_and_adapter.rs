@@ -1,14 +1,12 @@
 //! The init offset (the layer starts at its base) and adapter persistence (save, then load onto a
 //! fresh copy of the ORIGINAL base, gives the same outputs), with the errors bad adapters get.
 
-mod common;
-
+use crate::common::{TestAutodiff, TestBackend, assert_close, device, values};
 use burn::module::{AutodiffModule, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
-use common::{TestAutodiff, TestBackend, assert_close, device, values};
 use rlora::io::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, TensorFile};
 use rlora::{Fan, LoraInit, RLoraConfig, RLoraError, RLoraLinear};
 

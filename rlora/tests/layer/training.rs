@@ -1,13 +1,11 @@
 //! Freezing and merging: after an AdamW step (weight decay on) the base and the init offset are
 //! bit-identical while `A`, the heads and the router moved; merged layers equal the unmerged forward.
 
-mod common;
-
+use crate::common::{TestAutodiff, TestBackend, assert_close, device, values};
 use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
-use common::{TestAutodiff, TestBackend, assert_close, device, values};
 use rlora::io::TensorFile;
 use rlora::{RLoraConfig, RLoraError, RLoraLinear, RouterInit};
 
@@ -101,7 +99,7 @@ fn merge_with_routing_equals_the_forward_under_that_routing() {
     file.remove("router");
     file.insert(
         "router",
-        common::tensor::<TestBackend, 2>(router, [d_in, n]),
+        crate::common::tensor::<TestBackend, 2>(router, [d_in, n]),
     );
     let layer = RLoraLinear::read_adapter_tensors(
         trained.base.clone(),

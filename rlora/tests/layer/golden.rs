@@ -1,13 +1,11 @@
 //! The layer against the PyTorch reference (`xtask/fixtures/rlora_reference.py`): eval-mode output
 //! and the gradients of `A`, every head and the router for `loss = Σ y²`, rank-3 input.
 
-mod common;
-
+use crate::common::{TestAutodiff, assert_close, linear};
 use burn::module::AutodiffModule;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
-use common::{TestAutodiff, assert_close, linear};
 use rlora::io::TensorFile;
 use rlora::{RLoraConfig, RLoraLinear};
 
