@@ -3,11 +3,10 @@
 //! on PORT and PORT + 1 (the group's two exchange channels). Rank 0 of `rlora train --nodes N`
 //! starts one itself; run by hand, it serves until interrupted.
 
-use std::net::TcpListener;
-
 use clap::Args;
 
 use super::CliError;
+use super::ports::taken_port;
 
 /// Arguments of `rlora coordinator`.
 #[derive(Debug, Args)]
@@ -32,9 +31,8 @@ pub fn run_coordinator(args: &CoordinatorArgs) -> Result<(), CliError> {
         .checked_add(1)
         .ok_or("--port 65535 has no next port")?;
     let ports = [args.port, next];
-    for port in ports {
-        TcpListener::bind(("0.0.0.0", port))
-            .map_err(|e| format!("cannot serve the coordinator on port {port}: {e}"))?;
+    if let Some((port, e)) = taken_port(args.port, 2) {
+        return Err(format!("cannot serve the coordinator on port {port}: {e}").into());
     }
     if args.while_stdin_open {
         std::thread::spawn(|| {

@@ -3,21 +3,29 @@
 //! testing: it picks a free coordinator port on 127.0.0.1, starts `rlora train` as ranks
 //! `0..N` with `--nodes N --node-rank I --coordinator 127.0.0.1:PORT`, forwards their output
 //! line by line behind `[rank I]`, and fails fast: when one rank fails or dies, it stops the
-//! others and says which one ended how.
+//! others and says which one ended how. SIGINT or SIGTERM to the launcher is passed on to its
+//! ranks, and the launcher ends once they have. The ranks make their private folders in one of
+//! the launcher's, which it removes once they have all ended, however they ended.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
+use tempfile::TempDir;
 
 use super::CliError;
+use super::group::RANK_FOLDERS_VARIABLE;
+use super::launch_signals::{LaunchSignals, name, pass_on};
+use super::ports::{free_ports, taken_port};
 
 /// How often the ranks are checked.
 const POLL: Duration = Duration::from_millis(100);
+
+/// How long ranks that were passed a signal have to end before they are killed.
+const SIGNAL_GRACE: Duration = Duration::from_secs(10);
 
 /// The starts of the lines burn's collective engine prints on stdout at each of its connections
 /// to the coordinator (every exchange), which the launcher does not forward.
@@ -44,8 +52,9 @@ pub struct LaunchArgs {
 /// Runs the group with `program` (the `rlora` executable) and waits for it.
 ///
 /// # Errors
-/// A group flag among the train flags, no free ports, a rank that cannot start, or a rank that
-/// failed or died (the others are stopped first).
+/// A group flag among the train flags, `--port` with a port of the group's taken, no free
+/// ports, a rank that cannot start, a rank that failed or died (the others are stopped first),
+/// or SIGINT or SIGTERM (passed on to the ranks, which have ended).
 pub fn run_launch(args: &LaunchArgs, program: &Path) -> Result<(), CliError> {
     let flags: Vec<&String> = match args.train.split_first() {
         Some((first, rest)) if first == "train" => rest.iter().collect(),
@@ -61,15 +70,36 @@ pub fn run_launch(args: &LaunchArgs, program: &Path) -> Result<(), CliError> {
     }
     let nprocs = args.nprocs as usize;
     let port = match args.port {
-        Some(port) => port,
+        Some(port) => check_ports(port, nprocs)?,
         None => free_ports(2 + 2 * nprocs)?,
     };
+    let signals = LaunchSignals::catch()?;
+    let folders = rank_folders()?;
+    let mut ranks = start_ranks(program, &flags, nprocs, port, folders.path())?;
+    let result = supervise(&mut ranks, &signals);
+    for rank in ranks {
+        rank.join_output();
+    }
+    remove_rank_folders(folders);
+    result
+}
+
+/// Starts ranks `0..nprocs` of `program train FLAGS`, their coordinator on `port`, their
+/// private folders in `folders`; if one cannot start, stops those started.
+fn start_ranks(
+    program: &Path,
+    flags: &[&String],
+    nprocs: usize,
+    port: u16,
+    folders: &Path,
+) -> Result<Vec<Rank>, CliError> {
     let mut ranks: Vec<Rank> = Vec::new();
     for rank in 0..nprocs {
         let mut command = Command::new(program);
         command
+            .env(RANK_FOLDERS_VARIABLE, folders)
             .arg("train")
-            .args(&flags)
+            .args(flags)
             .args([
                 "--nodes",
                 &nprocs.to_string(),
@@ -85,11 +115,54 @@ pub fn run_launch(args: &LaunchArgs, program: &Path) -> Result<(), CliError> {
             }
         }
     }
-    let result = supervise(&mut ranks);
-    for rank in ranks {
-        rank.join_output();
+    Ok(ranks)
+}
+
+/// `port` when the group's ports (the coordinator's two, then two per rank) are free now.
+fn check_ports(port: u16, nprocs: usize) -> Result<u16, CliError> {
+    let count = 2 + 2 * nprocs;
+    let last = usize::from(port) + count - 1;
+    if last > usize::from(u16::MAX) {
+        return Err(format!(
+            "--port {port}: the group serves {count} ports from it, up to {last}, past 65535: \
+             give a lower --port"
+        )
+        .into());
     }
-    result
+    match taken_port(port, count as u16) {
+        None => Ok(port),
+        Some((taken, error)) => Err(format!(
+            "--port {port}: port {taken} is in use ({error}): the group serves ports {port} to \
+             {last} (the coordinator's two, then two per rank); give another --port, or leave \
+             it out to pick free ports"
+        )
+        .into()),
+    }
+}
+
+/// The folder where the ranks make their private folders.
+fn rank_folders() -> Result<TempDir, CliError> {
+    tempfile::Builder::new()
+        .prefix("rlora-launch-")
+        .tempdir()
+        .map_err(|e| {
+            format!(
+                "cannot make a folder for the ranks in {}: {e}",
+                std::env::temp_dir().display()
+            )
+            .into()
+        })
+}
+
+/// Removes the ranks' folders (all ranks have ended), saying so if it cannot.
+fn remove_rank_folders(folders: TempDir) {
+    let path = folders.path().to_path_buf();
+    if let Err(error) = folders.close() {
+        eprintln!(
+            "[launch] warning: cannot remove the ranks' folder {}: {error}",
+            path.display()
+        );
+    }
 }
 
 /// One started rank and the threads that forward its output.
@@ -154,9 +227,13 @@ fn forward(stream: impl Read + Send + 'static, prefix: String, to_stderr: bool) 
     })
 }
 
-/// Waits until every rank has ended well, or one has not: then stops the others.
-fn supervise(ranks: &mut [Rank]) -> Result<(), CliError> {
+/// Waits until every rank has ended well, or one has not: then stops the others; or until a
+/// signal comes: then passes it on and waits for the ranks.
+fn supervise(ranks: &mut [Rank], signals: &LaunchSignals) -> Result<(), CliError> {
     loop {
+        if let Some(signal) = signals.take() {
+            return Err(interrupted(ranks, signal, signals).into());
+        }
         for index in 0..ranks.len() {
             if ranks[index].status.is_some() {
                 continue;
@@ -186,6 +263,70 @@ fn supervise(ranks: &mut [Rank]) -> Result<(), CliError> {
     }
 }
 
+/// Passes `signal` on to the ranks still running and waits for them (passing on the signals
+/// that come meanwhile), killing those still running after [`SIGNAL_GRACE`]; says how each
+/// ended.
+fn interrupted(ranks: &mut [Rank], signal: i32, signals: &LaunchSignals) -> String {
+    eprintln!(
+        "[launch] {}: passing it on to the ranks and waiting for them",
+        name(signal)
+    );
+    pass_on_all(ranks, signal);
+    wait_for_ranks(ranks, signals);
+    let killed = stop_all(ranks);
+    format!(
+        "interrupted by {}, which was passed on to every rank: {}",
+        name(signal),
+        endings(ranks, &killed)
+    )
+}
+
+/// Waits at most [`SIGNAL_GRACE`] for the ranks still running to end, passing on the signals
+/// that come meanwhile.
+fn wait_for_ranks(ranks: &mut [Rank], signals: &LaunchSignals) {
+    let deadline = Instant::now() + SIGNAL_GRACE;
+    while ranks.iter().any(|r| r.status.is_none()) && Instant::now() < deadline {
+        if let Some(again) = signals.take() {
+            pass_on_all(ranks, again);
+        }
+        for rank in ranks.iter_mut().filter(|r| r.status.is_none()) {
+            rank.status = rank.child.try_wait().ok().flatten();
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// `rank 0 was killed (signal 2), rank 1 still ran 10 s after it and was killed`: how each rank
+/// ended, those in `killed` killed after the grace.
+fn endings(ranks: &[Rank], killed: &[usize]) -> String {
+    let ended_alone = ranks
+        .iter()
+        .filter(|r| !killed.contains(&r.rank))
+        .map(|r| match r.status {
+            Some(status) => format!("rank {} {}", r.rank, ended(status)),
+            None => format!("rank {} could not be waited for", r.rank),
+        });
+    let grace = SIGNAL_GRACE.as_secs();
+    let killed = killed
+        .iter()
+        .map(|rank| format!("rank {rank} still ran {grace} s after it and was killed"));
+    ended_alone.chain(killed).collect::<Vec<_>>().join(", ")
+}
+
+/// Sends `signal` to every rank still running (a failure is said, and the rank is killed later
+/// if it does not end).
+fn pass_on_all(ranks: &[Rank], signal: i32) {
+    for rank in ranks.iter().filter(|r| r.status.is_none()) {
+        if let Err(error) = pass_on(&rank.child, signal) {
+            eprintln!(
+                "[launch] cannot pass {} on to rank {}: {error}",
+                name(signal),
+                rank.rank
+            );
+        }
+    }
+}
+
 /// Kills the ranks still running; returns their numbers.
 fn stop_all(ranks: &mut [Rank]) -> Vec<usize> {
     let mut stopped = Vec::new();
@@ -205,8 +346,11 @@ fn join(ranks: &[usize]) -> String {
         .join(", ")
 }
 
-/// `failed (exit status 1)` or `was killed (signal 9)`.
-fn ended(status: ExitStatus) -> String {
+/// `failed (exit status: 1)`, `was killed (signal 9)`, or `ended (exit status: 0)`.
+pub(super) fn ended(status: ExitStatus) -> String {
+    if status.success() {
+        return format!("ended ({status})");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
@@ -215,22 +359,4 @@ fn ended(status: ExitStatus) -> String {
         }
     }
     format!("failed ({status})")
-}
-
-/// A port `p` such that `p ..= p + count − 1` are all free on every interface.
-fn free_ports(count: usize) -> Result<u16, CliError> {
-    for _ in 0..50 {
-        let first = TcpListener::bind(("0.0.0.0", 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("cannot find a free port: {e}"))?
-            .port();
-        if usize::from(first) + count > usize::from(u16::MAX) {
-            continue;
-        }
-        let all_free = (0..count as u16).all(|i| TcpListener::bind(("0.0.0.0", first + i)).is_ok());
-        if all_free {
-            return Ok(first);
-        }
-    }
-    Err(format!("found no {count} consecutive free ports: give --port").into())
 }

@@ -3,8 +3,10 @@
 //! what keeps a user's work safe: the checks `rlora train` makes before its model loads
 //! (`train_checks`), the ownership of its `--output` (`run_folder`: a lock, `--resume` against
 //! the saved settings, `--overwrite`), and `rlora export`'s staged `--output` (`export_output`);
-//! training across processes: the group flags, rank 0's coordinator and the other ranks' private
-//! folder (`group`), `rlora coordinator` and `rlora launch`.
+//! training across processes: the group flags and the other ranks' private folder (`group`), what
+//! the handshake compares (`group_identity`), rank 0's coordinator (`coordinator_child`),
+//! `rlora coordinator`, `rlora launch` and the signals it passes on (`launch_signals`), and the
+//! ports they serve on (`ports`).
 //! The `program` room, above this one, joins the subcommands into the `rlora` command.
 //!
 //! Imports [`data`](crate::data), [`trainer`](crate::trainer), [`base`](crate::base) and
@@ -13,14 +15,18 @@
 mod base_check;
 mod config_file;
 mod coordinator;
+mod coordinator_child;
 mod eval;
 mod example;
 mod export;
 mod export_output;
 mod generate;
 mod group;
+mod group_identity;
 mod heads;
 mod launch;
+mod launch_signals;
+mod ports;
 mod pretrain;
 mod resume_check;
 mod routing;

@@ -145,7 +145,7 @@ fn same(key: &str, a: &Value, b: &Value) -> bool {
 
 /// The command-line flag of a `run_config.json` key: `batch_size` → `--batch-size`, `tasks` →
 /// `--task`.
-fn flag(key: &str) -> String {
+pub(super) fn flag(key: &str) -> String {
     match key {
         "tasks" => "--task".to_string(),
         other => format!("--{}", other.replace('_', "-")),
@@ -154,7 +154,7 @@ fn flag(key: &str) -> String {
 
 /// A value as the command line writes it: lists joined by commas, strings unquoted, null as
 /// `(not set)`.
-fn shown(value: &Value) -> String {
+pub(super) fn shown(value: &Value) -> String {
     match value {
         Value::Null => "(not set)".into(),
         Value::String(s) => s.clone(),

@@ -7,7 +7,9 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use rlora_llama::{Llama, TextTokenizer};
 
 use super::base_check::{check_same_base, record_base};
-use super::group::{Coordinator, group_member, worker_folder};
+use super::coordinator_child::Coordinator;
+use super::group::{group_settings, worker_folder};
+use super::group_identity::run_identity;
 use super::routing::{
     MERGED_FILE, merged_scores, print_merged, print_routing, tokenize_tasks, write_routing,
 };
@@ -48,17 +50,20 @@ pub fn run_train<B: AutodiffBackend>(
 ) -> Result<TrainOutcome, CliError> {
     let device = devices.first().ok_or("no device to train on")?;
     check_no_config_file(args)?;
-    let member = group_member(args)?;
+    let group = group_settings(args)?;
     if args.node_rank != 0 {
         return Err("rank 0 runs `run_train`; the other ranks run `run_train_worker`".into());
+    }
+    if let Some(settings) = &group {
+        Coordinator::check_ports(settings)?;
     }
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
     let CheckedModel { tokenizer, spec } = check_model(args, &model_dir)?;
     let (data, eval_sets) = prepare_data(args, &tokenizer)?;
     check_data(args, &data, devices.len() * args.nodes as usize)?;
     let _folder = claim(args)?;
-    let _coordinator = match &member {
-        Some(member) => Some(Coordinator::start(&std::env::current_exe()?, member)?),
+    let coordinator = match &group {
+        Some(settings) => Some(Coordinator::start(&std::env::current_exe()?, settings)?),
         None => None,
     };
     check_same_base(args, &model_dir)?;
@@ -68,6 +73,14 @@ pub fn run_train<B: AutodiffBackend>(
     let model =
         Llama::<B>::from_pretrained_with_base(&model_dir, Some(&spec), args.base_dtype, device)?;
     record_base(args, &model_dir)?;
+    let member = match group {
+        Some(settings) => Some(GroupMember {
+            settings,
+            identity: run_identity(args, &data, &model_dir)?,
+            watch: coordinator.as_ref().map(Coordinator::watch),
+        }),
+        None => None,
+    };
     let adapters = model.adapters();
     let trainable: usize = adapters.iter().map(|(_, a)| a.num_trainable_params()).sum();
     // A group's processes sum their devices' gradients with the multi-device strategy.
@@ -127,7 +140,7 @@ pub fn run_train_worker<B: AutodiffBackend>(
 ) -> Result<(), CliError> {
     let device = devices.first().ok_or("no device to train on")?;
     check_no_config_file(args)?;
-    let member = group_member(args)?.ok_or("run_train_worker trains ranks 1.. of a group")?;
+    let settings = group_settings(args)?.ok_or("run_train_worker trains ranks 1.. of a group")?;
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
     let CheckedModel { tokenizer, spec } = check_model(args, &model_dir)?;
     let (mut data, _) = prepare_data(args, &tokenizer)?;
@@ -138,6 +151,11 @@ pub fn run_train_worker<B: AutodiffBackend>(
     B::seed(device, args.seed);
     let model =
         Llama::<B>::from_pretrained_with_base(&model_dir, Some(&spec), args.base_dtype, device)?;
+    let member = GroupMember {
+        settings,
+        identity: run_identity(args, &data, &model_dir)?,
+        watch: None,
+    };
     let parallel = DataParallel::Gather;
     println!("training on {}", placement(args, devices.len(), &parallel));
     // Rank 0 prints the group's progress; this rank's lines would repeat it.

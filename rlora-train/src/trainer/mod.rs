@@ -44,8 +44,8 @@ pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use gradients::global_norm;
 pub use group::{
-    GroupIdentity, GroupLoss, GroupSettings, ProcessGroup, UpdateExchange, digest_adapters,
-    quiet_engine_output,
+    GroupIdentity, GroupLoss, GroupSettings, GroupWatch, ProcessGroup, RunIdentity, UpdateExchange,
+    digest_adapters, quiet_engine_output, task_digests,
 };
 pub use heads::{HeadSummary, head_summary, mean_off_diagonal, module_type};
 pub use history::{

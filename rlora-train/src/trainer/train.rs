@@ -19,7 +19,10 @@ use super::clip::GlobalNormClip;
 use super::config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 use super::dashboard::StepDashboard;
 use super::data_parallel::DataParallel;
-use super::group::{GroupIdentity, GroupSettings, ProcessGroup, UpdateExchange, digest_adapters};
+use super::group::{
+    GroupIdentity, GroupSettings, GroupWatch, ProcessGroup, RunIdentity, UpdateExchange,
+    digest_adapters,
+};
 use super::heads::module_type;
 use super::loader::{Shards, StreamLoader};
 use super::metric_log::RunMetricLogger;
@@ -108,16 +111,18 @@ pub fn train_data_parallel<B: AutodiffBackend>(
 pub struct GroupMember {
     /// Its place in the group.
     pub settings: GroupSettings,
-    /// XXH3-128 of the run's settings, which every process must share.
-    pub settings_digest: u128,
+    /// What it trains (settings, data, base), which every process must share.
+    pub identity: RunIdentity,
+    /// What else the group needs, checked while waiting for it (rank 0's coordinator).
+    pub watch: Option<GroupWatch>,
 }
 
 /// [`train_on_devices`] as one process of a group of `member.settings.nodes`, each with
-/// `devices`: the process joins the group (refusing processes whose settings, initial adapters
-/// or resumed checkpoint differ), trains on its shards of every update, and sums every update's
-/// gradients and loss over the group with burn's collective all-reduce before the optimizer
-/// update, which is then the same in every process: the run of one process with the whole
-/// batch. Each process writes its checkpoints and logs under its own `dir`. The devices of a
+/// `devices`: the process joins the group (refusing processes whose settings, training data,
+/// base model, initial adapters or resumed checkpoint differ, naming what differs), trains on
+/// its shards of every update, and sums every update's gradients and loss over the group with
+/// burn's collective all-reduce before the optimizer update, which is then the same in every
+/// process: the run of one process with the whole batch. Each process writes its checkpoints and logs under its own `dir`. The devices of a
 /// process sum their gradients with burn's multi-device strategy before the exchange.
 pub fn train_in_group<B: AutodiffBackend>(
     model: Llama<B>,
@@ -250,7 +255,7 @@ fn fit<B: AutodiffBackend>(
 }
 
 /// Joins the group of `member` and checks at the handshake that every process has this one's
-/// settings, initial adapters and resumed `checkpoint` (of `dir`).
+/// settings, data, base, initial adapters and resumed `checkpoint` (of `dir`).
 fn join_group<B: AutodiffBackend>(
     member: GroupMember,
     model: &CausalLm<B>,
@@ -266,11 +271,11 @@ fn join_group<B: AutodiffBackend>(
         None => None,
     };
     let identity = GroupIdentity {
-        settings: member.settings_digest,
+        run: member.identity,
         adapters: digest_adapters(&model.llama),
         resume,
     };
-    let group = ProcessGroup::<B::InnerBackend>::join(member.settings, device)
+    let group = ProcessGroup::<B::InnerBackend>::join(member.settings, device, member.watch)
         .map_err(TrainError::Group)?;
     identity.check(&group, device).map_err(TrainError::Group)?;
     Ok(GroupHandle::new(UpdateExchange::new(group)))

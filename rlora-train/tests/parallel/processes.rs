@@ -4,16 +4,14 @@
 //! alone through `--group-timeout`) and the group resumes from its checkpoint, and bad group
 //! settings are refused before training.
 
-use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rlora_train::trainer::latest_checkpoint;
 
 use crate::run::{
-    EVERY, assert_same_training, launch, losses, output_dir, rlora_command, succeeded, text, train,
-    train_flags,
+    EVERY, assert_same_training, free_port, launch, launch_in_tmp, losses, output_dir, rank_flags,
+    rank_folders_left, rank_process, rlora_command, succeeded, text, train, train_flags,
 };
 
 #[test]
@@ -38,22 +36,21 @@ fn two_processes_of_batch_8_train_as_one_process_of_batch_16() {
     let _ = std::fs::remove_dir_all(&group);
 }
 
-/// The process id `rlora launch` reported for `rank` in its standard error.
-fn rank_process(stderr: &str, rank: usize) -> Option<u32> {
-    let marker = format!("[launch] rank {rank} is process ");
-    let line = stderr.lines().find(|l| l.starts_with(&marker))?;
-    line[marker.len()..].trim().parse().ok()
-}
-
+/// `rlora launch` stops the group when a rank is killed, the group resumes from the checkpoint,
+/// and the ranks' private folders (their checkpoints, the resumed run's copies) are gone after
+/// both runs: the killed rank could not remove its own, the launcher removes them.
 #[test]
 fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
     let dir = output_dir("killed");
+    let tmp = output_dir("killed-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let log = std::env::temp_dir().join(format!("rlora-group-killed-{}.log", std::process::id()));
     let head = ["launch", "--nprocs", "2", "--", "train"]
         .map(String::from)
         .to_vec();
     let mut launcher = rlora_command()
         .args([head, train_flags(&dir, 8, 500)].concat())
+        .env("TMPDIR", &tmp)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -97,13 +94,15 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
         stderr.contains("error: rank 1 was killed (signal 9); stopped rank 0"),
         "{stderr}"
     );
+    assert_eq!(rank_folders_left(&tmp), Vec::<std::path::PathBuf>::new());
 
     let checkpoint = latest_checkpoint(&dir).unwrap();
     let resumed_steps = checkpoint * EVERY + 2;
     let mut flags = train_flags(&dir, 8, resumed_steps);
     flags.push("--resume".into());
-    let output = launch(2, flags);
+    let output = launch_in_tmp(&tmp, 2, flags);
     succeeded(&output);
+    assert_eq!(rank_folders_left(&tmp), Vec::<std::path::PathBuf>::new());
     let steps: Vec<f64> = losses(&dir).iter().map(|(step, _)| *step).collect();
     let expected: Vec<f64> = (1..=resumed_steps).map(|s| s as f64).collect();
     assert_eq!(
@@ -114,44 +113,8 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
     );
     assert!(text(&output).contains(&format!("step {resumed_steps}/{resumed_steps}")));
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&tmp);
     let _ = std::fs::remove_file(&log);
-}
-
-/// A port that is free now, with the next five (the coordinator's second, the two ranks' two
-/// tensor services).
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if port < 65000 && (1..6).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
-            return port;
-        }
-    }
-}
-
-/// Rank `rank`'s flags of a group of 2 training `steps` steps into `dir`, its coordinator on
-/// `port`.
-fn rank_flags(dir: &Path, rank: usize, port: u16, steps: usize, extra: &[&str]) -> Vec<String> {
-    let mut flags = train_flags(dir, 8, steps);
-    flags.extend(
-        [
-            "--nodes",
-            "2",
-            "--node-rank",
-            &rank.to_string(),
-            "--coordinator",
-            &format!("127.0.0.1:{port}"),
-            "--group-timeout",
-            "20",
-        ]
-        .iter()
-        .chain(extra)
-        .map(|s| s.to_string()),
-    );
-    flags
 }
 
 #[test]
@@ -205,14 +168,15 @@ fn bad_group_settings_are_refused_before_training() {
     );
     assert!(!dir.exists(), "rank 1 wrote into --output");
 
-    // Two processes started with different learning rates: both refuse at the handshake.
+    // Two processes started with different learning rates and seeds: both refuse at the
+    // handshake, naming each setting that differs with both values.
     let port = free_port();
-    let spawn = |rank: usize, lr: &str| {
+    let spawn = |rank: usize, lr: &str, seed: &str| {
         rlora_command()
             .args(
                 [
                     vec!["train".to_string()],
-                    rank_flags(&dir, rank, port, 2, &["--lr", lr]),
+                    rank_flags(&dir, rank, port, 2, &["--lr", lr, "--seed", seed]),
                 ]
                 .concat(),
             )
@@ -221,14 +185,21 @@ fn bad_group_settings_are_refused_before_training() {
             .spawn()
             .unwrap()
     };
-    let (first, second) = (spawn(0, "1e-4"), spawn(1, "2e-4"));
+    let (first, second) = (spawn(0, "1e-4", "0"), spawn(1, "2e-4", "3"));
     let (first, second) = (
         first.wait_with_output().unwrap(),
         second.wait_with_output().unwrap(),
     );
-    for (output, other) in [(&first, 1), (&second, 0)] {
+    for (output, other, there, here) in [
+        (&first, 1, ["0.0002", "3"], ["0.0001", "0"]),
+        (&second, 0, ["0.0001", "0"], ["0.0002", "3"]),
+    ] {
         assert!(!output.status.success(), "{}", text(output));
-        let expected = format!("rank {other} was started with other settings");
+        let expected = format!(
+            "rank {other} was started with other settings (--lr: {} there, {} here; --seed: {} \
+             there, {} here)",
+            there[0], here[0], there[1], here[1]
+        );
         assert!(
             text(output).contains(&expected),
             "expected `{expected}` in:\n{}",
@@ -245,13 +216,11 @@ fn bad_group_settings_are_refused_before_training() {
 #[test]
 fn a_rank_whose_peer_dies_stops_within_the_group_timeout() {
     let dir = output_dir("peer-died");
+    // The killed rank 1 leaves its private folder here, removed with it.
+    let tmp = output_dir("peer-died-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let port = free_port();
-    let log = |rank: usize| {
-        std::env::temp_dir().join(format!(
-            "rlora-parallel-peer-died-{rank}-{}.log",
-            std::process::id()
-        ))
-    };
+    let log = |rank: usize| tmp.join(format!("rank-{rank}.log"));
     let spawn = |rank: usize| {
         rlora_command()
             .args(
@@ -262,6 +231,7 @@ fn a_rank_whose_peer_dies_stops_within_the_group_timeout() {
                 .concat(),
             )
             .env_remove("RUST_BACKTRACE")
+            .env("TMPDIR", &tmp)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log(rank)).unwrap())
             .spawn()
@@ -305,5 +275,5 @@ fn a_rank_whose_peer_dies_stops_within_the_group_timeout() {
     assert!(!stderr.contains("panicked at"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = [0, 1].map(|rank| std::fs::remove_file(log(rank)));
+    let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -1,7 +1,9 @@
 //! Running `rlora train` and `rlora launch` for the tests, and comparing two runs.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
+use std::time::{Duration, Instant};
 
 use burn::train::metric::store::Split;
 use rlora_train::trainer::{LogLayout, metric_history};
@@ -177,4 +179,114 @@ pub fn assert_same_training(
         f64::from(difference) < tolerance,
         "the adapters differ by up to {difference:e} (largest weight {largest})"
     );
+}
+
+/// The process id `rlora launch` reported for `rank` in its standard error.
+pub fn rank_process(stderr: &str, rank: usize) -> Option<u32> {
+    let marker = format!("[launch] rank {rank} is process ");
+    let line = stderr.lines().find(|l| l.starts_with(&marker))?;
+    line[marker.len()..].trim().parse().ok()
+}
+
+/// A port that is free now, with the next five (the coordinator's second, the two ranks' two
+/// tensor services).
+pub fn free_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if port < 65000 && (1..6).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
+            return port;
+        }
+    }
+}
+
+/// Rank `rank`'s flags of a group of 2 training `steps` steps into `dir`, its coordinator on
+/// `port`.
+pub fn rank_flags(dir: &Path, rank: usize, port: u16, steps: usize, extra: &[&str]) -> Vec<String> {
+    let mut flags = train_flags(dir, 8, steps);
+    flags.extend(
+        [
+            "--nodes",
+            "2",
+            "--node-rank",
+            &rank.to_string(),
+            "--coordinator",
+            &format!("127.0.0.1:{port}"),
+            "--group-timeout",
+            "20",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string()),
+    );
+    flags
+}
+
+/// Waits for `child` at most `limit`; past that, kills it and fails the test, saying `what` did
+/// not end.
+pub fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still ran after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether the process `pid` still exists (`kill -0`).
+pub fn process_exists(pid: u32) -> bool {
+    Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// The process id of the group's coordinator that rank 0 announced in `stdout`.
+pub fn coordinator_process(stdout: &str) -> Option<u32> {
+    let marker = "the group's coordinator is process ";
+    let start = stdout.find(marker)? + marker.len();
+    let digits: String = stdout[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// The folders of ranks and launchers (`rlora-rank-*`, `rlora-launch-*`) left in `tmp`, at any
+/// depth.
+pub fn rank_folders_left(tmp: &Path) -> Vec<PathBuf> {
+    let mut left = Vec::new();
+    let mut pending = vec![tmp.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("rlora-rank-") || name.starts_with("rlora-launch-") {
+                left.push(entry.path());
+            }
+            if entry.path().is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    left
+}
+
+/// `rlora launch --nprocs N -- train FLAGS` with the temporary folder `tmp` (`TMPDIR`).
+pub fn launch_in_tmp(tmp: &Path, nprocs: usize, flags: Vec<String>) -> Output {
+    let head = ["launch", "--nprocs", &nprocs.to_string(), "--", "train"];
+    rlora_command()
+        .args([head.map(String::from).to_vec(), flags].concat())
+        .env("TMPDIR", tmp)
+        .output()
+        .expect("rlora runs")
 }

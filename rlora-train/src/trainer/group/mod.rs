@@ -6,8 +6,10 @@
 //!
 //! - [`GroupSettings`]: where a process stands in the group and how the others reach it.
 //! - [`ProcessGroup`]: joining the group ([`ProcessGroup::join`], with a
-//!   [handshake](GroupIdentity) that refuses processes started with other settings, other
-//!   initial adapters or another checkpoint) and the all-reduce, each wait bounded by a time-out.
+//!   [handshake](GroupIdentity) that refuses processes started with other settings, data, base
+//!   ([`RunIdentity`], which names what differs), initial adapters or another checkpoint) and
+//!   the all-reduce, each wait bounded by a time-out and ended early by a [`GroupWatch`] (rank
+//!   0's coordinator).
 //! - [`UpdateExchange`]: one all-reduce per optimizer update of every trainable gradient and the
 //!   update's loss, flattened into one bucket.
 //! - [`quiet_engine_output`]: the engine's logs and thread failures, a line each on stderr.
@@ -15,11 +17,15 @@
 mod engine_output;
 mod exchange;
 mod handshake;
+mod identity;
 mod process_group;
 mod settings;
+mod watch;
 
 pub use engine_output::quiet_engine_output;
 pub use exchange::{GroupLoss, UpdateExchange};
 pub use handshake::{GroupIdentity, digest_adapters};
+pub use identity::{RunIdentity, task_digests};
 pub use process_group::ProcessGroup;
 pub use settings::GroupSettings;
+pub use watch::GroupWatch;

@@ -21,10 +21,14 @@ use burn::collective::{
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use super::{GroupSettings, quiet_engine_output};
+use super::{GroupSettings, GroupWatch, quiet_engine_output};
 
 /// How often the coordinator's port is tried while it is not listening yet.
 const CONNECT_RETRY: Duration = Duration::from_millis(200);
+/// How often a wait for the group checks its [`GroupWatch`].
+const WATCH_EVERY: Duration = Duration::from_millis(100);
+/// How long a failed exchange waits for its watch to tell the cause.
+const WATCH_GRACE: Duration = Duration::from_secs(1);
 
 /// A process of a training group on backend `B` (the training backend's inner one, on which the
 /// gradients live): one collective peer per process, whose all-reduce sums a tensor over every
@@ -35,6 +39,8 @@ pub struct ProcessGroup<B: Backend> {
     device: B::Device,
     /// The exchanges so far: exchange `k` uses channel `k mod 2`.
     exchanges: AtomicU64,
+    /// What else the group needs (rank 0's coordinator), checked while waiting.
+    watch: Option<GroupWatch>,
 }
 
 /// Why a bounded wait ended without an answer.
@@ -44,20 +50,27 @@ enum Unanswered {
     /// The thread doing the work ended without an answer (burn's collective engine panicked; its
     /// message is printed above).
     Failed,
+    /// The watch said why the group cannot go on.
+    Ended(String),
 }
 
 impl<B: Backend> ProcessGroup<B> {
     /// Joins the group: waits for the coordinator to listen and checks that this process's
     /// tensor ports are free. The group gathers at its first exchange (the handshake), which
-    /// returns once every process has joined.
+    /// returns once every process has joined. Every wait for the group also checks `watch`
+    /// (rank 0's coordinator), and ends as soon as it says the group cannot go on.
     ///
     /// # Errors
-    /// The coordinator does not listen within the time-out (naming it), or a tensor port is
-    /// taken.
-    pub fn join(settings: GroupSettings, device: &B::Device) -> Result<Self, String> {
+    /// The coordinator does not listen within the time-out (naming it), the watch says why the
+    /// group cannot go on, or a tensor port is taken.
+    pub fn join(
+        settings: GroupSettings,
+        device: &B::Device,
+        watch: Option<GroupWatch>,
+    ) -> Result<Self, String> {
         quiet_engine_output();
         let who = settings.describe();
-        wait_for_coordinator(&settings).map_err(|e| format!("{who}: {e}"))?;
+        wait_for_coordinator(&settings, watch.as_ref()).map_err(|e| format!("{who}: {e}"))?;
         for channel in 0..2 {
             let port = settings.data_port(channel);
             TcpListener::bind(("0.0.0.0", port)).map_err(|e| {
@@ -72,6 +85,7 @@ impl<B: Backend> ProcessGroup<B> {
             settings,
             device: device.clone(),
             exchanges: AtomicU64::new(0),
+            watch,
         })
     }
 
@@ -116,13 +130,20 @@ impl<B: Backend> ProcessGroup<B> {
             sum
         };
         let who = settings.describe();
-        match within(settings.timeout, exchange) {
+        let answer = within(settings.timeout, self.watch.as_ref(), exchange);
+        if !matches!(answer, Ok(Ok(_)))
+            && let Some(why) = self.watch.as_ref().and_then(ended_meanwhile)
+        {
+            return Err(format!("{who}: {what}: {why}"));
+        }
+        match answer {
             Ok(Ok(sum)) => Ok(Tensor::from_primitive(TensorPrimitive::Float(sum))),
             Ok(Err(error)) => Err(format!("{who}: {what} failed: {}", explain(&error))),
             Err(Unanswered::TimedOut) => Err(format!(
                 "{who}: {what}: no answer from the group within {} s: a process of the group \
                  stopped, was not started (every rank 0..{} with the same --nodes and \
-                 --coordinator), or the network between them failed (or raise --group-timeout)",
+                 --coordinator), another program holds the coordinator's port, or the network \
+                 between them failed (or raise --group-timeout)",
                 settings.timeout.as_secs(),
                 settings.nodes - 1
             )),
@@ -130,14 +151,22 @@ impl<B: Backend> ProcessGroup<B> {
                 "{who}: {what}: burn's collective engine failed (a process of the group \
                  stopped or closed its connection)"
             )),
+            Err(Unanswered::Ended(why)) => Err(format!("{who}: {what}: {why}")),
         }
     }
 }
 
-/// Waits until the coordinator accepts a TCP connection, at most the group's time-out.
-fn wait_for_coordinator(settings: &GroupSettings) -> Result<(), String> {
+/// Waits until the coordinator accepts a TCP connection, at most the group's time-out, unless
+/// `watch` says first why it never will.
+fn wait_for_coordinator(
+    settings: &GroupSettings,
+    watch: Option<&GroupWatch>,
+) -> Result<(), String> {
     let deadline = Instant::now() + settings.timeout;
     loop {
+        if let Some(why) = watch.and_then(GroupWatch::check) {
+            return Err(why);
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         let last_error =
             match TcpStream::connect_timeout(&settings.coordinator_addr, left.max(CONNECT_RETRY)) {
@@ -156,21 +185,48 @@ fn wait_for_coordinator(settings: &GroupSettings) -> Result<(), String> {
     }
 }
 
-/// Runs `work` on a thread of its own and waits at most `timeout` for its answer (burn's
-/// collective calls block without a time-out of their own; a call that never answers is left
-/// behind and ends with the process).
+/// Why `watch` says the group cannot go on, given [`WATCH_GRACE`] to say so: an exchange that
+/// failed because the coordinator died may fail before the coordinator's end can be seen.
+fn ended_meanwhile(watch: &GroupWatch) -> Option<String> {
+    let deadline = Instant::now() + WATCH_GRACE;
+    loop {
+        if let Some(why) = watch.check() {
+            return Some(why);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(WATCH_EVERY);
+    }
+}
+
+/// Runs `work` on a thread of its own and waits at most `timeout` for its answer, checking
+/// `watch` meanwhile (burn's collective calls block without a time-out of their own; a call
+/// that never answers is left behind and ends with the process).
 fn within<T: Send + 'static>(
     timeout: Duration,
+    watch: Option<&GroupWatch>,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Unanswered> {
     let (sender, receiver) = channel();
     std::thread::spawn(move || {
         let _ = sender.send(work());
     });
-    receiver.recv_timeout(timeout).map_err(|error| match error {
-        RecvTimeoutError::Timeout => Unanswered::TimedOut,
-        RecvTimeoutError::Disconnected => Unanswered::Failed,
-    })
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(left.min(WATCH_EVERY)) {
+            Ok(answer) => return Ok(answer),
+            Err(RecvTimeoutError::Disconnected) => return Err(Unanswered::Failed),
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if let Some(why) = watch.and_then(GroupWatch::check) {
+            return Err(Unanswered::Ended(why));
+        }
+        if Instant::now() >= deadline {
+            return Err(Unanswered::TimedOut);
+        }
+    }
 }
 
 /// burn's address type for a WebSocket URL (any string parses).
