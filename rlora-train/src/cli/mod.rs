@@ -21,6 +21,7 @@ mod generate;
 mod group;
 mod heads;
 mod launch;
+mod output_folder;
 mod pretrain;
 mod resume_check;
 mod routing;
