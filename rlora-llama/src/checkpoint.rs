@@ -3,7 +3,8 @@
 //! loading never holds a second copy of the model.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::{Component, Path, PathBuf};
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData};
@@ -35,25 +36,29 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// Opens `dir/model.safetensors`, or the shards that `dir/model.safetensors.index.json` lists.
+    ///
+    /// # Errors
+    /// A shard the index names outside the folder (see [`shard_path`]), a weights file that is
+    /// not a regular file (a folder, a device), or one that cannot be read or parsed; each names
+    /// the file.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, LlamaError> {
         let dir = dir.as_ref();
         let index_path = dir.join(WEIGHTS_INDEX_FILE);
-        let (path, shard_names): (PathBuf, Vec<String>) = if index_path.exists() {
+        let (path, file_paths): (PathBuf, Vec<PathBuf>) = if index_path.exists() {
             let index: WeightIndex = read_json(&index_path)?;
-            let shards: BTreeSet<String> = index.weight_map.values().cloned().collect();
-            (index_path, shards.into_iter().collect())
+            let shards: BTreeSet<&String> = index.weight_map.values().collect();
+            let paths: Vec<PathBuf> = shards
+                .into_iter()
+                .map(|name| shard_path(dir, &index_path, name))
+                .collect::<Result<_, _>>()?;
+            (index_path, paths)
         } else {
-            (dir.join(WEIGHTS_FILE), vec![WEIGHTS_FILE.to_string()])
+            (dir.join(WEIGHTS_FILE), vec![dir.join(WEIGHTS_FILE)])
         };
         let mut files = Vec::new();
         let mut location = HashMap::new();
-        for name in shard_names {
-            let file_path = dir.join(&name);
-            let file =
-                std::fs::File::open(&file_path).map_err(|e| LlamaError::io(&file_path, e))?;
-            // SAFETY: the mapping is read-only and lives as long as `Checkpoint`; a checkpoint
-            // rewritten while it is being loaded is outside what this loader supports.
-            let mmap = unsafe { Mmap::map(&file) }.map_err(|e| LlamaError::io(&file_path, e))?;
+        for file_path in file_paths {
+            let mmap = map_file(&file_path)?;
             let tensors = SafeTensors::deserialize(&mmap).map_err(|e| LlamaError::Safetensors {
                 path: file_path.clone(),
                 message: e.to_string(),
@@ -116,6 +121,7 @@ impl Checkpoint {
                 dtype: format!("{:?}", view.dtype()),
             }
         })?;
+        check_finite(path, name, &values)?;
         self.taken.insert(name.to_string());
         Ok(values)
     }
@@ -187,4 +193,87 @@ impl Checkpoint {
             names,
         })
     }
+}
+
+/// The file of the shard `name` that the index at `index_path` lists, checked to lie inside the
+/// model folder `dir`: a relative path of plain names (no root, no `..`), which, when it is a
+/// link, leads to a file inside `dir` or, for a Hugging Face cache snapshot
+/// (`models--…/snapshots/REV/`), inside the cache's `blobs/` folder, where the cache keeps the
+/// files its snapshots link to. So an index cannot make the loader open a file elsewhere.
+fn shard_path(dir: &Path, index_path: &Path, name: &str) -> Result<PathBuf, LlamaError> {
+    let outside = |why: &str| LlamaError::Config {
+        path: index_path.to_path_buf(),
+        key: "weight_map".into(),
+        message: format!(
+            "names the shard `{name}`, which {why}: a shard must be a file inside the model \
+             folder {}",
+            dir.display()
+        ),
+    };
+    let relative = Path::new(name);
+    if name.is_empty() || relative.is_absolute() {
+        return Err(outside("is not a relative path"));
+    }
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(outside("leaves the folder (`..`)"));
+    }
+    let path = dir.join(relative);
+    let (Ok(folder), Ok(target)) = (dir.canonicalize(), path.canonicalize()) else {
+        // A shard that does not exist is reported, with its path, when it is opened.
+        return Ok(path);
+    };
+    let blobs = folder
+        .parent()
+        .filter(|snapshots| snapshots.file_name() == Some(OsStr::new("snapshots")))
+        .and_then(Path::parent)
+        .map(|repository| repository.join("blobs"));
+    let inside = target.starts_with(&folder) || blobs.is_some_and(|b| target.starts_with(b));
+    if !inside {
+        return Err(outside(&format!(
+            "is a link to {}, outside the folder",
+            target.display()
+        )));
+    }
+    Ok(path)
+}
+
+/// Maps the weights file `path` read-only, once it is known to be a regular file (the system
+/// maps a folder or a device with a baffling error, or not at all).
+fn map_file(path: &Path) -> Result<Mmap, LlamaError> {
+    let metadata = std::fs::metadata(path).map_err(|e| LlamaError::io(path, e))?;
+    if !metadata.is_file() {
+        let what = if metadata.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file"
+        };
+        return Err(LlamaError::Safetensors {
+            path: path.to_path_buf(),
+            message: format!("is {what}, not a safetensors weights file"),
+        });
+    }
+    let file = std::fs::File::open(path).map_err(|e| LlamaError::io(path, e))?;
+    // SAFETY: the mapping is read-only and lives as long as `Checkpoint`; a checkpoint
+    // rewritten while it is being loaded is outside what this loader supports.
+    unsafe { Mmap::map(&file) }.map_err(|e| LlamaError::io(path, e))
+}
+
+/// Refuses a tensor with a value that is not finite (NaN or infinite), naming the file, the
+/// tensor, how many values and the first one's index: a base with one would make every loss
+/// NaN, far from its cause.
+fn check_finite(path: &Path, name: &str, values: &[f32]) -> Result<(), LlamaError> {
+    let Some(first) = values.iter().position(|v| !v.is_finite()) else {
+        return Ok(());
+    };
+    let count = values[first..].iter().filter(|v| !v.is_finite()).count();
+    Err(LlamaError::NonFiniteTensor {
+        path: path.to_path_buf(),
+        name: name.to_string(),
+        count,
+        index: first,
+        value: values[first],
+    })
 }

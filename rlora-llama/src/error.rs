@@ -61,6 +61,24 @@ pub enum LlamaError {
         /// Its dtype.
         dtype: String,
     },
+    /// A checkpoint tensor holds values that are not finite (NaN or infinite).
+    #[error(
+        "{path}: tensor `{name}` is not finite at {count} of its values (the first, at flat \
+         index {index}, is {value}): the model's weights are broken; download or convert them \
+         again"
+    )]
+    NonFiniteTensor {
+        /// The file holding it.
+        path: PathBuf,
+        /// The tensor.
+        name: String,
+        /// How many of its values are not finite.
+        count: usize,
+        /// The flat index of the first.
+        index: usize,
+        /// The first.
+        value: f32,
+    },
     /// A checkpoint holds tensors the model does not use.
     #[error("{path}: unexpected tensors {names:?}")]
     UnexpectedTensors {

@@ -52,6 +52,8 @@ pub struct TextTokenizer {
     /// `add_bos_token` of `tokenizer_config.json`, which overrides the post-processor.
     add_bos: Option<bool>,
     eos: Vec<u32>,
+    /// The longest token of the vocabulary, in bytes.
+    longest_token: usize,
 }
 
 impl TextTokenizer {
@@ -89,12 +91,20 @@ impl TextTokenizer {
         {
             eos.push(id);
         }
+        let longest_token = tokenizer
+            .get_vocab(true)
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(1)
+            .max(1);
         Ok(Self {
             tokenizer,
             path,
             bos,
             add_bos: config.add_bos_token,
             eos,
+            longest_token,
         })
     }
 
@@ -147,6 +157,32 @@ impl TextTokenizer {
     /// The end-of-sequence ids.
     pub fn eos_ids(&self) -> &[u32] {
         &self.eos
+    }
+
+    /// The end-of-sequence id that ends a completion: the first of [`eos_ids`](Self::eos_ids).
+    ///
+    /// # Errors
+    /// The tokenizer has none; the error names the files that would give one.
+    pub fn eos_id(&self) -> Result<u32, LlamaError> {
+        self.eos.first().copied().ok_or_else(|| {
+            let dir = self.path.with_file_name("");
+            LlamaError::Tokenizer(format!(
+                "{}: the tokenizer has no end-of-sequence token, which ends every completion: \
+                 neither {} (`eos_token_id`) nor {} (`eos_token`, a token of tokenizer.json) \
+                 names one",
+                self.path.display(),
+                dir.join("generation_config.json").display(),
+                dir.join("tokenizer_config.json").display()
+            ))
+        })
+    }
+
+    /// The most bytes of text one token stands for: the longest token of the vocabulary (added
+    /// tokens included), in bytes of its vocabulary entry, which is never shorter than the text
+    /// it encodes (a byte-level BPE writes each byte as one character of one or two bytes,
+    /// SentencePiece a space as `▁`, a byte fallback as `<0x..>`). At least 1.
+    pub fn longest_token_bytes(&self) -> usize {
+        self.longest_token
     }
 
     /// The BOS id, if the tokenizer has one.

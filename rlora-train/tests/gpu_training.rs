@@ -1,7 +1,8 @@
 //! Training steps of the embedded default (the tiny base, the built-in suite, R-LoRA on the MLP)
 //! on a GPU backend and on the CPU backend from the same adapter: the per-step losses and the
 //! trained adapters agree within 1e-3. Run with `--features wgpu` (CI does, on Mesa's software
-//! Vulkan driver, 3 steps) or `--features cuda` (`cargo xtask gpu-check`, 20 steps);
+//! Vulkan driver, 3 steps) or `--features cuda` (the GPU bundle's
+//! `tests` part, `cargo xtask gpu-bundle`, 20 steps);
 //! `RLORA_GPU_STEPS` sets the number of steps.
 #![cfg(any(feature = "wgpu", feature = "cuda"))]
 

@@ -139,16 +139,27 @@ fn run_rlora(dir: &Path, line: &str, argv: &[String]) {
 /// bundle ships takes each of its flags, and `--parts` names parts it has.
 fn bundle_runner_takes(line: &str, args: &[String]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/gpu-bundle");
-    assert!(root.join("run.sh").is_file(), "{line}: xtask/gpu-bundle/run.sh missing");
+    assert!(
+        root.join("run.sh").is_file(),
+        "{line}: xtask/gpu-bundle/run.sh missing"
+    );
     let runner = std::fs::read_to_string(root.join("gpu_check.py")).unwrap();
     for (i, arg) in args.iter().enumerate() {
         if arg.starts_with("--") {
-            assert!(runner.contains(&format!("\"{arg}\"")), "{line}: the runner has no {arg}");
+            assert!(
+                runner.contains(&format!("\"{arg}\"")),
+                "{line}: the runner has no {arg}"
+            );
         }
         if arg == "--parts" {
-            let parts = args.get(i + 1).unwrap_or_else(|| panic!("{line}: --parts without parts"));
+            let parts = args
+                .get(i + 1)
+                .unwrap_or_else(|| panic!("{line}: --parts without parts"));
             for part in parts.split(',') {
-                assert!(runner.contains(&format!("\"{part}\"")), "{line}: no part {part}");
+                assert!(
+                    runner.contains(&format!("\"{part}\"")),
+                    "{line}: no part {part}"
+                );
             }
         }
     }

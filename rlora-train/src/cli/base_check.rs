@@ -14,12 +14,25 @@ use crate::report::write_json;
 /// Tensors named at most in a refusal.
 const NAMED_TENSORS: usize = 5;
 
-/// With `--resume`, refuses a `model_dir` whose fingerprint differs from the one the run saved
-/// (a run saved before fingerprints has none to compare). Runs before anything is written.
+/// With `--resume`, refuses a `model_dir` whose fingerprint differs from the one the run saved,
+/// or a run whose fingerprint is missing (every run with an adapter-only checkpoint wrote one
+/// before its first step, so a missing one was deleted, and nothing else could tell another
+/// base of the same shapes). Runs before anything is written.
 pub fn check_same_base(args: &TrainArgs, model_dir: &Path) -> Result<(), CliError> {
     let file = args.output.join(BASE_FINGERPRINT_FILE);
-    if !args.resume || !file.exists() {
+    if !args.resume {
         return Ok(());
+    }
+    if !file.exists() {
+        return Err(format!(
+            "--resume: {} is missing: the run's checkpoints hold only its adapters, and without \
+             the fingerprint of the base they were trained on nothing can check that --model {} \
+             is that base; put the file back (from a copy of the run), or start again with \
+             --overwrite",
+            file.display(),
+            model_dir.display()
+        )
+        .into());
     }
     let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let saved: BaseFingerprint = serde_json::from_str(&text)

@@ -5,14 +5,18 @@
 //! or, for a flag that may be repeated (`task`, `targets`), arrays (one flag per element). A flag
 //! given on the command line wins over the file's. Each value is checked by its flag's parser
 //! here, so an error names the file and the key: a value out of the flag's domain, NaN or
-//! infinity, a list where one value belongs. The `run_config.json` that `rlora train` writes next
+//! infinity, a list where one value belongs. A setting is given once: a key set twice (TOML's
+//! parser refuses it, and so does this JSON reader), two spellings of one flag, a `config` key (a
+//! file does not name another) and a second `--config` are errors too. The `run_config.json` that `rlora train` writes next
 //! to its outputs is such a file, so `rlora train --config OUT/run_config.json` repeats a run.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use clap::ArgAction;
 use clap::error::ErrorKind;
-use serde_json::Value;
+use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
+use serde_json::{Map, Value};
 
 use super::{CliError, TrainArgs};
 
@@ -32,23 +36,33 @@ pub fn expand_config_file(argv: Vec<String>) -> Result<Vec<String>, CliError> {
         return Ok(argv);
     }
     let mut user = Vec::new();
-    let mut file = None;
+    let mut files = Vec::new();
     let mut rest = argv[2..].iter();
     while let Some(arg) = rest.next() {
         if arg == CONFIG_FLAG {
-            file = Some(
+            files.push(
                 rest.next()
                     .ok_or("--config needs a file: --config run.toml")?
                     .clone(),
             );
         } else if let Some(path) = arg.strip_prefix("--config=") {
-            file = Some(path.to_string());
+            files.push(path.to_string());
         } else {
             user.push(arg.clone());
         }
     }
-    let Some(file) = file else {
-        return Ok(argv);
+    let file = match files.as_slice() {
+        [] => return Ok(argv),
+        [file] => file.clone(),
+        several => {
+            return Err(format!(
+                "--config is given {} times ({}): give one file; a flag on the command line \
+                 overrides the file's",
+                several.len(),
+                several.join(", ")
+            )
+            .into());
+        }
     };
     let mut expanded = argv[..2].to_vec();
     expanded.extend(file_flags(Path::new(&file), &user)?);
@@ -74,7 +88,10 @@ fn file_flags(path: &Path, user: &[String]) -> Result<Vec<String>, CliError> {
             }
             serde_json::to_value(parsed).map_err(|e| format!("{name}: {e}"))?
         }
-        Some("json") => serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?,
+        Some("json") => {
+            let Table(table) = serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+            Value::Object(table)
+        }
         _ => return Err(format!("{name}: a run configuration is a .toml or a .json file").into()),
     };
     let Value::Object(table) = table else {
@@ -82,7 +99,16 @@ fn file_flags(path: &Path, user: &[String]) -> Result<Vec<String>, CliError> {
     };
     let train = TrainArgs::command();
     let mut flags = Vec::new();
+    // Each flag's key, so that two spellings of one flag (`batch-size`, `batch_size`) are found.
+    let mut keys: BTreeMap<String, String> = BTreeMap::new();
     for (key, value) in table {
+        if key == "config" {
+            return Err(format!(
+                "{name}: `config` names a configuration file inside one; --config files do not \
+                 nest: put all the settings in one file"
+            )
+            .into());
+        }
         let id = key.replace('-', "_");
         let arg = train
             .get_arguments()
@@ -90,6 +116,11 @@ fn file_flags(path: &Path, user: &[String]) -> Result<Vec<String>, CliError> {
             .filter(|a| a.get_long().is_some_and(|l| l != "config"))
             .ok_or_else(|| format!("{name}: `{key}` is not a flag of `rlora train`"))?;
         let long = format!("--{}", arg.get_long().unwrap_or_default());
+        if let Some(first) = keys.insert(long.clone(), key.clone()) {
+            return Err(
+                format!("{name}: `{first}` and `{key}` both set {long}: keep one of them").into(),
+            );
+        }
         if user
             .iter()
             .any(|u| *u == long || u.starts_with(&format!("{long}=")))
@@ -132,6 +163,40 @@ fn file_flags(path: &Path, user: &[String]) -> Result<Vec<String>, CliError> {
         }
     }
     Ok(flags)
+}
+
+/// A JSON file's top-level table, read refusing a key given twice (serde_json keeps the last
+/// one silently, where TOML refuses it): the error names the key, its line and its column.
+struct Table(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for Table {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TableVisitor)
+    }
+}
+
+/// Reads a [`Table`].
+struct TableVisitor;
+
+impl<'de> Visitor<'de> for TableVisitor {
+    type Value = Table;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a table of flags at the top level")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Table, A::Error> {
+        let mut table = Map::new();
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            if table.contains_key(&key) {
+                return Err(A::Error::custom(format!(
+                    "`{key}` is set twice: keep one of them"
+                )));
+            }
+            table.insert(key, value);
+        }
+        Ok(Table(table))
+    }
 }
 
 /// The first non-finite float in `value` (itself or, in an array or table, an element), if any:

@@ -8,6 +8,7 @@ use rlora_llama::{Llama, TextTokenizer};
 
 use super::CliError;
 use super::generate::load_any_adapter;
+use super::output_folder::check_output_folder;
 use crate::base::model_or_tiny_base;
 use crate::data::{DEFAULT_MAX_LINE_BYTES, SplitSizes, builtin_suite, parse_task_spec};
 use crate::report::{markdown_table, write_json};
@@ -52,6 +53,9 @@ pub struct EvalArgs {
 
 /// Evaluates and prints the per-task table.
 pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalReport, CliError> {
+    if let Some(dir) = &args.output {
+        check_output_folder(dir)?;
+    }
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
     let mut tasks = Vec::new();
     for spec in &args.tasks {

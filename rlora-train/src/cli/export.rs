@@ -52,7 +52,8 @@ pub enum Routing {
     Task(String),
 }
 
-/// Parses `task:NAME` or a comma-separated list of weights `≥ 0`.
+/// Parses `task:NAME` or a comma-separated list of weights, finite, `≥ 0` and not all zero (a
+/// routing mixes the heads: weights that do not sum to 1 are normalized by [`normalized`]).
 fn parse_routing(value: &str) -> Result<Routing, String> {
     if let Some(name) = value.strip_prefix("task:") {
         if name.is_empty() {
@@ -60,12 +61,40 @@ fn parse_routing(value: &str) -> Result<Routing, String> {
         }
         return Ok(Routing::Task(name.to_string()));
     }
-    value
+    let weights: Vec<f64> = value
         .split(',')
         .map(non_negative)
         .collect::<Result<_, _>>()
-        .map(Routing::Fixed)
-        .map_err(|e| format!("{e} (give `task:NAME` or weights like `0.2,0.8`)"))
+        .map_err(|e| format!("{e} (give `task:NAME` or weights like `0.2,0.8`)"))?;
+    if weights.iter().all(|&w| w == 0.0) {
+        return Err(format!(
+            "`{value}`: the weights are all zero, which mixes no head; give weights that sum to \
+             1, like `0.2,0.8`"
+        ));
+    }
+    Ok(Routing::Fixed(weights))
+}
+
+/// The tolerance within which fixed routing weights count as summing to 1.
+const SUM_TOLERANCE: f64 = 1e-6;
+
+/// `weights` (finite, `≥ 0`, not all zero) divided by their sum, so that they mix the heads as
+/// gates do; and, when their sum was not 1, the line that says so.
+fn normalized(weights: &[f64]) -> (Vec<f64>, Option<String>) {
+    // Scaled by the largest first, so that a sum of huge weights stays finite.
+    let largest = weights.iter().copied().fold(0.0, f64::max);
+    let scaled: Vec<f64> = weights.iter().map(|w| w / largest).collect();
+    let sum: f64 = scaled.iter().sum();
+    let result: Vec<f64> = scaled.iter().map(|w| w / sum).collect();
+    let given_sum = sum * largest;
+    let note = ((given_sum - 1.0).abs() > SUM_TOLERANCE).then(|| {
+        let shown: Vec<String> = result.iter().map(|w| format!("{w:.6}")).collect();
+        format!(
+            "--routing: the weights sum to {given_sum}, not 1; merging under them normalized: {}",
+            shown.join(",")
+        )
+    });
+    (result, note)
 }
 
 /// Writes a PEFT LoRA folder (single-head adapters) or, with `--merge`, a merged Hugging Face
@@ -87,7 +116,13 @@ pub fn run_export<B: Backend>(args: &ExportArgs, device: &B::Device) -> Result<(
     }
     let merged = match &args.routing {
         None => model.merge_adapters(None)?,
-        Some(Routing::Fixed(weights)) => model.merge_adapters(Some(weights))?,
+        Some(Routing::Fixed(weights)) => {
+            let (weights, note) = normalized(weights);
+            if let Some(note) = note {
+                println!("{note}");
+            }
+            model.merge_adapters(Some(&weights))?
+        }
         Some(Routing::Task(name)) => {
             if !args.tasks.any() {
                 return Err(format!(
@@ -128,4 +163,26 @@ pub fn run_export<B: Backend>(args: &ExportArgs, device: &B::Device) -> Result<(
     output.commit()?;
     println!("merged model: {}", args.output.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_weights_are_finite_non_negative_and_normalized() {
+        for bad in ["0,0,0", "1,-1", "nan,1", "inf,1", "1e400,1"] {
+            assert!(parse_routing(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_routing("0.2,0.8"), Ok(Routing::Fixed(vec![0.2, 0.8])));
+        assert_eq!(normalized(&[0.2, 0.8]), (vec![0.2, 0.8], None));
+        let (weights, note) = normalized(&[1e30, 1e30, 1e300]);
+        assert!(weights.iter().all(|w| w.is_finite()));
+        assert!((weights.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        let (weights, note_2) = normalized(&[2.0, 1.0, 1.0]);
+        assert_eq!(weights, vec![0.5, 0.25, 0.25]);
+        for note in [note, note_2] {
+            assert!(note.is_some_and(|n| n.contains("normalized")));
+        }
+    }
 }

@@ -9,6 +9,7 @@ use rlora_llama::{Llama, TextTokenizer};
 
 use super::CliError;
 use super::generate::load_any_adapter;
+use super::output_folder::check_output_folder;
 use super::routing::{RoutingTasks, analyse, print_routing, write_routing};
 use crate::base::model_or_tiny_base;
 use crate::report::head_heat_maps;
@@ -41,6 +42,7 @@ pub fn run_heads<B: Backend>(
     args: &HeadsArgs,
     device: &B::Device,
 ) -> Result<HeadSummary, CliError> {
+    check_output_folder(&args.output)?;
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
     let model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     let model = load_any_adapter(model, &args.adapter, device)?;

@@ -26,6 +26,7 @@ mod group_identity;
 mod heads;
 mod launch;
 mod launch_signals;
+mod output_folder;
 mod ports;
 mod pretrain;
 mod resume_check;

@@ -5,14 +5,17 @@
 //! | the folder | no flag | `--resume` | `--overwrite` |
 //! |---|---|---|---|
 //! | new, empty, or without a run's files | a new run | error: nothing to resume | a new run |
-//! | holds a run | error naming the run's files | continue it, if its settings match and it has a checkpoint | delete the run's files, then a new run |
+//! | holds a run with a checkpoint | error naming the run's files | continue it, if its settings match | delete the run's files, then a new run |
+//! | holds a run without a checkpoint | error: start it again with `--overwrite` | the same error | delete the run's files, then a new run |
 //!
 //! A run's files are those `rlora train` writes ([`RUN_ENTRIES`], `heads_*.png`); anything else in
-//! the folder is never deleted. A folder whose only run file is `run_config.json` holds a run
-//! that stopped before its first step, with nothing to lose. Nothing is written or deleted until
-//! every check has passed.
+//! the folder is never deleted. A folder whose only run files are `run_config.json` and
+//! `base_fingerprint.json` holds a run that stopped before its first step (or was refused after
+//! its model loaded), with nothing to lose: a new run takes it. Nothing is written or deleted
+//! until every check has passed: [`claim`] only decides, and [`RunFolder::prepare`], called once
+//! the model has loaded, deletes what the decision says.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -42,20 +45,38 @@ pub const RUN_ENTRIES: [&str; 11] = [
     "experiment.log",
 ];
 
-/// A run's folder, locked for this process until dropped.
+/// The run files that a run writes before its first step: a folder with no others holds no
+/// training yet.
+const SETTINGS_ENTRIES: [&str; 2] = [RUN_CONFIG_FILE, BASE_FINGERPRINT_FILE];
+
+/// A run's folder, locked for this process until dropped, and what [`RunFolder::prepare`] will
+/// change in it.
 #[derive(Debug)]
 pub struct RunFolder {
     _lock: RunLock,
+    dir: PathBuf,
+    plan: Plan,
+}
+
+/// What a claimed folder needs before the run writes into it.
+#[derive(Debug)]
+enum Plan {
+    /// Nothing: a new run.
+    Nothing,
+    /// `--overwrite`: delete these run entries of the earlier run.
+    Replace(Vec<String>),
+    /// `--resume` from this checkpoint epoch: delete the metric logs after it.
+    Resume(usize),
 }
 
 /// Creates and locks `args.output`, and checks it against `--resume` / `--overwrite` (see the
-/// [module docs](self)); with `--overwrite`, deletes the earlier run's files; with `--resume`,
-/// the metric logs after its checkpoint (the resumed run writes them again).
+/// [module docs](self)); deletes nothing: [`RunFolder::prepare`] does, once every check has
+/// passed.
 ///
 /// # Errors
 /// The folder is in use by another run (naming its process id), holds a run and neither flag is
 /// given, has nothing to resume, or holds a run whose settings differ in ways a resume cannot
-/// apply (a diff of them); or a file cannot be read or deleted (naming it and the reason).
+/// apply (a diff of them); or a file cannot be read (naming it and the reason).
 pub fn claim(args: &TrainArgs) -> Result<RunFolder, CliError> {
     let dir = &args.output;
     if dir.exists() && !dir.is_dir() {
@@ -71,19 +92,20 @@ pub fn claim(args: &TrainArgs) -> Result<RunFolder, CliError> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let lock = RunLock::acquire(dir)?;
     let run = run_entries(dir)?;
-    let started = run.iter().any(|entry| entry != RUN_CONFIG_FILE);
-    if args.resume {
-        let epoch = resumable(args)?;
-        discard_logs_after(dir, epoch)?;
+    let started = run.iter().any(|e| !SETTINGS_ENTRIES.contains(&e.as_str()));
+    let checkpoint = latest_checkpoint(dir);
+    let plan = if args.resume {
+        Plan::Resume(resumable(args, &run, started)?)
     } else if started && args.overwrite {
-        for entry in &run {
-            remove(&dir.join(entry))?;
-        }
-        println!(
-            "--overwrite: deleted the earlier run in {} ({})",
+        Plan::Replace(run)
+    } else if started && checkpoint.is_none() {
+        return Err(format!(
+            "--output {} holds another run ({}) without a checkpoint, so there is nothing to \
+             resume: add --overwrite to replace it (its files only), or choose another --output",
             dir.display(),
             run.join(", ")
-        );
+        )
+        .into());
     } else if started {
         return Err(format!(
             "--output {} holds another run ({}): add --resume to continue it, --overwrite to \
@@ -92,25 +114,55 @@ pub fn claim(args: &TrainArgs) -> Result<RunFolder, CliError> {
             run.join(", ")
         )
         .into());
+    } else {
+        Plan::Nothing
+    };
+    Ok(RunFolder {
+        _lock: lock,
+        dir: dir.clone(),
+        plan,
+    })
+}
+
+impl RunFolder {
+    /// Makes the folder ready for the run, once every check has passed (the model has loaded):
+    /// with `--overwrite`, deletes the earlier run's files; with `--resume`, the metric logs
+    /// after its checkpoint (the resumed run writes them again).
+    ///
+    /// # Errors
+    /// A file cannot be deleted (naming it and the reason).
+    pub fn prepare(&mut self) -> Result<(), CliError> {
+        match std::mem::replace(&mut self.plan, Plan::Nothing) {
+            Plan::Nothing => Ok(()),
+            Plan::Resume(epoch) => discard_logs_after(&self.dir, epoch),
+            Plan::Replace(run) => {
+                for entry in &run {
+                    remove(&self.dir.join(entry))?;
+                }
+                println!(
+                    "--overwrite: deleted the earlier run in {} ({})",
+                    self.dir.display(),
+                    run.join(", ")
+                );
+                Ok(())
+            }
+        }
     }
-    Ok(RunFolder { _lock: lock })
 }
 
 /// The checkpoint epoch that `--resume` continues from, once the saved settings are checked
-/// against `args` (printing the changes it applies).
-fn resumable(args: &TrainArgs) -> Result<usize, CliError> {
+/// against `args` (printing the changes it applies); `run` is the folder's run entries, and
+/// `started` whether any of them is more than the settings.
+fn resumable(args: &TrainArgs, run: &[String], started: bool) -> Result<usize, CliError> {
     let dir = &args.output;
-    let nothing = |what: &str| -> CliError {
-        format!(
-            "--resume: {} {what}, so there is nothing to resume; run without --resume to start \
-             a new run there",
-            dir.display()
-        )
-        .into()
-    };
     let file = dir.join(RUN_CONFIG_FILE);
     if !file.is_file() {
-        return Err(nothing(&format!("holds no run (no {RUN_CONFIG_FILE})")));
+        return Err(format!(
+            "--resume: {} holds no run (no {RUN_CONFIG_FILE}), so there is nothing to resume; \
+             run without --resume to start a new run there",
+            dir.display()
+        )
+        .into());
     }
     let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let saved: Value =
@@ -119,12 +171,23 @@ fn resumable(args: &TrainArgs) -> Result<usize, CliError> {
     if !refused.is_empty() {
         return Err(refusal(&file, &refused).into());
     }
-    let epoch = latest_checkpoint(dir).ok_or_else(|| {
-        nothing(&format!(
-            "has no checkpoint yet (none in {})",
+    let Some(epoch) = latest_checkpoint(dir) else {
+        let advice = if started {
+            format!(
+                "start the run again with --overwrite (which deletes its files: {})",
+                run.join(", ")
+            )
+        } else {
+            "run without --resume to start it".to_string()
+        };
+        return Err(format!(
+            "--resume: {} has no checkpoint yet (none in {}), so there is nothing to resume: \
+             {advice}",
+            dir.display(),
             dir.join("checkpoint").display()
-        ))
-    })?;
+        )
+        .into());
+    };
     if let Some(line) = announcement(&applied) {
         println!("{line}");
     }

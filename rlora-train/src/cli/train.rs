@@ -19,7 +19,7 @@ use super::train_checks::{CheckedModel, check_data, check_model};
 use super::{CliError, TrainArgs};
 use crate::backend::ATTENTION;
 use crate::base::model_or_tiny_base;
-use crate::data::{TaskExample, tokenize_examples};
+use crate::data::{TaskExample, TokenizedExample, tokenize_examples};
 use crate::report::{head_heat_maps, markdown_table, training_curves, write_json};
 use crate::trainer::{
     DataParallel, EvalReport, GRADIENT_NORM, GroupMember, LogLayout, RunResources, TrainError,
@@ -30,6 +30,9 @@ use crate::trainer::{
 
 /// Each task's name and the examples it is evaluated on.
 type EvalSets = Vec<(String, Vec<TaskExample>)>;
+
+/// Each task's name and its tokenized examples.
+type TaskRows = Vec<(String, Vec<TokenizedExample>)>;
 
 /// Runs `rlora train` on backend `B`, printing progress; returns the evaluation. The model lives
 /// on the first of `devices`; with more than one, training is data-parallel over them, their
@@ -61,17 +64,19 @@ pub fn run_train<B: AutodiffBackend>(
     let CheckedModel { tokenizer, spec } = check_model(args, &model_dir)?;
     let (data, eval_sets) = prepare_data(args, &tokenizer)?;
     check_data(args, &data, devices.len() * args.nodes as usize)?;
-    let _folder = claim(args)?;
+    let mut folder = claim(args)?;
     let coordinator = match &group {
         Some(settings) => Some(Coordinator::start(&std::env::current_exe()?, settings)?),
         None => None,
     };
     check_same_base(args, &model_dir)?;
-    write_json(&args.output.join(RUN_CONFIG_FILE), args)?;
 
     B::seed(device, args.seed);
     let model =
         Llama::<B>::from_pretrained_with_base(&model_dir, Some(&spec), args.base_dtype, device)?;
+    // Every check has passed: only now is anything in --output deleted or written.
+    folder.prepare()?;
+    write_json(&args.output.join(RUN_CONFIG_FILE), args)?;
     record_base(args, &model_dir)?;
     let member = match group {
         Some(settings) => Some(GroupMember {
@@ -247,6 +252,7 @@ fn explain_stop(error: TrainError, args: &TrainArgs, devices: usize) -> CliError
     let message = match error {
         TrainError::Stopped(message) => message,
         TrainError::Group(message) => return explain_group_failure(&message, args),
+        TrainError::Interrupted(message) => return explain_interruption(&message, args),
         error => return error.into(),
     };
     let every = args.checkpoint_every as usize;
@@ -272,6 +278,22 @@ fn explain_stop(error: TrainError, args: &TrainArgs, devices: usize) -> CliError
         ),
     };
     format!("{message}{at}; {advice}").into()
+}
+
+/// A run stopped for another reason than its values (see [`TrainError::Interrupted`]), and the
+/// checkpoint to continue from: its learning rate is not the cause, so no lower one is advised.
+fn explain_interruption(message: &str, args: &TrainArgs) -> CliError {
+    let every = args.checkpoint_every as usize;
+    let advice = match latest_checkpoint(&args.output) {
+        Some(epoch) => format!(
+            "the last checkpoint is that of step {} in {}: continue from it with the same flags \
+             and --resume",
+            epoch * every,
+            args.output.join("checkpoint").display()
+        ),
+        None => "no checkpoint was written before it: start again with --overwrite".to_string(),
+    };
+    format!("training stopped: {message}; {advice}").into()
 }
 
 /// A group's failure, and the checkpoint the whole group can resume from.
@@ -318,6 +340,13 @@ fn prepare_data(
         );
         if train.is_empty() {
             return Err(format!("task `{}` has no usable training examples", task.name).into());
+        }
+        if eval.is_empty() {
+            println!(
+                "task {}: the evaluation set is empty (no test file, and no validation example: \
+                 give a validation or test file, or more examples for --holdout {} to hold out)",
+                task.name, args.holdout
+            );
         }
         data.train.extend(train);
         data.validation.extend(validation);
@@ -396,7 +425,9 @@ fn write_routing_report<B: Backend>(
     eval_sets: &EvalSets,
     adapted: &EvalReport,
 ) -> Result<(), CliError> {
-    let rows = tokenize_tasks(eval_sets, tokenizer, args.max_seq_len as usize)?;
+    let Some((eval_sets, rows)) = routed_tasks(eval_sets, tokenizer, args)? else {
+        return Ok(());
+    };
     let analysis = routing_analysis(trained, &rows)?;
     print_routing(&analysis);
     for file in write_routing(&analysis, &args.output, false)? {
@@ -404,9 +435,42 @@ fn write_routing_report<B: Backend>(
     }
     if args.eval_merged {
         let max_new = args.eval_max_new_tokens as usize;
-        let scores = merged_scores(trained, tokenizer, &analysis, eval_sets, adapted, max_new)?;
+        let scores = merged_scores(trained, tokenizer, &analysis, &eval_sets, adapted, max_new)?;
         print_merged(&scores);
         write_json(&args.output.join(MERGED_FILE), &scores)?;
     }
     Ok(())
+}
+
+/// The tasks of `eval_sets` that the routing analysis can use (with an example left after
+/// tokenization) and their tokenized examples; those without are left out, and said. `None`, and
+/// said, when no task has one: the evaluation set is empty and there is no routing to analyse.
+fn routed_tasks(
+    eval_sets: &EvalSets,
+    tokenizer: &TextTokenizer,
+    args: &TrainArgs,
+) -> Result<Option<(EvalSets, TaskRows)>, CliError> {
+    let rows = tokenize_tasks(eval_sets, tokenizer, args.max_seq_len as usize)?;
+    let (kept, empty): (Vec<_>, Vec<_>) = eval_sets
+        .iter()
+        .cloned()
+        .zip(rows)
+        .partition(|(_, (_, rows))| !rows.is_empty());
+    let empty: Vec<String> = empty.into_iter().map(|((name, _), _)| name).collect();
+    if kept.is_empty() {
+        println!(
+            "routing: not analysed, the evaluation set is empty ({}: no evaluation example \
+             within --max-seq-len {})",
+            empty.join(", "),
+            args.max_seq_len
+        );
+        return Ok(None);
+    }
+    if !empty.is_empty() {
+        println!(
+            "routing: left out {}, whose evaluation set is empty",
+            empty.join(", ")
+        );
+    }
+    Ok(Some(kept.into_iter().unzip()))
 }

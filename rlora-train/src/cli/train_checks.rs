@@ -57,8 +57,9 @@ pub fn check_model(args: &TrainArgs, model_dir: &Path) -> Result<CheckedModel, C
     })
 }
 
-/// Checks the flags that need the tasks' data: `--mixing` against the tasks, and that a step
-/// (`--batch-size` examples on each of `devices` devices) fits in the training mixture.
+/// Checks the flags that need the tasks' data: `--mixing` against the tasks, and that an
+/// update (`--batch-size` examples × `--grad-accumulation` micro-batches on each of `devices`
+/// devices) fits in the training mixture.
 pub fn check_data(args: &TrainArgs, data: &TrainingData, devices: usize) -> Result<(), CliError> {
     let mut sizes = vec![0usize; data.task_names.len()];
     for example in &data.train {
@@ -71,15 +72,28 @@ pub fn check_data(args: &TrainArgs, data: &TrainingData, devices: usize) -> Resu
             data.task_names.join(", ")
         )
     })?;
-    let step = args.batch_size as usize * devices;
-    if step > data.train.len() {
+    let step = u128::from(args.batch_size) * u128::from(args.grad_accumulation) * devices as u128;
+    if step > data.train.len() as u128 {
         let tasks: Vec<String> = (data.task_names.iter().zip(&sizes))
             .map(|(name, n)| format!("{name} {n}"))
             .collect();
+        let (flags, lower) = if args.grad_accumulation > 1 {
+            (
+                format!(
+                    "--batch-size {} × --grad-accumulation {}",
+                    args.batch_size, args.grad_accumulation
+                ),
+                "lower --grad-accumulation or --batch-size",
+            )
+        } else {
+            (
+                format!("--batch-size {}", args.batch_size),
+                "lower --batch-size",
+            )
+        };
         return Err(format!(
-            "--batch-size {} on {devices} device{} takes {step} examples a step, more than the \
-             whole training mixture holds ({}: {}): lower --batch-size",
-            args.batch_size,
+            "{flags} on {devices} device{} takes {step} examples a step, more than the whole \
+             training mixture holds ({}: {}): {lower}",
             if devices == 1 { "" } else { "s" },
             data.train.len(),
             tasks.join(", ")

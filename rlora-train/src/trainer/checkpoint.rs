@@ -158,6 +158,18 @@ pub fn latest_checkpoint(dir: &Path) -> Option<usize> {
     checkpoint_epochs(dir).first().copied()
 }
 
+/// A file of checkpoint `epoch` in `dir/checkpoint` that burn's checkpointer cannot delete (it
+/// removes files only): the first of its model, optimizer and schedule paths that is a folder.
+pub fn undeletable_checkpoint_file(dir: &Path, epoch: usize) -> Option<PathBuf> {
+    ["model", "optim", "scheduler"]
+        .into_iter()
+        .map(|kind| {
+            dir.join("checkpoint")
+                .join(format!("{kind}-{epoch}.{EXTENSION}"))
+        })
+        .find(|file| std::fs::symlink_metadata(file).is_ok_and(|m| m.is_dir()))
+}
+
 /// XXH3-128 of checkpoint `epoch`'s model, optimizer and schedule files in `dir/checkpoint`.
 pub fn checkpoint_digest(dir: &Path, epoch: usize) -> Result<u128, String> {
     let mut hasher = Xxh3::new();

@@ -79,6 +79,11 @@ pub enum TrainError {
     /// The run stopped (a non-finite loss); the last checkpoint is the last good state.
     #[error("{0}")]
     Stopped(String),
+    /// The run was stopped for another reason than its values (burn's checkpointer could not
+    /// delete or restore a checkpoint, the updates' checks timed out, the dashboard was
+    /// quit); the last checkpoint is intact.
+    #[error("{0}")]
+    Interrupted(String),
     /// The process group failed: a process stopped, the network between them failed, or the
     /// processes disagree; the last checkpoint is the last good state.
     #[error("{0}")]

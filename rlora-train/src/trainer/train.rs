@@ -176,6 +176,7 @@ fn fit<B: AutodiffBackend>(
     let interrupter = Interrupter::new();
     let head_modules = multi_head_modules(&model);
     let checks = UpdateChecks::new(interrupter.clone());
+    let checks_of_run = checks.clone();
     let mut model = CausalLm {
         llama: model,
         shards: config.batch_shards,
@@ -245,7 +246,11 @@ fn fit<B: AutodiffBackend>(
         let message = interrupter
             .get_message()
             .unwrap_or_else(|| "training was interrupted".into());
-        return Err(TrainError::Stopped(message));
+        return Err(if checks_of_run.found_non_finite() {
+            TrainError::Stopped(message)
+        } else {
+            TrainError::Interrupted(message)
+        });
     }
     Ok(Trained {
         model: result.model.llama,
@@ -341,6 +346,7 @@ fn loops<B: AutodiffBackend>(
         .with_checkpointing_strategy(VerifiedCheckpoints::new(
             KeepLastNCheckpoints::new(config.keep_checkpoints),
             checks,
+            dir,
         ))
         .with_metric_logger(RunMetricLogger::new(dir, checkpoint.map_or(1, |c| c + 1)))
         .with_application_logger(None);

@@ -15,6 +15,7 @@
 //! gradients, and `--resume` continues from it.
 
 use std::any::Any;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ use burn::tensor::backend::{Backend, DeviceId, DeviceOps};
 use burn::train::Interrupter;
 use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy};
 use burn::train::metric::store::EventStoreClient;
+
+use super::checkpoint::undeletable_checkpoint_file;
 
 /// Where an item finds its update's global gradient norm once the optimizer has computed it.
 pub type NormCell<B> = Arc<OnceLock<Tensor<B, 1>>>;
@@ -126,6 +129,11 @@ impl UpdateChecks {
         self.read.notify_all();
     }
 
+    /// Whether a loss or a gradient norm read so far was not finite.
+    pub fn found_non_finite(&self) -> bool {
+        self.reads.lock().is_ok_and(|reads| reads.failure.is_some())
+    }
+
     /// Waits until every item issued so far has been read; then the message of the first value
     /// that was not finite, if any (a checkpoint must not be written then).
     ///
@@ -158,16 +166,40 @@ impl UpdateChecks {
 /// burn's checkpointing strategy `S` (which checkpoints to save and delete) behind
 /// [`UpdateChecks::verified`]: a checkpoint is saved, and older ones deleted, only when every
 /// update before it had a finite loss and finite gradients; otherwise nothing is written or
-/// deleted and the run stops.
+/// deleted and the run stops. An old checkpoint that burn could not delete (a folder in place of
+/// one of its files, which would stop the run from burn's checkpointer thread with a message
+/// that names no file) is kept instead, and said.
 pub struct VerifiedCheckpoints<S> {
     inner: S,
     checks: Arc<UpdateChecks>,
+    /// The run's folder, whose `checkpoint/` holds the checkpoints.
+    dir: PathBuf,
 }
 
 impl<S> VerifiedCheckpoints<S> {
-    /// `inner`, verified by `checks`.
-    pub fn new(inner: S, checks: Arc<UpdateChecks>) -> Self {
-        Self { inner, checks }
+    /// `inner`, verified by `checks`, for the checkpoints of the run in `dir`.
+    pub fn new(inner: S, checks: Arc<UpdateChecks>, dir: &Path) -> Self {
+        Self {
+            inner,
+            checks,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Whether burn may delete checkpoint `epoch`: not when one of its files is a folder (it
+    /// then stays, and a warning names it).
+    fn deletable(&self, epoch: usize) -> bool {
+        match undeletable_checkpoint_file(&self.dir, epoch) {
+            None => true,
+            Some(file) => {
+                eprintln!(
+                    "warning: the old checkpoint {epoch} is kept: {} is a folder, not a \
+                     checkpoint file, so it cannot be deleted; training goes on",
+                    file.display()
+                );
+                false
+            }
+        }
     }
 }
 
@@ -178,7 +210,14 @@ impl<S: CheckpointingStrategy> CheckpointingStrategy for VerifiedCheckpoints<S> 
         collector: &EventStoreClient,
     ) -> Vec<CheckpointingAction> {
         match self.checks.verified() {
-            Ok(()) => self.inner.checkpointing(epoch, collector),
+            Ok(()) => {
+                let mut actions = self.inner.checkpointing(epoch, collector);
+                actions.retain(|action| match action {
+                    CheckpointingAction::Delete(old) => self.deletable(*old),
+                    CheckpointingAction::Save => true,
+                });
+                actions
+            }
             Err(message) => {
                 self.checks.stop(&message);
                 Vec::new()

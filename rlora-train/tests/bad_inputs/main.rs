@@ -9,6 +9,7 @@
 
 mod export;
 mod files_and_models;
+mod limits;
 mod runs;
 mod train_flags;
 

@@ -2,6 +2,8 @@
 //! nothing to resume is refused, a broken checkpoint is skipped, a failed checkpoint write stops
 //! the run cleanly, and `--overwrite` deletes only a run's own files.
 
+use std::collections::BTreeMap;
+
 use super::*;
 
 #[test]
@@ -112,6 +114,40 @@ fn runs_are_neither_taken_over_nor_resumed_with_other_settings() {
         std::fs::read(run.join("adapter/adapter_model.safetensors")).unwrap(),
         before
     );
+    // A run killed before its first checkpoint: with or without --resume, the advice is
+    // --overwrite, the only way it can go on.
+    let killed = scratch().join("killed");
+    std::fs::create_dir_all(killed.join("train/epoch-1")).unwrap();
+    std::fs::write(killed.join("train/epoch-1/Loss.log"), "1.5\n").unwrap();
+    for file in ["run_config.json", "base_fingerprint.json"] {
+        std::fs::copy(run.join(file), killed.join(file)).unwrap();
+    }
+    let killed_before = snapshot(&killed);
+    let folder = killed.display().to_string();
+    for (label, extra, said) in [
+        (
+            "killed, no flag",
+            &["--builtin"][..],
+            "without a checkpoint",
+        ),
+        (
+            "killed, --resume",
+            &["--builtin", "--resume"][..],
+            "start the run again with --overwrite",
+        ),
+    ] {
+        let output = rlora(&train_args(&base, &folder, extra));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{label}");
+        assert!(
+            stderr.contains(said)
+                && stderr.contains("--overwrite")
+                && !stderr.contains("add --resume")
+                && !stderr.contains("without --resume"),
+            "{label}: {stderr}"
+        );
+    }
+    assert_eq!(snapshot(&killed), killed_before);
 
     // An allowed change is applied and said; a finished run resumed trains no more steps.
     let resumed = rlora(&train_args(
@@ -145,41 +181,102 @@ fn runs_are_neither_taken_over_nor_resumed_with_other_settings() {
 }
 
 #[test]
-fn overwrite_deletes_only_the_earlier_runs_files() {
-    // A run's files beside the user's own; the garbage weights stop the new run after the
-    // folder is claimed, so what --overwrite deleted and kept is what is left.
+fn overwrite_deletes_only_the_earlier_runs_files_once_the_model_has_loaded() {
+    // A run's files beside the user's own, without a checkpoint.
     let folder = scratch().join("overwritten");
     for dir in ["train/epoch-1", "checkpoint", "adapter"] {
         std::fs::create_dir_all(folder.join(dir)).unwrap();
     }
+    std::fs::write(folder.join("train/epoch-1/old.log"), "x").unwrap();
     for file in ["loss.png", "heads_mlp_up_proj.png", "eval.md", "notes.txt"] {
         std::fs::write(folder.join(file), "x").unwrap();
     }
+    let before = snapshot(&folder);
     let out = folder.display().to_string();
-    let model = at("garbage-weights");
-    rejects(
-        "a run, no flag",
-        &train_args(&model, &out, &["--builtin"]),
-        &["holds another run", "adapter, checkpoint, eval.md"],
+    let garbage = at("garbage-weights");
+    // Without a checkpoint there is nothing to resume: one piece of advice, --overwrite.
+    let no_flag = rlora(&train_args(&garbage, &out, &["--builtin"]));
+    let stderr = String::from_utf8_lossy(&no_flag.stderr);
+    assert!(
+        stderr.contains("holds another run (adapter, checkpoint, eval.md")
+            && stderr.contains("without a checkpoint")
+            && stderr.contains("add --overwrite")
+            && !stderr.contains("--resume"),
+        "{stderr}"
     );
-    assert!(folder.join("loss.png").exists());
+    // The weights fail to load: refused before --overwrite deleted anything.
     rejects(
         "garbage weights",
-        &train_args(&model, &out, &["--builtin", "--overwrite"]),
+        &train_args(&garbage, &out, &["--builtin", "--overwrite"]),
         &["model.safetensors"],
     );
-    let mut left: Vec<String> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .collect();
-    left.sort();
-    assert_eq!(left, [".rlora-train.lock", "notes.txt", "run_config.json"]);
-    // A folder whose only run file is run_config.json (a run that never started) is taken.
+    assert_eq!(snapshot(&folder), before);
+    // A base that loads: the earlier run's files go, the user's stay.
+    let replaced = rlora(&train_args(
+        &at("copy"),
+        &out,
+        &["--builtin", "--overwrite"],
+    ));
+    assert!(
+        replaced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replaced.stderr)
+    );
+    assert_eq!(std::fs::read(folder.join("notes.txt")).unwrap(), b"x");
+    assert!(!folder.join("train/epoch-1/old.log").exists());
+    assert_ne!(std::fs::read(folder.join("loss.png")).unwrap(), b"x");
+}
+
+#[test]
+fn a_run_refused_after_its_model_loads_leaves_nothing_and_is_taken_again() {
+    // Refused at the weights: only the folder and its lock are left, no settings.
+    let folder = scratch().join("refused-at-load");
+    let out = folder.display().to_string();
+    let garbage = at("garbage-weights");
     rejects(
-        "unstarted run",
-        &train_args(&model, &out, &["--builtin"]),
+        "garbage weights",
+        &train_args(&garbage, &out, &["--builtin"]),
         &["model.safetensors"],
     );
+    assert_eq!(snapshot(&folder), BTreeMap::new());
+    // A run that stopped before its first step, with its settings and base written: taken by
+    // the next command without a flag (its own weights then refuse it, changing nothing).
+    std::fs::copy(
+        trained_run().join("run_config.json"),
+        folder.join("run_config.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        trained_run().join("base_fingerprint.json"),
+        folder.join("base_fingerprint.json"),
+    )
+    .unwrap();
+    let before = snapshot(&folder);
+    let output = rlora(&train_args(&garbage, &out, &["--builtin"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("model.safetensors") && !stderr.contains("holds another run"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&folder), before);
+}
+
+/// Every file under `dir` (but the lock, which holds the last process id) with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.file_name() != Some(".rlora-train.lock".as_ref()) {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                files.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
 }
 
 /// A copy of the run folder `from` (without its lock) at `to`.
@@ -296,6 +393,53 @@ fn a_resume_skips_a_broken_checkpoint_refuses_another_base_and_stops_on_a_failed
         adapter
     );
 
+    // An old checkpoint that cannot be deleted (a folder in place of its model file) is kept,
+    // and said, and the resumed run goes on to its new last step.
+    let old_folder = scratch().join("resumable-old-folder");
+    copy_run(&run, &old_folder);
+    let model_1 = old_folder.join("checkpoint/model-1.mpk");
+    std::fs::remove_file(&model_1).unwrap();
+    std::fs::create_dir_all(model_1.join("in-the-way")).unwrap();
+    let mut longer = resume(&old_folder);
+    longer.extend(strings(&["--max-steps", "8"]));
+    let resumed = rlora(&longer);
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the old checkpoint 1 is kept")
+            && stderr.contains("model-1.mpk is a folder"),
+        "{stderr}"
+    );
+    assert!(old_folder.join("checkpoint/model-4.mpk").exists());
+
+    // The base's fingerprint deleted: a resume cannot tell the base, so it is refused, and the
+    // run is left as it was.
+    let no_fingerprint = scratch().join("resumable-no-fingerprint");
+    copy_run(&run, &no_fingerprint);
+    std::fs::remove_file(no_fingerprint.join("base_fingerprint.json")).unwrap();
+    let before = snapshot(&no_fingerprint);
+    rejects(
+        "no fingerprint",
+        &resume(&no_fingerprint),
+        &["base_fingerprint.json is missing", "--overwrite"],
+    );
+    assert_eq!(snapshot(&no_fingerprint), before);
+
+    // A run whose latest checkpoint is gone has logs after the one it resumes from: a resume
+    // refused for another base (below) keeps them.
+    let logs_after = scratch().join("resumable-logs-after");
+    copy_run(&run, &logs_after);
+    for file in [
+        "model-2.mpk",
+        "optim-2.mpk",
+        "scheduler-2.mpk",
+        "manifest-2.json",
+    ] {
+        std::fs::remove_file(logs_after.join("checkpoint").join(file)).unwrap();
+    }
+    assert!(logs_after.join("train/epoch-2").exists());
+    let logs_before = snapshot(&logs_after);
+
     // The base's weights changed under the same path: refused before anything is written.
     let weights = scratch().join("resumable-base/model.safetensors");
     let mut bytes = std::fs::read(&weights).unwrap();
@@ -315,4 +459,10 @@ fn a_resume_skips_a_broken_checkpoint_refuses_another_base_and_stops_on_a_failed
         std::fs::read(run.join("run_config.json")).unwrap(),
         config_before
     );
+    rejects(
+        "another base, logs after the checkpoint",
+        &resume(&logs_after),
+        &["not the base this run trained on"],
+    );
+    assert_eq!(snapshot(&logs_after), logs_before);
 }

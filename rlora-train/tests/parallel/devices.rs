@@ -1,7 +1,7 @@
 //! `rlora train --devices 2`: two devices of batch 8 train as one device of batch 16. On the CPU
 //! (CI) the two devices are two workers of burn's multi-device strategy; on CUDA they are two
 //! GPUs, under burn's DDP strategy in a build with the `ddp` feature (NCCL all-reduce in the
-//! backward pass), and `cargo xtask gpu-check` runs this test where there are two GPUs.
+//! backward pass), where it runs with `-- --ignored` on a machine with two GPUs.
 
 use crate::run::{assert_same_training, output_dir, succeeded, text, train, train_flags};
 
@@ -13,7 +13,7 @@ const TOLERANCE: f64 = if cfg!(feature = "cuda") { 1e-4 } else { 1e-5 };
 #[test]
 #[cfg_attr(
     feature = "cuda",
-    ignore = "needs two NVIDIA GPUs: `cargo xtask gpu-check` runs it where there are"
+    ignore = "needs two NVIDIA GPUs: run it with `-- --ignored` on a machine that has them"
 )]
 fn two_devices_of_batch_8_train_as_one_device_of_batch_16() {
     let (alone, pair) = (output_dir("one-device"), output_dir("two-devices"));
