@@ -2,7 +2,7 @@
 //! the private folder of the ranks other than 0, which write nothing into `--output`. Rank 0's
 //! coordinator is in `coordinator_child`, what the handshake compares in `group_identity`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tempfile::TempDir;
@@ -14,6 +14,37 @@ use crate::trainer::GroupSettings;
 /// (default: the system's temporary folder). `rlora launch` sets it to a folder of its own,
 /// which it removes once its ranks have ended, however they ended.
 pub const RANK_FOLDERS_VARIABLE: &str = "RLORA_RANK_FOLDERS";
+
+/// The file rank 0 writes in [`RANK_FOLDERS_VARIABLE`]'s folder once `--output` holds its run
+/// (checked, claimed and recorded): the run's folder, absolute. `rlora launch` restarts a group
+/// only when it is there, so that a restart resumes (or starts again) this run and never
+/// another one that a refused start left alone.
+pub const RUN_STARTED_FILE: &str = "run-started";
+
+/// Rank 0 of a group started by `rlora launch`: says that `output` now holds this group's run
+/// (see [`RUN_STARTED_FILE`]); nothing without the launcher's folder.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn mark_run_started(output: &Path) -> Result<(), CliError> {
+    let Some(folders) = std::env::var_os(RANK_FOLDERS_VARIABLE).map(PathBuf::from) else {
+        return Ok(());
+    };
+    let output = std::path::absolute(output).map_err(|e| format!("{}: {e}", output.display()))?;
+    let file = folders.join(RUN_STARTED_FILE);
+    std::fs::write(&file, output.as_os_str().as_encoded_bytes())
+        .map_err(|e| format!("{}: {e}", file.display()).into())
+}
+
+/// The run folder rank 0 recorded in `folders` (see [`mark_run_started`]), if it did.
+pub fn started_run(folders: &Path) -> Option<PathBuf> {
+    let bytes = std::fs::read(folders.join(RUN_STARTED_FILE)).ok()?;
+    #[cfg(unix)]
+    let path = <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(bytes);
+    #[cfg(not(unix))]
+    let path = String::from_utf8(bytes).ok()?;
+    Some(PathBuf::from(path))
+}
 
 /// This process's place in a group run, or `None` when `args` train in one process.
 ///

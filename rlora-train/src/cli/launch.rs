@@ -3,9 +3,13 @@
 //! testing: it picks a free coordinator port on 127.0.0.1, starts `rlora train` as ranks
 //! `0..N` with `--nodes N --node-rank I --coordinator 127.0.0.1:PORT`, forwards their output
 //! line by line behind `[rank I]`, and fails fast: when one rank fails or dies, it stops the
-//! others and says which one ended how. SIGINT or SIGTERM to the launcher is passed on to its
-//! ranks, and the launcher ends once they have. The ranks make their private folders in one of
-//! the launcher's, which it removes once they have all ended, however they ended.
+//! others and says which one ended how. As torchrun's `--max-restarts`, a group whose run had
+//! started (rank 0 had claimed `--output`) then starts again, all ranks, from the run's last
+//! checkpoint (`--resume`; `--overwrite` of its own files when it had none yet), at most
+//! `--max-restarts` times, each restart said with its cause. SIGINT or SIGTERM to the launcher
+//! is passed on to its ranks, and the launcher ends once they have, without a restart. The ranks
+//! make their private folders in one of the launcher's, which it removes once they have all
+//! ended, however they ended.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -17,15 +21,20 @@ use clap::Args;
 use tempfile::TempDir;
 
 use super::CliError;
-use super::group::RANK_FOLDERS_VARIABLE;
+use super::group::{RANK_FOLDERS_VARIABLE, started_run};
 use super::launch_signals::{LaunchSignals, name, pass_on};
 use super::ports::{free_ports, taken_port};
+use crate::trainer::latest_checkpoint;
 
 /// How often the ranks are checked.
 const POLL: Duration = Duration::from_millis(100);
 
 /// How long ranks that were passed a signal have to end before they are killed.
 const SIGNAL_GRACE: Duration = Duration::from_secs(10);
+
+/// How long a restart with `--port` waits for the group's ports to be free again (rank 0's
+/// coordinator ends once rank 0 has).
+const PORTS_GRACE: Duration = Duration::from_secs(10);
 
 /// The starts of the lines burn's collective engine prints on stdout at each of its connections
 /// to the coordinator (every exchange), which the launcher does not forward.
@@ -44,21 +53,27 @@ pub struct LaunchArgs {
     /// services take the 2 × N ports after them) (default: free ports).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Times the group starts again after a rank failed, from the run's last checkpoint (as
+    /// torchrun's flag); 0: fail at once.
+    #[arg(long, default_value_t = 3)]
+    pub max_restarts: u32,
     /// `rlora train`'s flags, after `--` (`train` itself may lead them).
     #[arg(last = true, required = true, value_name = "TRAIN FLAGS")]
     pub train: Vec<String>,
 }
 
-/// Runs the group with `program` (the `rlora` executable) and waits for it.
+/// Runs the group with `program` (the `rlora` executable) and waits for it, starting it again
+/// after a failure while `--max-restarts` allows.
 ///
 /// # Errors
 /// A group flag among the train flags, `--port` with a port of the group's taken, no free
-/// ports, a rank that cannot start, a rank that failed or died (the others are stopped first),
-/// or SIGINT or SIGTERM (passed on to the ranks, which have ended).
+/// ports, a rank that cannot start, a rank that failed or died (the others are stopped first)
+/// before the run started or after the last restart, or SIGINT or SIGTERM (passed on to the
+/// ranks, which have ended).
 pub fn run_launch(args: &LaunchArgs, program: &Path) -> Result<(), CliError> {
-    let flags: Vec<&String> = match args.train.split_first() {
-        Some((first, rest)) if first == "train" => rest.iter().collect(),
-        _ => args.train.iter().collect(),
+    let flags: Vec<String> = match args.train.split_first() {
+        Some((first, rest)) if first == "train" => rest.to_vec(),
+        _ => args.train.clone(),
     };
     if let Some(flag) = flags
         .iter()
@@ -69,26 +84,115 @@ pub fn run_launch(args: &LaunchArgs, program: &Path) -> Result<(), CliError> {
         );
     }
     let nprocs = args.nprocs as usize;
-    let port = match args.port {
-        Some(port) => check_ports(port, nprocs)?,
-        None => free_ports(2 + 2 * nprocs)?,
-    };
+    if let Some(port) = args.port {
+        check_ports(port, nprocs)?;
+    }
     let signals = LaunchSignals::catch()?;
     let folders = rank_folders()?;
-    let mut ranks = start_ranks(program, &flags, nprocs, port, folders.path())?;
-    let result = supervise(&mut ranks, &signals);
+    let mut attempt_flags = flags.clone();
+    let mut restarts = 0;
+    let result = loop {
+        let ending = attempt(args, program, &attempt_flags, &signals, folders.path());
+        let failure = match ending {
+            Ok(()) => break Ok(()),
+            Err(Ending::Stopped(error)) => break Err(error),
+            Err(Ending::Failed(failure)) => failure,
+        };
+        let Some(run) = started_run(folders.path()) else {
+            break Err(failure.into());
+        };
+        if restarts == args.max_restarts {
+            let after = match restarts {
+                0 => " (--max-restarts 0)".to_string(),
+                n => format!(" (after {n} restarts, --max-restarts {n})"),
+            };
+            break Err(format!("{failure}{after}").into());
+        }
+        restarts += 1;
+        let (again, how) = restart_flags(&flags, &run);
+        eprintln!(
+            "[launch] {failure}: restart {restarts} of {}, {how}",
+            args.max_restarts
+        );
+        attempt_flags = again;
+    };
+    remove_rank_folders(folders);
+    result
+}
+
+/// How one start of the group ended, when not well.
+enum Ending {
+    /// A rank failed or died (the others were stopped): a restart may help.
+    Failed(String),
+    /// A signal stopped the group, or the launcher could not start or watch it.
+    Stopped(CliError),
+}
+
+/// Starts the group once, on `--port` or on free ports, and waits for it.
+fn attempt(
+    args: &LaunchArgs,
+    program: &Path,
+    flags: &[String],
+    signals: &LaunchSignals,
+    folders: &Path,
+) -> Result<(), Ending> {
+    let nprocs = args.nprocs as usize;
+    let port = match args.port {
+        Some(port) => ports_free_again(port, nprocs),
+        None => free_ports(2 + 2 * nprocs),
+    }
+    .map_err(Ending::Stopped)?;
+    let mut ranks = start_ranks(program, flags, nprocs, port, folders).map_err(Ending::Stopped)?;
+    let result = supervise(&mut ranks, signals);
     for rank in ranks {
         rank.join_output();
     }
-    remove_rank_folders(folders);
     result
+}
+
+/// `--port` once the group's ports are free, waiting at most [`PORTS_GRACE`] for a coordinator
+/// of an earlier start to end.
+fn ports_free_again(port: u16, nprocs: usize) -> Result<u16, CliError> {
+    let deadline = Instant::now() + PORTS_GRACE;
+    loop {
+        let checked = check_ports(port, nprocs);
+        if checked.is_ok() || Instant::now() >= deadline {
+            return checked;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The flags of a restart of the run in `run` and how it goes on: `flags` without `--resume`
+/// and `--overwrite`, then `--resume` when the run has a checkpoint, else `--overwrite` (the
+/// folder holds only this launch's run, which had not reached its first checkpoint).
+fn restart_flags(flags: &[String], run: &Path) -> (Vec<String>, String) {
+    let mut again: Vec<String> = flags
+        .iter()
+        .filter(|f| !matches!(f.split('=').next(), Some("--resume" | "--overwrite")))
+        .cloned()
+        .collect();
+    let how = match latest_checkpoint(run) {
+        Some(epoch) => {
+            again.push("--resume".into());
+            format!(
+                "resuming from checkpoint {epoch} in {}",
+                run.join("checkpoint").display()
+            )
+        }
+        None => {
+            again.push("--overwrite".into());
+            format!("from the start (no checkpoint yet in {})", run.display())
+        }
+    };
+    (again, how)
 }
 
 /// Starts ranks `0..nprocs` of `program train FLAGS`, their coordinator on `port`, their
 /// private folders in `folders`; if one cannot start, stops those started.
 fn start_ranks(
     program: &Path,
-    flags: &[&String],
+    flags: &[String],
     nprocs: usize,
     port: u16,
     folders: &Path,
@@ -229,10 +333,10 @@ fn forward(stream: impl Read + Send + 'static, prefix: String, to_stderr: bool) 
 
 /// Waits until every rank has ended well, or one has not: then stops the others; or until a
 /// signal comes: then passes it on and waits for the ranks.
-fn supervise(ranks: &mut [Rank], signals: &LaunchSignals) -> Result<(), CliError> {
+fn supervise(ranks: &mut [Rank], signals: &LaunchSignals) -> Result<(), Ending> {
     loop {
         if let Some(signal) = signals.take() {
-            return Err(interrupted(ranks, signal, signals).into());
+            return Err(Ending::Stopped(interrupted(ranks, signal, signals).into()));
         }
         for index in 0..ranks.len() {
             if ranks[index].status.is_some() {
@@ -241,7 +345,7 @@ fn supervise(ranks: &mut [Rank], signals: &LaunchSignals) -> Result<(), CliError
             let status = ranks[index]
                 .child
                 .try_wait()
-                .map_err(|e| format!("rank {}: {e}", ranks[index].rank))?;
+                .map_err(|e| Ending::Stopped(format!("rank {}: {e}", ranks[index].rank).into()))?;
             let Some(status) = status else {
                 continue;
             };
@@ -253,7 +357,11 @@ fn supervise(ranks: &mut [Rank], signals: &LaunchSignals) -> Result<(), CliError
                 } else {
                     format!("; stopped rank {}", join(&stopped))
                 };
-                return Err(format!("rank {} {}{others}", ranks[index].rank, ended(status)).into());
+                return Err(Ending::Failed(format!(
+                    "rank {} {}{others}",
+                    ranks[index].rank,
+                    ended(status)
+                )));
             }
         }
         if ranks.iter().all(|r| r.status.is_some()) {

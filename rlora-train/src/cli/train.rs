@@ -8,7 +8,7 @@ use rlora_llama::{Llama, TextTokenizer};
 
 use super::base_check::{check_same_base, record_base};
 use super::coordinator_child::Coordinator;
-use super::group::{group_settings, worker_folder};
+use super::group::{group_settings, mark_run_started, worker_folder};
 use super::group_identity::run_identity;
 use super::routing::{
     MERGED_FILE, merged_scores, print_merged, print_routing, tokenize_tasks, write_routing,
@@ -78,6 +78,9 @@ pub fn run_train<B: AutodiffBackend>(
     folder.prepare()?;
     write_json(&args.output.join(RUN_CONFIG_FILE), args)?;
     record_base(args, &model_dir)?;
+    if group.is_some() {
+        mark_run_started(&args.output)?;
+    }
     let member = match group {
         Some(settings) => Some(GroupMember {
             settings,

@@ -1,10 +1,11 @@
 //! Training across processes on this build's backend (the CPU in CI), over 127.0.0.1: two
 //! processes of batch 8 train as one process of batch 16 (burn's collective all-reduce sums
 //! their gradients), a killed rank stops the group in bounded time (under `rlora launch`, and
-//! alone through `--group-timeout`) and the group resumes from its checkpoint, and bad group
-//! settings are refused before training.
+//! alone through `--group-timeout`) and the group resumes from its checkpoint (by hand, or by
+//! the launcher's restarts), and bad group settings are refused before training.
 
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rlora_train::trainer::latest_checkpoint;
@@ -12,6 +13,7 @@ use rlora_train::trainer::latest_checkpoint;
 use crate::run::{
     EVERY, assert_same_training, free_port, launch, launch_in_tmp, losses, output_dir, rank_flags,
     rank_folders_left, rank_process, rlora_command, succeeded, text, train, train_flags,
+    wait_bounded,
 };
 
 #[test]
@@ -36,31 +38,35 @@ fn two_processes_of_batch_8_train_as_one_process_of_batch_16() {
     let _ = std::fs::remove_dir_all(&group);
 }
 
-/// `rlora launch` stops the group when a rank is killed, the group resumes from the checkpoint,
-/// and the ranks' private folders (their checkpoints, the resumed run's copies) are gone after
-/// both runs: the killed rank could not remove its own, the launcher removes them.
-#[test]
-fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
-    let dir = output_dir("killed");
-    let tmp = output_dir("killed-tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let log = std::env::temp_dir().join(format!("rlora-group-killed-{}.log", std::process::id()));
-    let head = ["launch", "--nprocs", "2", "--", "train"]
-        .map(String::from)
-        .to_vec();
+/// `rlora launch FLAGS -- train TRAIN` started with its standard error in `log` and `TMPDIR` at
+/// `tmp`, once the run in `dir` has its first checkpoint, and rank 1's process killed then
+/// (SIGKILL).
+fn launch_and_kill_rank_1(
+    launch: &[&str],
+    train: Vec<String>,
+    dir: &Path,
+    tmp: &Path,
+    log: &Path,
+) -> Child {
+    let head: Vec<String> = ["launch", "--nprocs", "2"]
+        .iter()
+        .chain(launch)
+        .chain(&["--", "train"])
+        .map(|s| s.to_string())
+        .collect();
     let mut launcher = rlora_command()
-        .args([head, train_flags(&dir, 8, 500)].concat())
-        .env("TMPDIR", &tmp)
+        .args([head, train].concat())
+        .env("TMPDIR", tmp)
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while latest_checkpoint(&dir).is_none() {
+    while latest_checkpoint(dir).is_none() {
         assert!(
             launcher.try_wait().unwrap().is_none(),
             "the group ended before its first checkpoint:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
+            std::fs::read_to_string(log).unwrap_or_default()
         );
         assert!(
             started.elapsed() < Duration::from_secs(300),
@@ -68,7 +74,7 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let stderr = std::fs::read_to_string(&log).unwrap();
+    let stderr = std::fs::read_to_string(log).unwrap();
     let rank_1 = rank_process(&stderr, 1).expect("the launcher names rank 1's process");
     assert!(
         Command::new("kill")
@@ -77,23 +83,29 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
             .unwrap()
             .success()
     );
-    let killed = Instant::now();
-    let status = loop {
-        if let Some(status) = launcher.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(60),
-            "the group still runs 60 s after"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    launcher
+}
+
+/// With `--max-restarts 0`, `rlora launch` stops the group when a rank is killed, the group
+/// resumes from the checkpoint by hand, and the ranks' private folders (their checkpoints, the
+/// resumed run's copies) are gone after both runs: the killed rank could not remove its own,
+/// the launcher removes them.
+#[test]
+fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
+    let dir = output_dir("killed");
+    let tmp = output_dir("killed-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let log = std::env::temp_dir().join(format!("rlora-group-killed-{}.log", std::process::id()));
+    let train = train_flags(&dir, 8, 500);
+    let mut launcher = launch_and_kill_rank_1(&["--max-restarts", "0"], train, &dir, &tmp, &log);
+    let status = wait_bounded(&mut launcher, Duration::from_secs(60), "the group");
     let stderr = std::fs::read_to_string(&log).unwrap();
     assert!(!status.success());
     assert!(
-        stderr.contains("error: rank 1 was killed (signal 9); stopped rank 0"),
+        stderr.contains("error: rank 1 was killed (signal 9); stopped rank 0 (--max-restarts 0)"),
         "{stderr}"
     );
+    assert!(!stderr.contains("restart 1"), "{stderr}");
     assert_eq!(rank_folders_left(&tmp), Vec::<std::path::PathBuf>::new());
 
     let checkpoint = latest_checkpoint(&dir).unwrap();
@@ -276,4 +288,66 @@ fn a_rank_whose_peer_dies_stops_within_the_group_timeout() {
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// A rank killed mid-run: `rlora launch` starts the whole group again from the run's last
+/// checkpoint (torchrun's `--max-restarts`, 3 by default), says so with the cause, and the run
+/// ends as one process of batch 16 would have, every step logged once, no rank folder left.
+#[test]
+fn a_killed_rank_restarts_the_group_from_its_checkpoint() {
+    let steps = 24;
+    let (alone, group) = (output_dir("restart-alone"), output_dir("restart-pair"));
+    let tmp = output_dir("restart-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let log = tmp.join("launch.err");
+    succeeded(&train(train_flags(&alone, 16, steps)));
+    let mut launcher =
+        launch_and_kill_rank_1(&[], train_flags(&group, 8, steps), &group, &tmp, &log);
+    let status = wait_bounded(&mut launcher, Duration::from_secs(600), "the group");
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{stderr}");
+    let restart = "[launch] rank 1 was killed (signal 9); stopped rank 0: restart 1 of 3, \
+                   resuming from checkpoint ";
+    assert!(
+        stderr.contains(restart),
+        "expected `{restart}` in:\n{stderr}"
+    );
+    assert_same_training(&alone, &group, 1, steps, 1e-5);
+    assert_eq!(rank_folders_left(&tmp), Vec::<PathBuf>::new());
+    for dir in [&alone, &group, &tmp] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// A start refused before its run begins (here: `--output` holds another run) is not restarted,
+/// and the other run's files are left byte for byte.
+#[test]
+fn a_refused_start_is_not_restarted() {
+    let dir = output_dir("taken");
+    succeeded(&train(train_flags(&dir, 8, 2)));
+    let before = files(&dir);
+    let output = launch(2, train_flags(&dir, 8, 2));
+    assert!(!output.status.success());
+    let log = text(&output);
+    assert!(log.contains("holds another run"), "{log}");
+    assert!(!log.contains("restart"), "{log}");
+    assert_eq!(files(&dir), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every file under `dir` with its bytes.
+fn files(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
 }
