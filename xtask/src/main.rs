@@ -6,6 +6,8 @@
 //!   and training steps checked against the CPU backend.
 //! - `wgpu-group`: a group of two processes on wgpu against one process (outside CI: each process
 //!   tunes its kernels anew on the software GPU).
+//! - `soak`: exchanges between two processes until burn's collective engine fails, then long
+//!   group runs under `rlora launch`'s restarts ([`soak`]).
 //! - `fixtures`: regenerates the golden files with the PyTorch reference scripts.
 //! - `bench`: runs the benchmarks, which print their ratio tables; `bench --vs-pytorch`, rlora's
 //!   benchmark beside its PyTorch twin ([`vs_pytorch`]).
@@ -20,16 +22,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod gpu_bundle;
+mod soak;
 mod vs_pytorch;
 
 const USAGE: &str =
-    "usage: cargo xtask <ci | fixtures | bench | gpu-bundle | wgpu-group | pretrain | experiment [ARGS]>
+    "usage: cargo xtask <ci | fixtures | bench | gpu-bundle | wgpu-group | soak | pretrain | experiment [ARGS]>
 
   ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features and
             of the ddp build, on wgpu (Vulkan, fused and autotuned): the backend-generic
             tests and 3 training steps against the CPU; each stage says how long it took
   wgpu-group
             a group of 2 processes on wgpu against 1 process (about 30 minutes: not in CI)
+  soak [--exchanges 3000] [--runs 3] [--steps 1500] [--max-restarts 20]
+            exchanges between 2 processes counted until burn's engine fails, then group runs of
+            the tiny base under rlora launch's restarts: finished, restarts, wall time (release)
   fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py
             (needs: pip install torch==2.15.0 safetensors==0.8.0 numpy==2.4.6)
   bench     cargo bench -p rlora -p rlora-train (prints time ratios against the baseline)
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
         Some("fixtures") => fixtures(),
         Some("bench") => bench(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("wgpu-group") => wgpu_group(),
+        Some("soak") => soak::soak(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("gpu-bundle") => gpu_bundle::gpu_bundle(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("pretrain") => run(
             "pretraining the tiny base",

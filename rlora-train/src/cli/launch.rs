@@ -24,6 +24,7 @@ use super::CliError;
 use super::group::{RANK_FOLDERS_VARIABLE, started_run};
 use super::launch_signals::{LaunchSignals, name, pass_on};
 use super::ports::{free_ports, taken_port};
+use super::run_folder::RUN_CONFIG_FILE;
 use crate::trainer::latest_checkpoint;
 
 /// How often the ranks are checked.
@@ -175,8 +176,12 @@ fn restart_flags(flags: &[String], run: &Path) -> (Vec<String>, String) {
     let how = match latest_checkpoint(run) {
         Some(epoch) => {
             again.push("--resume".into());
+            let checkpoint = match checkpoint_every(run) {
+                Some(every) => format!("the checkpoint of step {}", epoch * every),
+                None => format!("checkpoint {epoch}"),
+            };
             format!(
-                "resuming from checkpoint {epoch} in {}",
+                "resuming from {checkpoint} in {}",
                 run.join("checkpoint").display()
             )
         }
@@ -267,6 +272,13 @@ fn remove_rank_folders(folders: TempDir) {
             path.display()
         );
     }
+}
+
+/// `--checkpoint-every` of the run in `run`, as its `run_config.json` saved it.
+fn checkpoint_every(run: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(run.join(RUN_CONFIG_FILE)).ok()?;
+    let saved: serde_json::Value = serde_json::from_str(&text).ok()?;
+    saved.get("checkpoint_every")?.as_u64().map(|n| n as usize)
 }
 
 /// One started rank and the threads that forward its output.

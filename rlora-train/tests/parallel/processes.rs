@@ -12,7 +12,7 @@ use rlora_train::trainer::latest_checkpoint;
 
 use crate::run::{
     EVERY, assert_same_training, free_port, launch, launch_in_tmp, losses, output_dir, rank_flags,
-    rank_folders_left, rank_process, rlora_command, succeeded, text, train, train_flags,
+    rank_folders_left, rank_process, rlora, rlora_command, succeeded, text, train, train_flags,
     wait_bounded,
 };
 
@@ -307,7 +307,7 @@ fn a_killed_rank_restarts_the_group_from_its_checkpoint() {
     let stderr = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{stderr}");
     let restart = "[launch] rank 1 was killed (signal 9); stopped rank 0: restart 1 of 3, \
-                   resuming from checkpoint ";
+                   resuming from the checkpoint of step ";
     assert!(
         stderr.contains(restart),
         "expected `{restart}` in:\n{stderr}"
@@ -350,4 +350,35 @@ fn files(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     files
+}
+
+/// A group of 300 updates (2 processes of batch 4) finishes: burn's collective engine fails now
+/// and then (see `cargo xtask soak`), and `rlora launch` restarts the group from its checkpoint;
+/// the restarts it took are printed.
+#[test]
+fn a_group_of_300_updates_finishes() {
+    let dir = output_dir("soak-300");
+    let mut flags = train_flags(&dir, 4, 300);
+    let every = flags
+        .iter()
+        .position(|f| f == "--checkpoint-every")
+        .unwrap()
+        + 1;
+    flags[every] = "50".into();
+    let head = [
+        "launch",
+        "--nprocs",
+        "2",
+        "--max-restarts",
+        "20",
+        "--",
+        "train",
+    ];
+    let output = rlora(&[head.map(String::from).to_vec(), flags].concat());
+    let log = text(&output);
+    let restarts = log.lines().filter(|l| l.contains(": restart ")).count();
+    eprintln!("a group of 300 updates: {restarts} restarts");
+    succeeded(&output);
+    assert!(log.contains("step 300/300"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,290 @@
+//! Exchanges between two processes through burn's collective engine, made as `rlora train
+//! --nodes 2` makes them ([`ProcessGroup::all_reduce_sum`]: a registration, a ring all-reduce
+//! and a finish per exchange, on two channels in turn), counted until one fails: how many
+//! exchanges a failure takes, and what failed.
+//!
+//! ```sh
+//! cargo run --release -p rlora-train --example exchange_soak -- [--exchanges 2000] [--floats 176641] [--load THREADS]
+//! ```
+//!
+//! The program starts the group's coordinator and two ranks as children of itself, on free
+//! ports; when an exchange fails (burn's engine cannot go on in that process), it stops the
+//! attempt and starts a new one on new ports, until the ranks have made `--exchanges` in all.
+//! `--load N` keeps N threads of this process busy meanwhile, as other work on the machine
+//! would. It prints each failure (after how many exchanges, and burn's panic message) and a
+//! summary line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use burn::backend::Flex;
+use burn::tensor::Tensor;
+use rlora_train::trainer::{GroupSettings, ProcessGroup};
+
+/// The bucket of the tiny base's R-LoRA run in the README's measurements: 176,640 adapter floats
+/// and the loss.
+const BUCKET_FLOATS: usize = 176_641;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("coordinator") => coordinator(&args[1..]),
+        Some("rank") => rank(&args[1..]),
+        _ => soak(&args),
+    };
+    if let Err(error) = result {
+        eprintln!("exchange_soak: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// The value of flag `name` in `args`, parsed, or `default`.
+fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, String> {
+    match args.iter().position(|a| a == name) {
+        None => Ok(default),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{name} needs a number")),
+    }
+}
+
+/// The parent: attempts until the ranks have made `--exchanges` exchanges.
+fn soak(args: &[String]) -> Result<(), String> {
+    let total: u64 = flag(args, "--exchanges", 2000)?;
+    let floats: usize = flag(args, "--floats", BUCKET_FLOATS)?;
+    let load: usize = flag(args, "--load", 0)?;
+    let program = std::env::current_exe().map_err(|e| e.to_string())?;
+    let logs = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let busy = Arc::new(AtomicBool::new(true));
+    let spinners: Vec<_> = (0..load)
+        .map(|_| {
+            let busy = busy.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while busy.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let (mut done, mut failures) = (0u64, 0u64);
+    while done < total {
+        let (made, failure, port) = attempt(&program, total - done, floats, logs.path())?;
+        done += made;
+        if let Some(cause) = failure {
+            failures += 1;
+            // Exchange k of a group uses channel k mod 2: the coordinator's port P + channel,
+            // rank r's tensor port P + 2 + 2 r + channel.
+            println!(
+                "failure {failures} at exchange {} (the group's exchange {}, channel {}; \
+                 coordinator port {port}, rank 0's tensor ports {}, rank 1's {}): {cause}",
+                done + 1,
+                made + 1,
+                made % 2,
+                format_args!("{}/{}", port + 2, port + 3),
+                format_args!("{}/{}", port + 4, port + 5),
+            );
+        }
+    }
+    busy.store(false, Ordering::Relaxed);
+    for spinner in spinners {
+        let _ = spinner.join();
+    }
+    let per_failure = match failures {
+        0 => format!("none in {done}"),
+        n => format!("{:.0}", done as f64 / n as f64),
+    };
+    println!(
+        "exchanges {done}, floats {floats}, load threads {load}, failures {failures}, exchanges \
+         per failure {per_failure}, {:.1} ms per exchange, {:.0} s",
+        started.elapsed().as_secs_f64() * 1e3 / done as f64,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// One group: a coordinator and two ranks making at most `count` exchanges; the exchanges both
+/// ranks completed, the cause if one failed, and the coordinator's port.
+fn attempt(
+    program: &Path,
+    count: u64,
+    floats: usize,
+    logs: &Path,
+) -> Result<(u64, Option<String>, u16), String> {
+    let port = free_ports(6)?;
+    let mut coordinator = Command::new(program)
+        .args(["coordinator", &port.to_string()])
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut ranks: Vec<(Child, std::path::PathBuf)> = Vec::new();
+    for rank in 0..2 {
+        let log = logs.join(format!("rank-{rank}.err"));
+        let child = Command::new(program)
+            .args(["rank", &rank.to_string(), &port.to_string()])
+            .args([count.to_string(), floats.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).map_err(|e| e.to_string())?)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        ranks.push((child, log));
+    }
+    let progress: Vec<_> = ranks
+        .iter_mut()
+        .map(|(child, _)| {
+            let out = child.stdout.take().expect("piped");
+            std::thread::spawn(move || {
+                BufReader::new(out)
+                    .lines()
+                    .map_while(Result::ok)
+                    .filter(|l| l.starts_with("exchanged"))
+                    .count() as u64
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for (child, _) in &mut ranks {
+        statuses.push(wait_or_kill(child));
+    }
+    let made = progress
+        .into_iter()
+        .map(|p| p.join().unwrap_or(0))
+        .min()
+        .unwrap_or(0);
+    drop(coordinator.stdin.take());
+    let _ = coordinator.kill();
+    let _ = coordinator.wait();
+    if statuses.iter().all(|ok| *ok) {
+        return Ok((made, None, port));
+    }
+    let cause = ranks
+        .iter()
+        .find_map(|(_, log)| first_panic(log))
+        .unwrap_or_else(|| "a rank failed without a panic message".into());
+    Ok((made, Some(cause), port))
+}
+
+/// Waits for `child`; once another rank has failed it would wait for its time-out, so a rank
+/// still running 60 s after is killed. Whether it succeeded.
+fn wait_or_kill(child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The first panic in a rank's standard error (a warning line of burn's engine, as
+/// `quiet_engine_output` prints it, or a panic report), else its last line.
+fn first_panic(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    if let Some(line) = text
+        .lines()
+        .find(|l| l.starts_with("warning: burn's collective engine"))
+    {
+        return Some(line.to_string());
+    }
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some(at) = line.find("panicked at ") {
+            let place = line[at + "panicked at ".len()..].trim_end_matches(':');
+            let place = place.rsplit("/src/").next().unwrap_or(place);
+            let message = lines.next().unwrap_or("");
+            return Some(format!("{place}: {message}"));
+        }
+    }
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(str::to_string)
+}
+
+/// A port free now with the `count − 1` after it.
+fn free_ports(count: u16) -> Result<u16, String> {
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        if port < 65000 && (1..count).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
+            return Ok(port);
+        }
+    }
+    Err("no free ports".into())
+}
+
+/// `coordinator PORT`: burn's orchestrator on PORT and PORT + 1 until standard input closes.
+fn coordinator(args: &[String]) -> Result<(), String> {
+    let port: u16 = args
+        .first()
+        .and_then(|p| p.parse().ok())
+        .ok_or("coordinator PORT")?;
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0);
+    });
+    rlora_train::trainer::quiet_engine_output();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        tokio::join!(
+            burn::collective::start_global_orchestrator(port),
+            burn::collective::start_global_orchestrator(port + 1),
+        )
+    });
+    Ok(())
+}
+
+/// `rank R PORT COUNT FLOATS`: joins the group and makes COUNT exchanges of FLOATS floats,
+/// checking each sum and printing `exchanged K` after each.
+fn rank(args: &[String]) -> Result<(), String> {
+    let number = |i: usize| -> Result<u64, String> {
+        args.get(i)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| "rank R PORT COUNT FLOATS".to_string())
+    };
+    let (rank, port, count, floats) = (number(0)?, number(1)?, number(2)?, number(3)?);
+    let settings = GroupSettings::new(
+        2,
+        rank as usize,
+        &format!("127.0.0.1:{port}"),
+        None,
+        Duration::from_secs(30),
+    )?;
+    let device = Default::default();
+    let group = ProcessGroup::<Flex>::join(settings, &device, None)?;
+    for k in 0..count {
+        let value = (k % 1024) as f32;
+        let tensor = Tensor::<Flex, 1>::full([floats as usize], value * (rank + 1) as f32, &device);
+        let sum = group.all_reduce_sum(tensor, &format!("exchange {}", k + 1))?;
+        let first: f32 = sum.slice(0..1).into_scalar();
+        if first != value * 3.0 {
+            return Err(format!(
+                "exchange {}: sum {first}, not {}",
+                k + 1,
+                value * 3.0
+            ));
+        }
+        // Not held across exchanges: burn's engine prints on stdout too.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "exchanged {}", k + 1).map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
