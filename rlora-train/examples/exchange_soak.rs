@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use burn::backend::Flex;
 use burn::tensor::Tensor;
+use rlora_train::cli::{CoordinatorArgs, run_coordinator};
 use rlora_train::trainer::{GroupSettings, ProcessGroup};
 
 /// The bucket of the tiny base's R-LoRA run in the README's measurements: 176,640 adapter floats
@@ -227,28 +228,18 @@ fn free_ports(count: u16) -> Result<u16, String> {
     Err("no free ports".into())
 }
 
-/// `coordinator PORT`: burn's orchestrator on PORT and PORT + 1 until standard input closes.
+/// `coordinator PORT`: the group's coordinator as `rlora coordinator --port PORT
+/// --while-stdin-open` serves it.
 fn coordinator(args: &[String]) -> Result<(), String> {
-    let port: u16 = args
+    let port = args
         .first()
         .and_then(|p| p.parse().ok())
         .ok_or("coordinator PORT")?;
-    std::thread::spawn(|| {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        std::process::exit(0);
-    });
-    rlora_train::trainer::quiet_engine_output();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        tokio::join!(
-            burn::collective::start_global_orchestrator(port),
-            burn::collective::start_global_orchestrator(port + 1),
-        )
-    });
-    Ok(())
+    run_coordinator(&CoordinatorArgs {
+        port,
+        while_stdin_open: true,
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// `rank R PORT COUNT FLOATS`: joins the group and makes COUNT exchanges of FLOATS floats,

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use rlora_train::trainer::latest_checkpoint;
 
 use crate::run::{
-    EVERY, assert_same_training, free_port, launch, launch_in_tmp, losses, output_dir, rank_flags,
-    rank_folders_left, rank_process, rlora, rlora_command, succeeded, text, train, train_flags,
-    wait_bounded,
+    EVERY, assert_same_training, files, free_port, launch, launch_in_tmp, losses, output_dir,
+    rank_flags, rank_folders_left, rank_process, rlora, rlora_command, succeeded, text, train,
+    train_flags, wait_bounded,
 };
 
 #[test]
@@ -333,23 +333,6 @@ fn a_refused_start_is_not_restarted() {
     assert!(!log.contains("restart"), "{log}");
     assert_eq!(files(&dir), before);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Every file under `dir` with its bytes.
-fn files(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = std::collections::BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.insert(path.clone(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
 }
 
 /// A group of 300 updates (2 processes of batch 4) finishes: burn's collective engine fails now

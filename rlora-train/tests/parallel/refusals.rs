@@ -9,7 +9,8 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::run::{
-    free_port, model, output_dir, rank_flags, rlora, rlora_command, text, train_flags, wait_bounded,
+    files, free_port, model, output_dir, rank_flags, rlora, rlora_command, text, train_flags,
+    wait_bounded,
 };
 
 /// The longest a refused rank may take, start-up included (well under the ranks'
@@ -59,21 +60,6 @@ fn rank_folders(name: &str, data_changed: bool, base_changed: bool) -> [PathBuf;
         base_copy(&dir, rank == 1 && base_changed);
         dir
     })
-}
-
-/// Every file below `dir` with its bytes.
-fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files(&path));
-        } else {
-            found.push((path.clone(), std::fs::read(&path).unwrap()));
-        }
-    }
-    found.sort();
-    found
 }
 
 /// Rank `rank` of a group of 2 on `port`, started in `dir` with relative paths to its task

@@ -290,3 +290,18 @@ pub fn launch_in_tmp(tmp: &Path, nprocs: usize, flags: Vec<String>) -> Output {
         .output()
         .expect("rlora runs")
 }
+
+/// Every file below `dir` with its bytes.
+pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files(&path));
+        } else {
+            found.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    found.sort();
+    found
+}
