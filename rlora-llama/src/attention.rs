@@ -8,9 +8,9 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, DType, FloatDType, Tensor, TensorData};
 
 use crate::cache::KvCache;
+use crate::probe::GateProbe;
 use crate::projection::Projection;
 use crate::rope::Rotary;
-use crate::routing::GateProbe;
 use crate::targets::TargetModule;
 
 /// `softmax(q kᵀ / √d_head + bias) v` (the scale rides on the rotated queries) over `H` query heads sharing `H_kv` key/value heads.

@@ -8,8 +8,8 @@ use burn::tensor::backend::Backend;
 use crate::attention::{Attention, KeyMask};
 use crate::cache::KvCache;
 use crate::mlp::Mlp;
+use crate::probe::GateProbe;
 use crate::rope::Rotary;
-use crate::routing::GateProbe;
 
 /// `h = x + attn(norm₁(x))`, `y = h + mlp(norm₂(h))`.
 #[derive(Module, Debug)]

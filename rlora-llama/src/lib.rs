@@ -20,6 +20,7 @@ mod loss;
 mod mlp;
 mod model;
 mod peft;
+mod probe;
 mod projection;
 mod rope;
 mod routing;
@@ -35,9 +36,9 @@ pub use error::LlamaError;
 pub use fingerprint::BaseFingerprint;
 pub use generate::GenerationConfig;
 pub use loss::{LOGITS_BUDGET, LossTargets};
-pub use model::{AdapterSpec, Llama};
-pub use routing::ProjectionGates;
-pub use targets::{TargetModule, Targets};
+pub use model::Llama;
+pub use probe::ProjectionGates;
+pub use targets::{AdapterSpec, TargetModule, Targets};
 pub use tokenizer::TextTokenizer;
 
 /// The building blocks of a [`Llama`]: its decoder layers, attention (with rotary position

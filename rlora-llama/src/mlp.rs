@@ -5,8 +5,8 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::silu;
 use burn::tensor::backend::Backend;
 
+use crate::probe::GateProbe;
 use crate::projection::Projection;
-use crate::routing::GateProbe;
 use crate::targets::TargetModule;
 
 /// `down(silu(gate(x)) ⊙ up(x))`.

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, DType, FloatDType, Int, Tensor};
-use rlora::{RLoraConfig, RLoraLinear, linear_in_weight_dtype};
+use rlora::{RLoraLinear, linear_in_weight_dtype};
 
 use crate::attention::{Attention, AttentionKernel, KeyMask};
 use crate::cache::KvCache;
@@ -16,21 +16,11 @@ use crate::decoder::DecoderLayer;
 use crate::dtype::BaseDtype;
 use crate::error::LlamaError;
 use crate::mlp::Mlp;
+use crate::probe::GateProbe;
 use crate::projection::Projection;
 use crate::rope::{Positions, Rotary, inverse_frequencies};
-use crate::routing::GateProbe;
-use crate::targets::{TargetModule, Targets};
+use crate::targets::{AdapterSpec, TargetModule};
 use crate::weights::{CheckpointWeights, RandomWeights, WeightSource};
-
-/// Which projections get R-LoRA adapters, and their settings. The template's `d_input`,
-/// `d_output` and `bias` are taken from each target projection.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AdapterSpec {
-    /// The target projections.
-    pub targets: Targets,
-    /// The R-LoRA settings for every target.
-    pub template: RLoraConfig,
-}
 
 /// A Llama-family causal language model: embedding, `L` decoder layers, final RMSNorm, LM head
 /// (tied to the embedding or not). Everything pretrained is frozen; only adapters train.

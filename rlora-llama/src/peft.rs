@@ -115,6 +115,23 @@ fn peft_prefix(path: &str) -> String {
 }
 
 impl<B: Backend> Llama<B> {
+    /// Applies an adapter folder of either format, told apart by its `adapter_config.json`: PEFT's
+    /// LoRA ([`load_peft_adapter`](Self::load_peft_adapter)) has a `peft_type`, this project's
+    /// ([`load_adapter`](Self::load_adapter)) has none.
+    pub fn load_any_adapter(
+        self,
+        dir: impl AsRef<Path>,
+        device: &B::Device,
+    ) -> Result<Self, LlamaError> {
+        let dir = dir.as_ref();
+        let config: serde_json::Value = read_json(&dir.join(ADAPTER_CONFIG_FILE))?;
+        if config.get("peft_type").is_some() {
+            self.load_peft_adapter(dir, device)
+        } else {
+            self.load_adapter(dir, device)
+        }
+    }
+
     /// Applies a PEFT LoRA adapter folder: each target projection becomes a single-head layer.
     pub fn load_peft_adapter(
         self,

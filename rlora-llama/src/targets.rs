@@ -3,11 +3,10 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use rlora::RLoraHyperparameters;
+use rlora::{RLoraConfig, RLoraHyperparameters};
 
 use crate::config::LlamaConfig;
 use crate::error::LlamaError;
-use crate::model::AdapterSpec;
 
 /// A linear projection of a Llama decoder layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -165,6 +164,16 @@ impl Targets {
             .sum();
         per_layer * config.num_hidden_layers
     }
+}
+
+/// Which projections get R-LoRA adapters, and their settings. The template's `d_input`,
+/// `d_output` and `bias` are taken from each target projection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterSpec {
+    /// The target projections.
+    pub targets: Targets,
+    /// The R-LoRA settings for every target.
+    pub template: RLoraConfig,
 }
 
 impl AdapterSpec {

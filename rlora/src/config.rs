@@ -1,11 +1,10 @@
-//! [`RLoraConfig`]: the shapes and hyper-parameters of one R-LoRA layer, with a constructor per
-//! [`Preset`] (LoRA, HydraLoRA, R-LoRA and its two ablations out of the same module).
+//! [`RLoraConfig`]: the shapes and hyper-parameters of one R-LoRA layer. Its constructors per
+//! [`Preset`](crate::Preset) (LoRA, HydraLoRA, R-LoRA and its two ablations) sit with the presets.
 
 use burn::config::Config;
 
 use crate::error::RLoraError;
 use crate::init::{LoraInit, RouterInit, StableScaling};
-use crate::preset::Preset;
 
 /// Where dropout acts on the adapter's path.
 #[derive(Config, Debug, PartialEq, Copy)]
@@ -70,46 +69,6 @@ pub struct RLoraConfig {
 }
 
 impl RLoraConfig {
-    /// Plain LoRA (PEFT's defaults): [`Preset::Lora`] — one head, `A` kaiming-uniform,
-    /// `B = 0`, no router, rank 8, alpha 16, dropout 0.05 on the input.
-    pub fn lora(d_input: usize, d_output: usize) -> Self {
-        Preset::Lora.hyperparameters(1).config(d_input, d_output)
-    }
-
-    /// HydraLoRA: [`Preset::HydraLora`] — `heads` zero-initialized heads behind a router and one
-    /// dropout on the input, shared by all heads (HydraLoRA's own rate, 0.05). Rank 8, alpha 32,
-    /// rank stabilization as in the R-LoRA paper's script.
-    pub fn hydra_lora(d_input: usize, d_output: usize, heads: usize) -> Self {
-        Preset::HydraLora
-            .hyperparameters(heads)
-            .config(d_input, d_output)
-    }
-
-    /// R-LoRA (the paper's defaults): [`Preset::RLora`] — multi-head random initialization
-    /// (`A ~ N(0, 1/d_in)`, `B_i ~ N(0, 1/d_out)`, both rescaled by `d_out^¼/√64`), multi-head
-    /// dropout 0.1 on `x A`, rank 8, alpha 32, rank stabilization, zero router.
-    pub fn r_lora(d_input: usize, d_output: usize, heads: usize) -> Self {
-        Preset::RLora
-            .hyperparameters(heads)
-            .config(d_input, d_output)
-    }
-
-    /// Ablation [`Preset::RandomInitOnly`]: R-LoRA's random initialization only, with
-    /// HydraLoRA's single input dropout.
-    pub fn random_init_only(d_input: usize, d_output: usize, heads: usize) -> Self {
-        Preset::RandomInitOnly
-            .hyperparameters(heads)
-            .config(d_input, d_output)
-    }
-
-    /// Ablation [`Preset::MultiHeadDropoutOnly`]: R-LoRA's multi-head dropout only, with
-    /// HydraLoRA's kaiming `A` and zero heads.
-    pub fn multi_head_dropout_only(d_input: usize, d_output: usize, heads: usize) -> Self {
-        Preset::MultiHeadDropoutOnly
-            .hyperparameters(heads)
-            .config(d_input, d_output)
-    }
-
     /// The LoRA scaling `s`: `alpha / rank`, or `alpha / √rank` with `use_rslora`.
     pub fn scaling(&self) -> f64 {
         let rank = self.rank as f64;

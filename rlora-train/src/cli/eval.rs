@@ -7,10 +7,9 @@ use clap::Args;
 use rlora_llama::{Llama, TextTokenizer};
 
 use super::CliError;
-use super::generate::load_any_adapter;
 use super::output_folder::check_output_folder;
 use crate::base::model_or_tiny_base;
-use crate::data::{DEFAULT_MAX_LINE_BYTES, SplitSizes, builtin_suite, parse_task_spec};
+use crate::data::{DEFAULT_MAX_LINE_BYTES, SplitSizes, evaluation_examples, load_tasks};
 use crate::report::{markdown_table, write_json};
 use crate::trainer::{EvalReport, evaluate};
 
@@ -57,31 +56,17 @@ pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalR
         check_output_folder(dir)?;
     }
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
-    let mut tasks = Vec::new();
-    for spec in &args.tasks {
-        let task = parse_task_spec(spec)?.load(args.max_line_bytes as usize)?;
-        let examples = task.test.or(task.validation).unwrap_or(task.train);
-        tasks.push((task.name, examples));
-    }
-    if args.builtin {
-        let sizes = SplitSizes {
-            test: args.builtin_test_examples as usize,
-            ..SplitSizes::default()
-        };
-        for task in builtin_suite(args.seed, sizes) {
-            tasks.push((task.name, task.test.unwrap_or_default()));
-        }
-    }
-    if tasks.is_empty() {
-        return Err("no tasks: give --task NAME=FILE (repeatable) or --builtin".into());
-    }
-    for (_, examples) in &mut tasks {
-        examples.truncate(args.eval_examples as usize);
-    }
+    let sizes = SplitSizes {
+        test: args.builtin_test_examples as usize,
+        ..SplitSizes::default()
+    };
+    let builtin = args.builtin.then_some((args.seed, sizes));
+    let tasks = load_tasks(&args.tasks, builtin, args.max_line_bytes as usize)?;
+    let tasks = evaluation_examples(tasks, args.eval_examples as usize);
     let tokenizer = TextTokenizer::from_model_dir(&model_dir)?;
     let mut model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     if let Some(adapter) = &args.adapter {
-        model = load_any_adapter(model, adapter, device)?;
+        model = model.load_any_adapter(adapter, device)?;
     }
     let model = model.with_attention(crate::backend::ATTENTION);
     let report = evaluate(&model, &tokenizer, &tasks, args.max_new_tokens as usize)?;

@@ -8,7 +8,6 @@ use rlora_llama::{Llama, TextTokenizer};
 
 use super::CliError;
 use super::export_output::StagedOutput;
-use super::generate::load_any_adapter;
 use super::routing::{RoutingTasks, analyse};
 use super::values::non_negative;
 use crate::base::model_or_tiny_base;
@@ -107,7 +106,7 @@ pub fn run_export<B: Backend>(args: &ExportArgs, device: &B::Device) -> Result<(
     ];
     let output = StagedOutput::new(&args.output, &inputs, args.overwrite)?;
     let model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
-    let model = load_any_adapter(model, &args.adapter, device)?;
+    let model = model.load_any_adapter(&args.adapter, device)?;
     if !args.merge {
         model.export_peft_adapter(output.dir(), Some(&model_dir.to_string_lossy()))?;
         output.commit()?;

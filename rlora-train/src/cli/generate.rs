@@ -80,7 +80,7 @@ pub fn run_generate<B: Backend>(
         .map_err(LlamaError::InvalidArgument)?;
     let mut model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     if let Some(adapter) = &args.adapter {
-        model = load_any_adapter(model, adapter, device)?;
+        model = model.load_any_adapter(adapter, device)?;
     }
     let model = model.with_attention(crate::backend::ATTENTION);
     let config = GenerationConfig {
@@ -186,28 +186,6 @@ impl Context {
         let mut kept = prompt[..keep_bos].to_vec();
         kept.extend_from_slice(&prompt[keep_bos + cut..]);
         Ok(kept)
-    }
-}
-
-/// Applies `dir` as this project's adapter, or as a PEFT one when its config has `peft_type`.
-pub fn load_any_adapter<B: Backend>(
-    model: Llama<B>,
-    dir: &Path,
-    device: &B::Device,
-) -> Result<Llama<B>, LlamaError> {
-    let config_path = dir.join(rlora::io::ADAPTER_CONFIG_FILE);
-    let text = std::fs::read_to_string(&config_path).map_err(|source| LlamaError::Io {
-        path: config_path.clone(),
-        source,
-    })?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| LlamaError::Json {
-        path: config_path,
-        message: e.to_string(),
-    })?;
-    if value.get("peft_type").is_some() {
-        model.load_peft_adapter(dir, device)
-    } else {
-        model.load_adapter(dir, device)
     }
 }
 

@@ -8,7 +8,6 @@ use clap::Args;
 use rlora_llama::{Llama, TextTokenizer};
 
 use super::CliError;
-use super::generate::load_any_adapter;
 use super::output_folder::check_output_folder;
 use super::routing::{RoutingTasks, analyse, print_routing, write_routing};
 use crate::base::model_or_tiny_base;
@@ -45,7 +44,7 @@ pub fn run_heads<B: Backend>(
     check_output_folder(&args.output)?;
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
     let model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
-    let model = load_any_adapter(model, &args.adapter, device)?;
+    let model = model.load_any_adapter(&args.adapter, device)?;
     let summary = head_summary(&model);
     println!("| adapter | mean head cosine similarity |\n|---|---:|");
     for (path, mean) in &summary.by_adapter {

@@ -44,7 +44,7 @@ pub use coordinator::{CoordinatorArgs, run_coordinator};
 pub use eval::{EvalArgs, run_eval};
 pub use example::{example_args, tiny_base_defaults};
 pub use export::{ExportArgs, run_export};
-pub use generate::{GenerateArgs, GenerateOutput, load_any_adapter, run_generate};
+pub use generate::{GenerateArgs, GenerateOutput, run_generate};
 pub use heads::{HeadsArgs, run_heads};
 pub use launch::{LaunchArgs, run_launch};
 pub use pretrain::{PretrainArgs, run_pretrain};

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::CliError;
 use crate::data::{
-    DEFAULT_MAX_LINE_BYTES, SplitSizes, TaskExample, TokenizedExample, builtin_suite,
-    parse_task_spec, tokenize_examples,
+    DEFAULT_MAX_LINE_BYTES, SplitSizes, TaskExample, TokenizedExample, evaluation_examples,
+    load_tasks, tokenize_examples,
 };
 use crate::report::{routing_heat_maps, write_json};
 use crate::trainer::{RoutingAnalysis, evaluate, routing_analysis};
@@ -56,21 +56,9 @@ impl RoutingTasks {
     /// The tasks' examples (test split, else validation, else train), at most
     /// `--routing-examples` each.
     pub fn load(&self) -> Result<Vec<(String, Vec<TaskExample>)>, CliError> {
-        let mut tasks = Vec::new();
-        for spec in &self.tasks {
-            let task = parse_task_spec(spec)?.load(self.max_line_bytes as usize)?;
-            let examples = task.test.or(task.validation).unwrap_or(task.train);
-            tasks.push((task.name, examples));
-        }
-        if self.builtin {
-            for task in builtin_suite(self.seed, SplitSizes::default()) {
-                tasks.push((task.name, task.test.unwrap_or_default()));
-            }
-        }
-        for (_, examples) in &mut tasks {
-            examples.truncate(self.routing_examples as usize);
-        }
-        Ok(tasks)
+        let builtin = self.builtin.then_some((self.seed, SplitSizes::default()));
+        let tasks = load_tasks(&self.tasks, builtin, self.max_line_bytes as usize)?;
+        Ok(evaluation_examples(tasks, self.routing_examples as usize))
     }
 }
 

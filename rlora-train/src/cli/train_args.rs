@@ -10,8 +10,7 @@ use serde::Serialize;
 
 use super::{CliError, values};
 use crate::data::{
-    DEFAULT_MAX_LINE_BYTES, Mixing, SplitSizes, TaskData, TaskExample, builtin_suite, hold_out,
-    parse_task_spec,
+    DEFAULT_MAX_LINE_BYTES, Mixing, SplitSizes, TaskData, TaskExample, hold_out, load_tasks,
 };
 use crate::trainer::TrainingConfig;
 
@@ -245,26 +244,16 @@ impl TrainArgs {
 
     /// The tasks: files named by --task, then the built-in suite with --builtin.
     pub(super) fn tasks(&self) -> Result<Vec<TaskData>, CliError> {
-        let mut tasks = Vec::new();
-        for spec in &self.tasks {
-            tasks.push(parse_task_spec(spec)?.load(self.max_line_bytes as usize)?);
-        }
-        if self.builtin {
-            let sizes = SplitSizes {
-                test: self.builtin_test_examples as usize,
-                ..SplitSizes::default()
-            };
-            tasks.extend(builtin_suite(self.data_seed(), sizes));
-        }
-        if tasks.is_empty() {
-            return Err("no tasks: give --task NAME=FILE (repeatable) or --builtin".into());
-        }
-        let mut names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
-        names.sort();
-        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(format!("two tasks are named `{}`", pair[0]).into());
-        }
-        Ok(tasks)
+        let sizes = SplitSizes {
+            test: self.builtin_test_examples as usize,
+            ..SplitSizes::default()
+        };
+        let builtin = self.builtin.then(|| (self.data_seed(), sizes));
+        Ok(load_tasks(
+            &self.tasks,
+            builtin,
+            self.max_line_bytes as usize,
+        )?)
     }
 }
 

@@ -23,5 +23,5 @@ pub use prompt::{
 pub use records::{DEFAULT_MAX_LINE_BYTES, DataError, ReadOutcome, RecordError, read_jsonl};
 pub use step_batch::{StepBatch, StepBatcher};
 pub use synthetic::{BUILTIN_TASKS, SplitSizes, builtin_suite, builtin_task};
-pub use task_spec::{TaskSpec, load_task, parse_task_spec};
+pub use task_spec::{TaskSpec, evaluation_examples, load_task, load_tasks, parse_task_spec};
 pub use tokenize::{Tokenize, TokenizeReport, TokenizedExample, tokenize_examples};

@@ -140,6 +140,12 @@ pub enum DataError {
         /// What is wrong with it.
         problem: String,
     },
+    /// No task was named.
+    #[error("no tasks: give --task NAME=FILE (repeatable) or --builtin")]
+    NoTasks,
+    /// Two tasks share a name.
+    #[error("two tasks are named `{0}`")]
+    DuplicateTask(String),
 }
 
 /// What is wrong with one line of a JSONL file (shown after `file:line: `).

@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::TaskData;
 use super::records::{DataError, read_jsonl};
+use super::synthetic::{SplitSizes, builtin_suite};
+use super::{TaskData, TaskExample};
 
 /// A task named on the command line: `NAME=TRAIN` or `NAME=TRAIN,VALID[,TEST]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,45 @@ impl TaskSpec {
             max_line_bytes,
         )
     }
+}
+
+/// The tasks of a command: those of `specs` (`NAME=TRAIN[,VALID[,TEST]]`, files read with lines
+/// of at most `max_line_bytes`), then the built-in suite of `builtin`'s seed and split sizes.
+/// Errors when there is no task or two share a name.
+pub fn load_tasks(
+    specs: &[String],
+    builtin: Option<(u64, SplitSizes)>,
+    max_line_bytes: usize,
+) -> Result<Vec<TaskData>, DataError> {
+    let mut tasks = specs
+        .iter()
+        .map(|spec| parse_task_spec(spec)?.load(max_line_bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some((seed, sizes)) = builtin {
+        tasks.extend(builtin_suite(seed, sizes));
+    }
+    if tasks.is_empty() {
+        return Err(DataError::NoTasks);
+    }
+    let mut names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(DataError::DuplicateTask(pair[0].to_owned()));
+    }
+    Ok(tasks)
+}
+
+/// Each task's examples to evaluate or probe (its test split, else its validation split, else its
+/// training split), at most `limit` of them.
+pub fn evaluation_examples(tasks: Vec<TaskData>, limit: usize) -> Vec<(String, Vec<TaskExample>)> {
+    tasks
+        .into_iter()
+        .map(|task| {
+            let mut examples = task.test.or(task.validation).unwrap_or(task.train);
+            examples.truncate(limit);
+            (task.name, examples)
+        })
+        .collect()
 }
 
 /// Reads a task's files (lines of at most `max_line_bytes`): `train` is required, `validation`

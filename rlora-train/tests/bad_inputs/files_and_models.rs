@@ -100,6 +100,12 @@ fn eval_and_heads_name_their_inputs_and_write_errors_their_path() {
         ]),
         &["long.jsonl:13:"],
     );
+    let good = format!("x={}", at("good.jsonl"));
+    rejects(
+        "eval two tasks of one name",
+        &eval(&["--task", &good, "--task", &good]),
+        &["two tasks are named `x`"],
+    );
     rejects(
         "eval no adapter",
         &eval(&["--builtin", "--adapter", "/nonexistent-adapter"]),
@@ -108,12 +114,7 @@ fn eval_and_heads_name_their_inputs_and_write_errors_their_path() {
     let under_a_file = format!("{}/eval", at("a-file"));
     rejects(
         "eval output under a file",
-        &eval(&[
-            "--task",
-            &format!("x={}", at("good.jsonl")),
-            "--output",
-            &under_a_file,
-        ]),
+        &eval(&["--task", &good, "--output", &under_a_file]),
         &["a-file", "is a file, not a folder"],
     );
     rejects(
