@@ -16,8 +16,10 @@
 //! - `decode-N`: 16 tokens one at a time after N tokens of context (seconds per token).
 //!
 //! Shapes (random weights): `bench` (25.9M parameters: 6 layers, d 512, GQA 8/4, vocab 8000,
-//! adapters on all seven projections, batch 4 × 256) and the exact shapes of `qwen2.5-0.5b`,
-//! `qwen2.5-1.5b`, `qwen2.5-3b` (adapters on gate/up/down, batch 2 × 256).
+//! adapters on all seven projections, batch 4 × 256), the exact shapes of `qwen2.5-0.5b`,
+//! `qwen2.5-1.5b`, `qwen2.5-3b` (adapters on gate/up/down, batch 2 × 256) and `llama-2-7b` (32
+//! layers, d 4096, d_ff 11008, 32 heads, vocab 32000, untied; gate/up/down, batch 1 × 512).
+//! `--batch N` and `--seq N` change a shape's batch.
 //!
 //! The training step is the trainer's own: [`CausalLm`]'s `TrainStep` on one [`LmBatch`] (the loss
 //! over the counted positions without the whole logits, the batch's rows in shards on the CPU's
@@ -28,12 +30,16 @@
 //! median seconds (and CPU seconds) and the process's peak resident memory and the resident memory the model took when built (`model_bytes`, per parameter). `--iters N` (default
 //! 3) sets the repetitions after one warm-up, `--shards N` the batch's shards (default: one per
 //! core on the CPU), `--count-kernels` adds the kernels a repetition launches (`kernels`, per token
-//! for decode; CubeCL backends). The backend is the `rlora` command's (`--features cuda`, `wgpu`, …).
+//! for decode; CubeCL backends). `--checkpointing` runs `train-rlora` under burn's
+//! `BalancedCheckpointing` (element-wise results recomputed in the backward instead of kept). The
+//! backend is the `rlora` command's (`--features cuda`, `wgpu`, …).
 
 use std::time::Instant;
 
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing;
 use burn::data::dataloader::batcher::Batcher;
-use burn::tensor::backend::Backend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, Distribution, Int, Tensor};
 use burn::train::TrainStep;
 use rlora::RLoraConfig;
@@ -44,14 +50,16 @@ use rlora_train::trainer::{CausalLm, TrainingConfig, TrainingData, train};
 
 type Inner = rlora_train::backend::Backend;
 
+/// The tokens per row of the shapes that do not say otherwise.
 const SEQ: usize = 256;
 const DECODED: usize = 16;
 
-/// A model shape, its batch and its adapter targets.
+/// A model shape, its batch (`batch` rows of `seq` tokens) and its adapter targets.
 struct Shape {
     name: &'static str,
     config: LlamaConfig,
     batch: usize,
+    seq: usize,
     targets: Targets,
 }
 
@@ -85,6 +93,7 @@ fn shape(name: &str) -> Option<Shape> {
             ..base.clone()
         },
         batch: 2,
+        seq: SEQ,
         targets: Targets::mlp(),
     };
     Some(match name {
@@ -105,11 +114,32 @@ fn shape(name: &str) -> Option<Shape> {
                 ..base
             },
             batch: 4,
+            seq: SEQ,
             targets: Targets::all_linear(),
         },
         "qwen2.5-0.5b" => qwen("qwen2.5-0.5b", 896, 4864, 24, 14),
         "qwen2.5-1.5b" => qwen("qwen2.5-1.5b", 1536, 8960, 28, 12),
         "qwen2.5-3b" => qwen("qwen2.5-3b", 2048, 11008, 36, 16),
+        "llama-2-7b" => Shape {
+            name: "llama-2-7b",
+            config: LlamaConfig {
+                model_type: ModelType::Llama,
+                vocab_size: 32_000,
+                hidden_size: 4096,
+                intermediate_size: 11_008,
+                num_hidden_layers: 32,
+                num_attention_heads: 32,
+                num_key_value_heads: Some(32),
+                rms_norm_eps: 1e-5,
+                rope_theta: 10_000.0,
+                max_position_embeddings: 4096,
+                tie_word_embeddings: false,
+                ..base
+            },
+            batch: 1,
+            seq: 512,
+            targets: Targets::mlp(),
+        },
         _ => return None,
     })
 }
@@ -195,9 +225,9 @@ fn random_tokens<B: Backend>(
     .int()
 }
 
-/// `rows` examples of `SEQ` random tokens, every next token counted.
-fn random_rows(rows: usize, vocab: usize) -> Vec<TokenizedExample> {
-    let ids: Vec<u32> = random_tokens::<Inner>(rows, SEQ, vocab, &Default::default())
+/// `rows` examples of `seq` random tokens, every next token counted.
+fn random_rows(rows: usize, seq: usize, vocab: usize) -> Vec<TokenizedExample> {
+    let ids: Vec<u32> = random_tokens::<Inner>(rows, seq, vocab, &Default::default())
         .into_data()
         .convert::<i64>()
         .to_vec::<i64>()
@@ -205,7 +235,7 @@ fn random_rows(rows: usize, vocab: usize) -> Vec<TokenizedExample> {
         .into_iter()
         .map(|id| id as u32)
         .collect();
-    ids.chunks(SEQ)
+    ids.chunks(seq)
         .map(|tokens| TokenizedExample {
             task: 0,
             tokens: tokens.to_vec(),
@@ -214,15 +244,21 @@ fn random_rows(rows: usize, vocab: usize) -> Vec<TokenizedExample> {
         .collect()
 }
 
-/// A batch of `batch` rows of `SEQ` random tokens, every next token counted.
-fn random_batch(batch: usize, vocab: usize) -> LmBatch<Train> {
-    LmBatcher.batch(random_rows(batch, vocab), &Default::default())
+/// The shape's batch of random tokens, every next token counted.
+fn random_batch<A: Backend>(shape: &Shape) -> LmBatch<A> {
+    let rows = random_rows(shape.batch, shape.seq, shape.config.vocab_size);
+    LmBatcher.batch(rows, &Default::default())
+}
+
+/// R-LoRA with the paper's defaults: 5 heads of rank 8.
+fn rlora_template() -> RLoraConfig {
+    RLoraConfig::r_lora(1, 1, 5)
 }
 
 fn rlora_spec(shape: &Shape) -> AdapterSpec {
     AdapterSpec {
         targets: shape.targets.clone(),
-        template: RLoraConfig::r_lora(1, 1, 5),
+        template: rlora_template(),
     }
 }
 
@@ -239,8 +275,8 @@ fn train_loop_seconds(shape: &Shape, run: &Run, steps: usize) -> f64 {
     let vocab = shape.config.vocab_size;
     let data = TrainingData {
         task_names: vec!["random".into()],
-        train: random_rows(steps * shape.batch, vocab),
-        validation: random_rows(1, vocab),
+        train: random_rows(steps * shape.batch, shape.seq, vocab),
+        validation: random_rows(1, shape.seq, vocab),
     };
     let config = TrainingConfig::new()
         .with_batch_size(shape.batch)
@@ -265,21 +301,21 @@ fn train_loop_case(shape: &Shape, run: &Run) -> Measured {
     CPU_SECONDS.with(|c| c.set(f64::NAN));
     Measured {
         seconds: (more - one) / iters as f64,
-        tokens: shape.batch * SEQ,
+        tokens: shape.batch * shape.seq,
         trainable: 0,
     }
 }
 
-fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
+/// One training step (without the optimizer) of `template` on `shape`, under autodiff `A`.
+fn train_case<A: AutodiffBackend>(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
     let device = Default::default();
     let spec = AdapterSpec {
         targets: shape.targets.clone(),
         template,
     };
     let before = resident_bytes();
-    let llama =
-        Llama::<Train>::random_with_base(shape.config.clone(), Some(&spec), run.dtype, &device)
-            .expect("valid config");
+    let llama = Llama::<A>::random_with_base(shape.config.clone(), Some(&spec), run.dtype, &device)
+        .expect("valid config");
     record_model_bytes(before, burn::module::Module::num_params(&llama));
     let trainable = llama
         .adapters()
@@ -292,13 +328,13 @@ fn train_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
         checks: None,
         group: None,
     };
-    let batch = random_batch(shape.batch, shape.config.vocab_size);
-    let seconds = median::<Train>(&device, run.iters, || {
+    let batch = random_batch::<A>(shape);
+    let seconds = median::<A>(&device, run.iters, || {
         std::hint::black_box(TrainStep::step(&model, StepBatch::from(batch.clone())));
     });
     Measured {
         seconds,
-        tokens: shape.batch * SEQ,
+        tokens: shape.batch * shape.seq,
         trainable,
     }
 }
@@ -327,7 +363,7 @@ fn update_case(shape: &Shape, run: &Run, host_reads: bool) -> Measured {
         group: None,
     });
     let mut optimizer = GlobalNormClip::new(AdamWConfig::new().init(), Some(1.0));
-    let batch = random_batch(shape.batch, shape.config.vocab_size);
+    let batch = random_batch::<Train>(shape);
     let seconds = median::<Train>(&device, run.iters, || {
         let current = model.take().expect("the model");
         let output = TrainStep::step(&current, StepBatch::from(batch.clone()));
@@ -340,7 +376,7 @@ fn update_case(shape: &Shape, run: &Run, host_reads: bool) -> Measured {
     });
     Measured {
         seconds,
-        tokens: shape.batch * SEQ,
+        tokens: shape.batch * shape.seq,
         trainable: 0,
     }
 }
@@ -357,13 +393,13 @@ fn frozen(shape: &Shape, dtype: DType) -> Llama<Inner> {
 fn forward_case(shape: &Shape, run: &Run) -> Measured {
     let (device, iters) = (Default::default(), run.iters);
     let model = frozen(shape, run.dtype);
-    let tokens = random_tokens::<Inner>(shape.batch, SEQ, shape.config.vocab_size, &device);
+    let tokens = random_tokens::<Inner>(shape.batch, shape.seq, shape.config.vocab_size, &device);
     let seconds = median::<Inner>(&device, iters, || {
         std::hint::black_box(model.forward(tokens.clone(), None, None));
     });
     Measured {
         seconds,
-        tokens: shape.batch * SEQ,
+        tokens: shape.batch * shape.seq,
         trainable: 0,
     }
 }
@@ -406,20 +442,25 @@ fn decode_case(shape: &Shape, context: usize, run: &Run) -> Measured {
     }
 }
 
-/// How a case runs: repetitions, the batch's shards, the frozen base's float type, and whether
-/// an update reads its loss and gradient norm back to the host.
+/// How a case runs: repetitions, the batch's shards, the frozen base's float type, whether an
+/// update reads its loss and gradient norm back to the host, and whether a training step
+/// recomputes its element-wise results in the backward (burn's `BalancedCheckpointing`).
 struct Run {
     iters: usize,
     shards: usize,
     dtype: DType,
     host_reads: bool,
+    checkpointing: bool,
 }
 
 fn run_case(shape: &Shape, case: &str, run: &Run) -> Option<Measured> {
     let context = |prefix: &str| case.strip_prefix(prefix)?.parse::<usize>().ok();
     Some(match case {
-        "train-lora" => train_case(shape, RLoraConfig::lora(1, 1).with_dropout(0.0), run),
-        "train-rlora" => train_case(shape, RLoraConfig::r_lora(1, 1, 5), run),
+        "train-lora" => train_case::<Train>(shape, RLoraConfig::lora(1, 1).with_dropout(0.0), run),
+        "train-rlora" if run.checkpointing => {
+            train_case::<Autodiff<Inner, BalancedCheckpointing>>(shape, rlora_template(), run)
+        }
+        "train-rlora" => train_case::<Train>(shape, rlora_template(), run),
         "train-loop" => train_loop_case(shape, run),
         "update-rlora" => update_case(shape, run, run.host_reads),
         "forward" => forward_case(shape, run),
@@ -466,15 +507,18 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
     }
     start_backend()?;
     let shape_name = flag(args, "--shape").unwrap_or("bench");
-    let shape = shape(shape_name).ok_or_else(|| format!("unknown shape `{shape_name}`"))?;
+    let mut shape = shape(shape_name).ok_or_else(|| format!("unknown shape `{shape_name}`"))?;
+    let count = |name: &str, default: usize| {
+        flag(args, name)
+            .map_or(Ok(default), str::parse)
+            .map_err(|e| format!("{name}: {e}"))
+    };
+    shape.batch = count("--batch", shape.batch)?;
+    shape.seq = count("--seq", shape.seq)?;
     let dtype_name = flag(args, "--dtype").unwrap_or("f32");
     let run = Run {
-        iters: flag(args, "--iters")
-            .map_or(Ok(3), str::parse)
-            .map_err(|e| format!("--iters: {e}"))?,
-        shards: flag(args, "--shards")
-            .map_or(Ok(batch_shards()), str::parse)
-            .map_err(|e| format!("--shards: {e}"))?,
+        iters: count("--iters", 3)?,
+        shards: count("--shards", batch_shards())?,
         dtype: match dtype_name {
             "f32" => DType::F32,
             "f16" => DType::F16,
@@ -482,6 +526,7 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
             other => return Err(format!("--dtype: `{other}` is not f32, f16 or bf16")),
         },
         host_reads: args.iter().any(|a| a == "--host-reads"),
+        checkpointing: args.iter().any(|a| a == "--checkpointing"),
     };
     let measured = run_case(&shape, case, &run).ok_or_else(|| format!("unknown case `{case}`"))?;
     let per = if case.starts_with("decode-") {
@@ -495,6 +540,9 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
         "shape": shape.name,
         "case": case,
         "dtype": dtype_name,
+        "batch": shape.batch,
+        "seq": shape.seq,
+        "checkpointing": run.checkpointing,
         "seconds": measured.seconds,
         "cpu_seconds": CPU_SECONDS.with(|c| c.get()) / per,
         "tokens_per_second": measured.tokens as f64 / measured.seconds,
@@ -518,6 +566,7 @@ fn tables(iters: usize) {
         shards: batch_shards(),
         dtype: DType::F32,
         host_reads: false,
+        checkpointing: false,
     };
     let shape = shape("bench").expect("the bench shape");
     let params = burn::module::Module::num_params(&frozen(&shape, DType::F32));

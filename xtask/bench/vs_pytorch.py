@@ -15,6 +15,7 @@ Shapes (random weights, as in rlora's benchmark):
   bench       a 25.9M-parameter Llama: 6 layers, d 512, d_ff 1408, GQA 8/4 heads, vocab 8000, f32
   qwen2.5-0.5b, qwen2.5-1.5b, qwen2.5-3b
               the exact shapes of those checkpoints (tied embeddings, q/k/v biases)
+  llama-2-7b  Llama-2-7B's exact shape: 32 layers, d 4096, d_ff 11008, 32 heads, vocab 32000, untied
 
 Cases:
   train-lora      forward + cross-entropy of every next token + backward (no optimizer), PEFT
@@ -25,8 +26,9 @@ Cases:
   prefill-N       N prompt tokens (batch 1) into an empty KV cache, logits of the last one
   decode-N        16 tokens, one at a time, after N tokens of context in the KV cache
 The bench shape puts the adapters on all seven projections, batch 4 × 256; the Qwen shapes on
-gate/up/down (the paper's targets), batch 2 × 256. `--dtype bf16` keeps the frozen base in bfloat16
-(adapters, loss and optimizer-facing tensors in float32, as PEFT does).
+gate/up/down (the paper's targets), batch 2 × 256; Llama-2-7B on gate/up/down, batch 1 × 512.
+`--batch N` and `--seq N` change a shape's batch. `--dtype bf16` builds and keeps the frozen base in
+bfloat16 (adapters, loss and optimizer-facing tensors in float32, as PEFT does).
 """
 
 from __future__ import annotations
@@ -74,8 +76,13 @@ SHAPES = {
         num_hidden_layers=36, num_attention_heads=16, num_key_value_heads=2, rms_norm_eps=1e-6,
         rope_theta=1_000_000.0, tie_word_embeddings=True, batch=2, targets=MLP,
     ),
+    "llama-2-7b": dict(
+        model_type="llama", vocab_size=32000, hidden_size=4096, intermediate_size=11008,
+        num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32, rms_norm_eps=1e-5,
+        rope_theta=10_000.0, tie_word_embeddings=False, batch=1, seq=512, targets=MLP,
+    ),
 }
-SEQ = 256
+SEQ = 256  # the tokens per row of the shapes that do not say otherwise
 
 
 class RLoraLinear(nn.Module):
@@ -127,7 +134,10 @@ def build_model(shape: dict, dtype: torch.dtype):
     else:
         config, cls = Qwen2Config(**kwargs, max_position_embeddings=32768), Qwen2ForCausalLM
     config.use_cache = True
-    model = cls(config).to(dtype)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # built in its own type: no float32 copy lifts the peak
+    model = cls(config)
+    torch.set_default_dtype(default)
     model.requires_grad_(False)
     return model.eval()
 
@@ -172,9 +182,9 @@ def median_seconds(run, iters: int) -> float:
     return statistics.median(times)
 
 
-def train_case(model, batch: int, vocab: int, iters: int):
+def train_case(model, batch: int, seq: int, vocab: int, iters: int):
     model.train()
-    tokens = random_tokens(vocab, (batch, SEQ))
+    tokens = random_tokens(vocab, (batch, seq))
     params = [p for p in model.parameters() if p.requires_grad]
 
     def step():
@@ -183,17 +193,17 @@ def train_case(model, batch: int, vocab: int, iters: int):
         # transformers' causal-LM loss: every next token (255 per row), in float32.
         model(input_ids=tokens, labels=tokens).loss.backward()
 
-    return median_seconds(step, iters), batch * SEQ, sum(p.numel() for p in params)
+    return median_seconds(step, iters), batch * seq, sum(p.numel() for p in params)
 
 
-def forward_case(model, batch: int, vocab: int, iters: int):
-    tokens = random_tokens(vocab, (batch, SEQ))
+def forward_case(model, batch: int, seq: int, vocab: int, iters: int):
+    tokens = random_tokens(vocab, (batch, seq))
 
     def forward():
         with torch.no_grad():
             model(input_ids=tokens, use_cache=False)
 
-    return median_seconds(forward, iters), batch * SEQ
+    return median_seconds(forward, iters), batch * seq
 
 
 def prefill_case(model, context: int, vocab: int, iters: int):
@@ -230,6 +240,8 @@ def main() -> int:
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch", type=int, help="rows per batch (default: the shape's)")
+    parser.add_argument("--seq", type=int, help="tokens per row (default: the shape's)")
     args = parser.parse_args()
 
     global DEVICE
@@ -239,16 +251,18 @@ def main() -> int:
     shape = SHAPES[args.shape]
     dtype = torch.float32 if args.dtype == "f32" else torch.bfloat16
     model = build_model(shape, dtype)
-    vocab, batch = shape["vocab_size"], shape["batch"]
+    vocab = shape["vocab_size"]
+    batch = args.batch or shape["batch"]
+    seq = args.seq or shape.get("seq", SEQ)
 
     trainable = 0
     case = args.case
     if case == "train-lora":
-        seconds, tokens, trainable = train_case(with_lora(model, shape["targets"]).to(DEVICE), batch, vocab, args.iters)
+        seconds, tokens, trainable = train_case(with_lora(model, shape["targets"]).to(DEVICE), batch, seq, vocab, args.iters)
     elif case == "train-rlora":
-        seconds, tokens, trainable = train_case(with_rlora(model, shape["targets"]).to(DEVICE), batch, vocab, args.iters)
+        seconds, tokens, trainable = train_case(with_rlora(model, shape["targets"]).to(DEVICE), batch, seq, vocab, args.iters)
     elif case == "forward":
-        seconds, tokens = forward_case(model.to(DEVICE), batch, vocab, args.iters)
+        seconds, tokens = forward_case(model.to(DEVICE), batch, seq, vocab, args.iters)
     elif case.startswith("prefill-"):
         seconds, tokens = prefill_case(model.to(DEVICE), int(case.split("-")[1]), vocab, args.iters)
     elif case.startswith("decode-"):
@@ -263,6 +277,8 @@ def main() -> int:
         "shape": args.shape,
         "case": case,
         "dtype": args.dtype,
+        "batch": batch,
+        "seq": seq,
         "seconds": seconds,
         "tokens_per_second": tokens / seconds,
         "trainable_params": trainable,

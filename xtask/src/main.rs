@@ -39,7 +39,7 @@ const USAGE: &str =
   fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py
             (needs: pip install torch==2.15.0 safetensors==0.8.0 numpy==2.4.6)
   bench     cargo bench -p rlora -p rlora-train (prints time ratios against the baseline)
-  bench --vs-pytorch [--shapes bench,qwen2.5-0.5b] [--dtypes f32,bf16] [--iters N]
+  bench --vs-pytorch [--shapes bench,qwen2.5-0.5b] [--dtypes f32,bf16] [--iters N] [--batch N] [--seq N]
             rlora's benchmark and its PyTorch twin (transformers + PEFT in a virtual environment
             under target/, created on first use) case by case, with their ratios
   gpu-bundle [--out DIR]

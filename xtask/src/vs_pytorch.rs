@@ -35,20 +35,25 @@ const BENCH_CASES: &[&str] = &[
 const MODEL_CASES: &[&str] = &["train-lora", "train-rlora"];
 
 /// What `--vs-pytorch` runs: shapes (`bench`, `qwen2.5-0.5b`, …), dtypes of the frozen base,
-/// and repetitions per case.
+/// repetitions per case, and the batch's rows and tokens per row where not the shapes' own.
 pub struct Plan {
     pub shapes: Vec<String>,
     pub dtypes: Vec<String>,
     pub iters: usize,
+    pub batch: Option<String>,
+    pub seq: Option<String>,
 }
 
 impl Plan {
-    /// From the arguments after `--vs-pytorch`: `--shapes a,b`, `--dtypes f32,bf16`, `--iters N`.
+    /// From the arguments after `--vs-pytorch`: `--shapes a,b`, `--dtypes f32,bf16`, `--iters N`,
+    /// `--batch N`, `--seq N`.
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let mut plan = Plan {
             shapes: vec!["bench".into(), "qwen2.5-0.5b".into()],
             dtypes: vec!["f32".into()],
             iters: 3,
+            batch: None,
+            seq: None,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
@@ -62,6 +67,8 @@ impl Plan {
                 "--shapes" => plan.shapes = list(value()?),
                 "--dtypes" => plan.dtypes = list(value()?),
                 "--iters" => plan.iters = value()?.parse().map_err(|e| format!("--iters: {e}"))?,
+                "--batch" => plan.batch = Some(value()?),
+                "--seq" => plan.seq = Some(value()?),
                 other => return Err(format!("unknown argument `{other}` for --vs-pytorch")),
             }
         }
@@ -96,7 +103,7 @@ pub fn vs_pytorch(plan: &Plan) -> Result<(), String> {
                 if dtype != "f32" && !case.starts_with("train") {
                     continue;
                 }
-                let common = [
+                let mut common = vec![
                     "--shape".to_string(),
                     shape.clone(),
                     "--case".into(),
@@ -106,6 +113,11 @@ pub fn vs_pytorch(plan: &Plan) -> Result<(), String> {
                     "--iters".into(),
                     plan.iters.to_string(),
                 ];
+                for (flag, value) in [("--batch", &plan.batch), ("--seq", &plan.seq)] {
+                    if let Some(value) = value {
+                        common.extend([flag.to_string(), value.clone()]);
+                    }
+                }
                 let mut rlora = cargo();
                 rlora
                     .args(["bench", "-q", "-p", "rlora-train", "--bench", "llama", "--"])
