@@ -30,9 +30,9 @@
 //! median seconds (and CPU seconds) and the process's peak resident memory and the resident memory the model took when built (`model_bytes`, per parameter). `--iters N` (default
 //! 3) sets the repetitions after one warm-up, `--shards N` the batch's shards (default: one per
 //! core on the CPU), `--count-kernels` adds the kernels a repetition launches (`kernels`, per token
-//! for decode; CubeCL backends). `--checkpointing` runs `train-rlora` under burn's
-//! `BalancedCheckpointing` (element-wise results recomputed in the backward instead of kept). The
-//! backend is the `rlora` command's (`--features cuda`, `wgpu`, …).
+//! for decode; CubeCL backends). `--checkpointing` runs `train-lora` or `train-rlora` under
+//! burn's `BalancedCheckpointing` (element-wise results recomputed in the backward instead of
+//! kept; other cases refuse it). The backend is the `rlora` command's (`--features cuda`, …).
 
 use std::time::Instant;
 
@@ -339,6 +339,16 @@ fn train_case<A: AutodiffBackend>(shape: &Shape, template: RLoraConfig, run: &Ru
     }
 }
 
+/// [`train_case`] under the autodiff `run` asks for: burn's `BalancedCheckpointing` with
+/// `--checkpointing`, else the training backend's own.
+fn step_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
+    if run.checkpointing {
+        train_case::<Autodiff<Inner, BalancedCheckpointing>>(shape, template, run)
+    } else {
+        train_case::<Train>(shape, template, run)
+    }
+}
+
 /// One whole optimizer update of R-LoRA as `rlora train` takes it, without the Learner around it:
 /// the training step, the global-norm clip (max norm 1) and AdamW. With `--host-reads`, the
 /// update also reads back what the training step and the clip read before they kept everything
@@ -456,11 +466,8 @@ struct Run {
 fn run_case(shape: &Shape, case: &str, run: &Run) -> Option<Measured> {
     let context = |prefix: &str| case.strip_prefix(prefix)?.parse::<usize>().ok();
     Some(match case {
-        "train-lora" => train_case::<Train>(shape, RLoraConfig::lora(1, 1).with_dropout(0.0), run),
-        "train-rlora" if run.checkpointing => {
-            train_case::<Autodiff<Inner, BalancedCheckpointing>>(shape, rlora_template(), run)
-        }
-        "train-rlora" => train_case::<Train>(shape, rlora_template(), run),
+        "train-lora" => step_case(shape, RLoraConfig::lora(1, 1).with_dropout(0.0), run),
+        "train-rlora" => step_case(shape, rlora_template(), run),
         "train-loop" => train_loop_case(shape, run),
         "update-rlora" => update_case(shape, run, run.host_reads),
         "forward" => forward_case(shape, run),
@@ -528,6 +535,11 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
         host_reads: args.iter().any(|a| a == "--host-reads"),
         checkpointing: args.iter().any(|a| a == "--checkpointing"),
     };
+    if run.checkpointing && !matches!(case, "train-lora" | "train-rlora") {
+        return Err(format!(
+            "--checkpointing applies to train-lora and train-rlora, not `{case}`"
+        ));
+    }
     let measured = run_case(&shape, case, &run).ok_or_else(|| format!("unknown case `{case}`"))?;
     let per = if case.starts_with("decode-") {
         DECODED as f64
