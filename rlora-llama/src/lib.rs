@@ -10,6 +10,7 @@ mod adapter;
 mod attention;
 mod cache;
 mod checkpoint;
+mod checkpointing;
 mod config;
 mod decoder;
 mod dtype;

@@ -30,9 +30,11 @@
 //! median seconds (and CPU seconds) and the process's peak resident memory and the resident memory the model took when built (`model_bytes`, per parameter). `--iters N` (default
 //! 3) sets the repetitions after one warm-up, `--shards N` the batch's shards (default: one per
 //! core on the CPU), `--count-kernels` adds the kernels a repetition launches (`kernels`, per token
-//! for decode; CubeCL backends). `--checkpointing` runs `train-lora` or `train-rlora` under
-//! burn's `BalancedCheckpointing` (element-wise results recomputed in the backward instead of
-//! kept; other cases refuse it). The backend is the `rlora` command's (`--features cuda`, …).
+//! for decode; CubeCL backends). `--checkpointing` runs `train-lora` or `train-rlora` with the
+//! trainer's activation checkpointing (`rlora train --activation-checkpointing`: each decoder
+//! layer recomputed in the backward), `--balanced-checkpointing` under burn's
+//! `BalancedCheckpointing` instead (element-wise results recomputed in the backward instead of
+//! kept); other cases refuse both. The backend is the `rlora` command's (`--features cuda`, …).
 
 use std::time::Instant;
 
@@ -325,6 +327,7 @@ fn train_case<A: AutodiffBackend>(shape: &Shape, template: RLoraConfig, run: &Ru
     let model = CausalLm {
         llama,
         shards: run.shards,
+        activation_checkpointing: run.checkpointing == Checkpointing::Layers,
         checks: None,
         group: None,
     };
@@ -340,9 +343,9 @@ fn train_case<A: AutodiffBackend>(shape: &Shape, template: RLoraConfig, run: &Ru
 }
 
 /// [`train_case`] under the autodiff `run` asks for: burn's `BalancedCheckpointing` with
-/// `--checkpointing`, else the training backend's own.
+/// `--balanced-checkpointing`, else the training backend's own.
 fn step_case(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
-    if run.checkpointing {
+    if run.checkpointing == Checkpointing::Balanced {
         train_case::<Autodiff<Inner, BalancedCheckpointing>>(shape, template, run)
     } else {
         train_case::<Train>(shape, template, run)
@@ -369,6 +372,7 @@ fn update_case(shape: &Shape, run: &Run, host_reads: bool) -> Measured {
     let mut model = Some(CausalLm {
         llama,
         shards: run.shards,
+        activation_checkpointing: false,
         checks: None,
         group: None,
     });
@@ -453,14 +457,35 @@ fn decode_case(shape: &Shape, context: usize, run: &Run) -> Measured {
 }
 
 /// How a case runs: repetitions, the batch's shards, the frozen base's float type, whether an
-/// update reads its loss and gradient norm back to the host, and whether a training step
-/// recomputes its element-wise results in the backward (burn's `BalancedCheckpointing`).
+/// update reads its loss and gradient norm back to the host, and what a training step
+/// recomputes in the backward.
 struct Run {
     iters: usize,
     shards: usize,
     dtype: DType,
     host_reads: bool,
-    checkpointing: bool,
+    checkpointing: Checkpointing,
+}
+
+/// What a training step recomputes in the backward pass instead of keeping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checkpointing {
+    /// Nothing.
+    None,
+    /// Each decoder layer (`--checkpointing`: the trainer's activation checkpointing).
+    Layers,
+    /// Element-wise results (`--balanced-checkpointing`: burn's `BalancedCheckpointing`).
+    Balanced,
+}
+
+impl Checkpointing {
+    fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Layers => "layers",
+            Self::Balanced => "balanced",
+        }
+    }
 }
 
 fn run_case(shape: &Shape, case: &str, run: &Run) -> Option<Measured> {
@@ -533,11 +558,22 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
             other => return Err(format!("--dtype: `{other}` is not f32, f16 or bf16")),
         },
         host_reads: args.iter().any(|a| a == "--host-reads"),
-        checkpointing: args.iter().any(|a| a == "--checkpointing"),
+        checkpointing: match (
+            args.iter().any(|a| a == "--checkpointing"),
+            args.iter().any(|a| a == "--balanced-checkpointing"),
+        ) {
+            (false, false) => Checkpointing::None,
+            (true, false) => Checkpointing::Layers,
+            (false, true) => Checkpointing::Balanced,
+            (true, true) => {
+                return Err("--checkpointing and --balanced-checkpointing: give one".into());
+            }
+        },
     };
-    if run.checkpointing && !matches!(case, "train-lora" | "train-rlora") {
+    if run.checkpointing != Checkpointing::None && !matches!(case, "train-lora" | "train-rlora") {
         return Err(format!(
-            "--checkpointing applies to train-lora and train-rlora, not `{case}`"
+            "--checkpointing and --balanced-checkpointing apply to train-lora and train-rlora, \
+             not `{case}`"
         ));
     }
     let measured = run_case(&shape, case, &run).ok_or_else(|| format!("unknown case `{case}`"))?;
@@ -554,7 +590,7 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
         "dtype": dtype_name,
         "batch": shape.batch,
         "seq": shape.seq,
-        "checkpointing": run.checkpointing,
+        "checkpointing": run.checkpointing.name(),
         "seconds": measured.seconds,
         "cpu_seconds": CPU_SECONDS.with(|c| c.get()) / per,
         "tokens_per_second": measured.tokens as f64 / measured.seconds,
@@ -578,7 +614,7 @@ fn tables(iters: usize) {
         shards: batch_shards(),
         dtype: DType::F32,
         host_reads: false,
-        checkpointing: false,
+        checkpointing: Checkpointing::None,
     };
     let shape = shape("bench").expect("the bench shape");
     let params = burn::module::Module::num_params(&frozen(&shape, DType::F32));

@@ -4,15 +4,16 @@
 //! exchanges a failure takes, and what failed.
 //!
 //! ```sh
-//! cargo run --release -p rlora-train --example exchange_soak -- [--exchanges 2000] [--floats 176641] [--load THREADS]
+//! cargo run --release -p rlora-train --example exchange_soak -- [--exchanges 2000] [--floats 176641] [--load THREADS] [--no-introduction]
 //! ```
 //!
 //! The program starts the group's coordinator and two ranks as children of itself, on free
 //! ports; when an exchange fails (burn's engine cannot go on in that process), it stops the
 //! attempt and starts a new one on new ports, until the ranks have made `--exchanges` in all.
 //! `--load N` keeps N threads of this process busy meanwhile, as other work on the machine
-//! would. It prints each failure (after how many exchanges, and burn's panic message) and a
-//! summary line.
+//! would. The ranks are introduced as training's handshake introduces them (each exchange then
+//! waits for the peer's tensor port to listen), unless `--no-introduction`. It prints each failure
+//! (after how many exchanges, and each rank's first panic message) and a summary line.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -60,6 +61,7 @@ fn soak(args: &[String]) -> Result<(), String> {
     let total: u64 = flag(args, "--exchanges", 2000)?;
     let floats: usize = flag(args, "--floats", BUCKET_FLOATS)?;
     let load: usize = flag(args, "--load", 0)?;
+    let introduce = !args.iter().any(|a| a == "--no-introduction");
     let program = std::env::current_exe().map_err(|e| e.to_string())?;
     let logs = tempfile::tempdir().map_err(|e| e.to_string())?;
     let busy = Arc::new(AtomicBool::new(true));
@@ -77,7 +79,8 @@ fn soak(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let (mut done, mut failures) = (0u64, 0u64);
     while done < total {
-        let (made, failure, port) = attempt(&program, total - done, floats, logs.path())?;
+        let (made, failure, port) =
+            attempt(&program, total - done, floats, introduce, logs.path())?;
         done += made;
         if let Some(cause) = failure {
             failures += 1;
@@ -117,6 +120,7 @@ fn attempt(
     program: &Path,
     count: u64,
     floats: usize,
+    introduce: bool,
     logs: &Path,
 ) -> Result<(u64, Option<String>, u16), String> {
     let port = free_ports(6)?;
@@ -130,7 +134,7 @@ fn attempt(
         let log = logs.join(format!("rank-{rank}.err"));
         let child = Command::new(program)
             .args(["rank", &rank.to_string(), &port.to_string()])
-            .args([count.to_string(), floats.to_string()])
+            .args([count, floats as u64, u64::from(introduce)].map(|n| n.to_string()))
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).map_err(|e| e.to_string())?)
             .spawn()
@@ -150,10 +154,8 @@ fn attempt(
             })
         })
         .collect();
-    let mut statuses = Vec::new();
-    for (child, _) in &mut ranks {
-        statuses.push(wait_or_kill(child));
-    }
+    let mut children: Vec<&mut Child> = ranks.iter_mut().map(|(child, _)| child).collect();
+    let statuses = wait_or_kill(&mut children);
     let made = progress
         .into_iter()
         .map(|p| p.join().unwrap_or(0))
@@ -167,26 +169,45 @@ fn attempt(
     }
     let cause = ranks
         .iter()
-        .find_map(|(_, log)| first_panic(log))
-        .unwrap_or_else(|| "a rank failed without a panic message".into());
+        .enumerate()
+        .map(|(rank, (_, log))| {
+            let said = first_panic(log).unwrap_or_else(|| "nothing".into());
+            format!("[rank {rank}: {said}]")
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     Ok((made, Some(cause), port))
 }
 
-/// Waits for `child`; once another rank has failed it would wait for its time-out, so a rank
-/// still running 60 s after is killed. Whether it succeeded.
-fn wait_or_kill(child: &mut Child) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.success();
+/// Waits for every rank; whether each succeeded. Once one has failed, the others get 60 s to
+/// stop on their own (the group's time-out is 30 s) before they are killed; a rank that is
+/// still making exchanges is never killed.
+fn wait_or_kill(ranks: &mut [&mut Child]) -> Vec<bool> {
+    let mut statuses: Vec<Option<bool>> = vec![None; ranks.len()];
+    let mut deadline: Option<Instant> = None;
+    while statuses.iter().any(Option::is_none) {
+        for (rank, status) in ranks.iter_mut().zip(&mut statuses) {
+            if status.is_none()
+                && let Ok(Some(exit)) = rank.try_wait()
+            {
+                *status = Some(exit.success());
+                if !exit.success() && deadline.is_none() {
+                    deadline = Some(Instant::now() + Duration::from_secs(60));
+                }
+            }
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return false;
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            for (rank, status) in ranks.iter_mut().zip(&mut statuses) {
+                if status.is_none() {
+                    let _ = rank.kill();
+                    let _ = rank.wait();
+                    *status = Some(false);
+                }
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    statuses.into_iter().flatten().collect()
 }
 
 /// The first panic in a rank's standard error (a warning line of burn's engine, as
@@ -242,15 +263,17 @@ fn coordinator(args: &[String]) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
-/// `rank R PORT COUNT FLOATS`: joins the group and makes COUNT exchanges of FLOATS floats,
+/// `rank R PORT COUNT FLOATS INTRODUCE`: joins the group (introduced when INTRODUCE is 1, as
+/// training's handshake does) and makes COUNT exchanges of FLOATS floats,
 /// checking each sum and printing `exchanged K` after each.
 fn rank(args: &[String]) -> Result<(), String> {
     let number = |i: usize| -> Result<u64, String> {
         args.get(i)
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| "rank R PORT COUNT FLOATS".to_string())
+            .ok_or_else(|| "rank R PORT COUNT FLOATS INTRODUCE".to_string())
     };
     let (rank, port, count, floats) = (number(0)?, number(1)?, number(2)?, number(3)?);
+    let introduced = number(4)? == 1;
     let settings = GroupSettings::new(
         2,
         rank as usize,
@@ -260,6 +283,9 @@ fn rank(args: &[String]) -> Result<(), String> {
     )?;
     let device = Default::default();
     let group = ProcessGroup::<Flex>::join(settings, &device, None)?;
+    if introduced {
+        group.introduce("the introduction")?;
+    }
     for k in 0..count {
         let value = (k % 1024) as f32;
         let tensor = Tensor::<Flex, 1>::full([floats as usize], value * (rank + 1) as f32, &device);

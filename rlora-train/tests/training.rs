@@ -314,6 +314,7 @@ fn accumulated_micro_batches_give_the_gradients_of_one_large_batch() {
     let model = CausalLm {
         llama: model_without_dropout(),
         shards: 1,
+        activation_checkpointing: false,
         checks: None,
         group: None,
     };
@@ -343,6 +344,53 @@ fn accumulated_micro_batches_give_the_gradients_of_one_large_batch() {
         mean_of_means_error > 100.0 * 1e-5,
         "the mean of the micro-batches' means should differ: {mean_of_means_error:e}"
     );
+}
+
+/// `--activation-checkpointing` trains on the same gradients: an update of two micro-batches,
+/// each cut into two shards, through the checkpointed step against the plain one.
+#[test]
+fn activation_checkpointing_gives_the_same_update_gradients() {
+    let _serial = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tokenizer = TextTokenizer::from_dir(fixture()).unwrap();
+    let data = data(&tokenizer);
+    let rows: Vec<TokenizedExample> = [0, 1, 8, 9].map(|i| data.train[i].clone()).to_vec();
+    let plain = CausalLm {
+        llama: model_without_dropout(),
+        shards: 2,
+        activation_checkpointing: false,
+        checks: None,
+        group: None,
+    };
+    let checkpointed = CausalLm {
+        activation_checkpointing: true,
+        ..plain.clone()
+    };
+    let expected = update_gradients(&plain, &rows, 2);
+    let scale = expected
+        .iter()
+        .flatten()
+        .fold(0.0f32, |m, g| m.max(g.abs()));
+    assert!(scale > 1e-4, "gradients too small to compare: {scale}");
+    let error = max_abs_difference(&update_gradients(&checkpointed, &rows, 2), &expected);
+    assert!(error < 1e-5, "checkpointed vs plain: {error:e}");
+
+    // With dropout, a checkpointed step draws its masks' seed from the backend's generator: the
+    // same generator state gives the same update.
+    let spec = AdapterSpec::new(
+        Targets::mlp(),
+        &Preset::RLora.hyperparameters(3).with_rank(4),
+    );
+    let with_dropout = CausalLm {
+        llama: Llama::<B>::from_pretrained(fixture(), Some(&spec), &Default::default()).unwrap(),
+        ..checkpointed
+    };
+    assert!(with_dropout.llama.has_dropout());
+    let mut updates = (0..2).map(|_| {
+        <B as Backend>::seed(&Default::default(), 5);
+        update_gradients(&with_dropout, &rows, 2)
+    });
+    let (first, again) = (updates.next().unwrap(), updates.next().unwrap());
+    assert_eq!(first, again);
 }
 
 /// `--max-steps` counts optimizer updates whatever the accumulation and the devices: 3 updates of
@@ -407,6 +455,7 @@ fn updates_that_are_not_finite_stop_the_run_at_their_read_and_no_checkpoint_foll
             let model = CausalLm {
                 llama: llama.clone(),
                 shards: 1,
+                activation_checkpointing: false,
                 checks: Some(checks.clone()),
                 group: None,
             };
@@ -489,6 +538,7 @@ fn a_model_trained_whole_is_clipped_by_the_norm_of_all_its_gradients() {
             .unwrap()
             .unfrozen(),
         shards: 1,
+        activation_checkpointing: false,
         checks: None,
         group: None,
     };

@@ -4,10 +4,12 @@
 //! - [`transformers`]: the models against transformers.
 //! - [`adapters`]: PEFT adapters in and out, this crate's adapter folder, freezing.
 //! - [`attention_paths`]: the attention's two paths agree.
+//! - [`checkpointing`]: activation checkpointing against the plain backward pass.
 //! - [`tokenizer`]: BOS handling.
 
 mod adapters;
 mod attention_paths;
+mod checkpointing;
 mod common;
 mod tokenizer;
 mod transformers;

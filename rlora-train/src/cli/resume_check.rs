@@ -133,6 +133,8 @@ fn same(key: &str, a: &Value, b: &Value) -> bool {
         return true;
     }
     match (key, a, b) {
+        // A flag that runs made before it existed did not write: off.
+        (_, Value::Null, Value::Bool(false)) | (_, Value::Bool(false), Value::Null) => true,
         ("model", Value::String(a), Value::String(b)) => {
             match (Path::new(a).canonicalize(), Path::new(b).canonicalize()) {
                 (Ok(a), Ok(b)) => a == b,
@@ -204,5 +206,16 @@ mod tests {
             "{line}"
         );
         assert_eq!(announcement(&[]), None);
+    }
+
+    #[test]
+    fn a_flag_that_older_runs_did_not_save_matches_only_when_off() {
+        let saved = json!({"rank": 4});
+        let off = json!({"rank": 4, "activation_checkpointing": false});
+        let on = json!({"rank": 4, "activation_checkpointing": true});
+        assert_eq!(compare(&saved, &off), (vec![], vec![]));
+        let (_, refused) = compare(&saved, &on);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].key, "activation_checkpointing");
     }
 }

@@ -85,6 +85,11 @@ pub struct TrainArgs {
     /// --batch-size × --grad-accumulation examples.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub grad_accumulation: u32,
+    /// Keep only each decoder layer's input from the forward pass and recompute the layer in
+    /// the backward (Hugging Face's gradient_checkpointing): the same gradients with far less
+    /// activation memory, for about a third more compute per step.
+    #[arg(long)]
+    pub activation_checkpointing: bool,
     /// Fraction of the steps (optimizer updates) of linear warmup.
     #[arg(long, default_value_t = 0.03, value_parser = values::fraction)]
     pub warmup_ratio: f64,
@@ -233,6 +238,7 @@ impl TrainArgs {
             .with_weight_decay(self.weight_decay)
             .with_batch_size(self.batch_size as usize)
             .with_grad_accumulation(self.grad_accumulation as usize)
+            .with_activation_checkpointing(self.activation_checkpointing)
             .with_max_grad_norm((self.max_grad_norm > 0.0).then_some(self.max_grad_norm))
             .with_epochs(self.epochs as usize)
             .with_max_steps(self.max_steps.map(|s| s as usize))

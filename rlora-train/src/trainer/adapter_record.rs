@@ -201,6 +201,7 @@ impl<B: AutodiffBackend> AutodiffModule<B> for CausalLm<B> {
         CausalLm {
             llama: self.llama.valid(),
             shards: self.shards,
+            activation_checkpointing: self.activation_checkpointing,
             checks: self.checks.clone(),
             group: self.group.clone(),
         }
@@ -210,6 +211,7 @@ impl<B: AutodiffBackend> AutodiffModule<B> for CausalLm<B> {
         CausalLm {
             llama: Llama::from_inner(module.llama),
             shards: module.shards,
+            activation_checkpointing: module.activation_checkpointing,
             checks: module.checks,
             group: module.group,
         }

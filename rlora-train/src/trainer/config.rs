@@ -53,6 +53,12 @@ pub struct TrainingConfig {
     /// (one per CPU core on a CPU backend; 1 on a GPU). The step is the same as the whole batch's.
     #[config(default = 1)]
     pub batch_shards: usize,
+    /// Keep only each decoder layer's input from the forward pass and recompute the layer in the
+    /// backward ([`Llama::checkpointed_gradients`](rlora_llama::Llama::checkpointed_gradients)):
+    /// the same gradients for a fraction of the activations' memory and about a third more
+    /// compute. The batch's shards then run one after the other.
+    #[config(default = false)]
+    pub activation_checkpointing: bool,
     /// Print a progress line every this many optimizer updates (when stdout is not a terminal;
     /// a terminal gets burn's dashboard).
     #[config(default = 10)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, Transaction};
+use burn::tensor::{Distribution, Int, Tensor, Transaction};
 use burn::train::metric::ItemLazy;
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use rlora::HeadSimilarity;
@@ -33,6 +33,9 @@ pub struct CausalLm<B: Backend> {
     /// as the whole batch, with every core busy in the element-wise work a CPU backend runs on
     /// one thread. 1 on a GPU.
     pub shards: usize,
+    /// Whether a step recomputes each decoder layer in the backward pass instead of keeping its
+    /// activations ([`Llama::checkpointed_gradients`]); the shards then run one after the other.
+    pub activation_checkpointing: bool,
     /// The checks of every update's loss and gradient norm, read with the metrics (none
     /// outside a training run).
     pub checks: Option<Arc<UpdateChecks>>,
@@ -237,8 +240,18 @@ impl<B: AutodiffBackend> CausalLm<B> {
     /// each on its own copy of the model (fresh autodiff leaves, the same weights and parameter
     /// ids, so the graphs stay apart); their forward passes run one after the other, so that
     /// dropout draws its masks in the same order as ever (a resumed run stays bit-identical),
-    /// and their backward passes in parallel, with the gradients summed.
+    /// and their backward passes in parallel, with the gradients summed. With
+    /// [`activation_checkpointing`](Self::activation_checkpointing), each shard's checkpointed
+    /// step runs after the other, so that one layer's graph is alive at a time.
     fn sharded_step(&self, batch: &LmBatch<B>, scale: f64) -> (Tensor<B, 1>, GradientsParams) {
+        if self.activation_checkpointing {
+            let (nlls, grads) = batch
+                .shards(self.shards)
+                .iter()
+                .map(|shard| self.checkpointed_step(shard, scale))
+                .unzip();
+            return (Tensor::cat(nlls, 0), sum_gradients(self, grads));
+        }
         let shards = batch.shards(self.shards);
         if shards.len() == 1 {
             let nll = self.nll(batch);
@@ -274,6 +287,24 @@ impl<B: AutodiffBackend> CausalLm<B> {
             nll,
             sum_gradients(self, grads.into_iter().flatten().collect()),
         )
+    }
+
+    /// [`sharded_step`](Self::sharded_step) of one shard through activation checkpointing. With
+    /// dropout, the masks' generator is seeded per layer from a seed drawn from the backend's
+    /// generator, so a run stays reproducible and resumes as it would without checkpointing.
+    fn checkpointed_step(&self, batch: &LmBatch<B>, scale: f64) -> (Tensor<B, 1>, GradientsParams) {
+        let dropout_seed = self.llama.has_dropout().then(|| {
+            // Two 24-bit draws (every integer below 2^24 is exact as a float on every backend).
+            let draw = Tensor::<B, 1, Int>::random(
+                [2],
+                Distribution::Uniform(0.0, f64::from(1u32 << 24)),
+                &batch.tokens.device(),
+            );
+            let words = draw.into_data().convert::<i64>().to_vec::<i64>();
+            words.map_or(0, |w| ((w[0] as u64) << 24) | w[1] as u64)
+        });
+        self.llama
+            .checkpointed_gradients(batch.tokens.clone(), &batch.loss, scale, dropout_seed)
     }
 
     /// The ids of the adapters' trainable parameters: `A`, the heads, the router.

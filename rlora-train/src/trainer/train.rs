@@ -180,6 +180,7 @@ fn fit<B: AutodiffBackend>(
     let mut model = CausalLm {
         llama: model,
         shards: config.batch_shards,
+        activation_checkpointing: config.activation_checkpointing,
         checks: Some(checks.clone()),
         group: None,
     };

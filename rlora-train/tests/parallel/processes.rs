@@ -365,3 +365,49 @@ fn a_group_of_300_updates_finishes() {
     assert!(log.contains("step 300/300"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// burn's coordinator keeps one open file per process and update (see `rlora coordinator`'s
+/// documentation: at a soft limit of 256 a group stopped answering at update 121), so
+/// `rlora coordinator` raises its soft limit of open files to the hard one when it starts.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_coordinator_raises_its_open_file_limit() {
+    let port = free_port();
+    let mut coordinator = Command::new("sh")
+        .args([
+            "-c",
+            r#"ulimit -S -n 64 && exec "$0" coordinator --port "$1" --while-stdin-open"#,
+        ])
+        .arg(crate::run::rlora_program())
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let process = format!("/proc/{}", coordinator.id());
+    // The soft and hard limits of open files, once `sh` has become the coordinator.
+    let open_files = || -> Option<(String, String)> {
+        let command = std::fs::read(format!("{process}/cmdline")).ok()?;
+        if !String::from_utf8_lossy(&command).contains("coordinator") {
+            return None;
+        }
+        let text = std::fs::read_to_string(format!("{process}/limits")).ok()?;
+        let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        Some((fields.get(3)?.to_string(), fields.get(4)?.to_string()))
+    };
+    let started = Instant::now();
+    let mut seen = open_files();
+    while started.elapsed() < Duration::from_secs(20)
+        && seen.as_ref().is_none_or(|(soft, hard)| soft != hard)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+        seen = open_files();
+    }
+    drop(coordinator.stdin.take());
+    wait_bounded(&mut coordinator, Duration::from_secs(20), "the coordinator");
+    let (soft, hard) = seen.expect("the coordinator's limits");
+    assert_eq!(soft, hard, "soft limit {soft}, hard {hard}");
+    assert_ne!(soft, "64");
+}

@@ -23,10 +23,12 @@ pub fn model() -> String {
 /// The `rlora` command: `CARGO_BIN_EXE_rlora` when the test runs (the GPU bundle's `run.sh` sets
 /// it), else the one cargo built beside the test.
 pub fn rlora_command() -> Command {
-    Command::new(
-        std::env::var_os("CARGO_BIN_EXE_rlora")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_rlora").into()),
-    )
+    Command::new(rlora_program())
+}
+
+/// The `rlora` executable that [`rlora_command`] runs.
+pub fn rlora_program() -> std::ffi::OsString {
+    std::env::var_os("CARGO_BIN_EXE_rlora").unwrap_or_else(|| env!("CARGO_BIN_EXE_rlora").into())
 }
 
 /// A fresh output folder for the run `name` of this test process.

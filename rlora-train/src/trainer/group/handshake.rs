@@ -130,6 +130,7 @@ impl GroupIdentity {
         group: &ProcessGroup<B>,
         device: &B::Device,
     ) -> Result<(), String> {
+        group.introduce("the handshake")?;
         let json = serde_json::to_vec(&self.run).map_err(|e| format!("the handshake: {e}"))?;
         let mine = self.digests(json.len());
         let me = group.settings().describe();

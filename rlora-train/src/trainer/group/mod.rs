@@ -9,7 +9,9 @@
 //!   [handshake](GroupIdentity) that refuses processes started with other settings, data, base
 //!   ([`RunIdentity`], which names what differs), initial adapters or another checkpoint) and
 //!   the all-reduce, each wait bounded by a time-out and ended early by a [`GroupWatch`] (rank
-//!   0's coordinator).
+//!   0's coordinator); the handshake first [introduces](ProcessGroup::introduce) the processes'
+//!   tensor addresses, so that each all-reduce waits for its peers' tensor services to listen
+//!   (burn's engine connects to them once, without a retry).
 //! - [`UpdateExchange`]: one all-reduce per optimizer update of every trainable gradient and the
 //!   update's loss, flattened into one bucket.
 //! - [`quiet_engine_output`]: the engine's logs and thread failures, a line each on stderr.
@@ -18,6 +20,7 @@ mod engine_output;
 mod exchange;
 mod handshake;
 mod identity;
+mod introduction;
 mod process_group;
 mod settings;
 mod watch;

@@ -9,7 +9,8 @@
 //! [`GroupSettings`]): when every process has registered for exchange `k`, all have finished
 //! exchange `k − 1`, so exchange `k + 1` finds its channel's coordinator and ports free.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ use burn::collective::{
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
+use super::introduction::wait_listening;
 use super::{GroupSettings, GroupWatch, quiet_engine_output};
 
 /// How often the coordinator's port is tried while it is not listening yet.
@@ -41,6 +43,8 @@ pub struct ProcessGroup<B: Backend> {
     exchanges: AtomicU64,
     /// What else the group needs (rank 0's coordinator), checked while waiting.
     watch: Option<GroupWatch>,
+    /// The other processes' first tensor ports, once [introduced](ProcessGroup::introduce).
+    peers: OnceLock<Vec<SocketAddr>>,
 }
 
 /// Why a bounded wait ended without an answer.
@@ -86,6 +90,7 @@ impl<B: Backend> ProcessGroup<B> {
             device: device.clone(),
             exchanges: AtomicU64::new(0),
             watch,
+            peers: OnceLock::new(),
         })
     }
 
@@ -102,6 +107,16 @@ impl<B: Backend> ProcessGroup<B> {
     /// The processes of the group.
     pub fn size(&self) -> usize {
         self.settings.nodes
+    }
+
+    /// The device the exchanged tensors live on.
+    pub fn device(&self) -> &B::Device {
+        &self.device
+    }
+
+    /// The other processes' first tensor ports (set once, by the introduction).
+    pub(super) fn set_peers(&self, peers: Vec<SocketAddr>) {
+        let _ = self.peers.set(peers);
     }
 
     /// The element-wise sum of `tensor` over every process of the group (every process calls
@@ -123,8 +138,18 @@ impl<B: Backend> ProcessGroup<B> {
         let peer = PeerId::from(settings.rank);
         let device = self.device.clone();
         let primitive = tensor.into_primitive().tensor();
+        // The peers' tensor ports of this channel, which must listen before the all-reduce
+        // connects to them (see the introduction).
+        let peers: Vec<SocketAddr> = self.peers.get().map_or_else(Vec::new, |peers| {
+            peers
+                .iter()
+                .map(|p| SocketAddr::new(p.ip(), p.port() + channel))
+                .collect()
+        });
+        let deadline = Instant::now() + settings.timeout;
         let exchange = move || -> Result<_, CollectiveError> {
             register::<B>(peer, device, config)?;
+            wait_listening(&peers, deadline);
             let sum = all_reduce::<B>(peer, primitive, ReduceOperation::Sum);
             finish_collective::<B>(peer)?;
             sum
