@@ -139,8 +139,10 @@ fn train_run(rlora: &Path, plan: &Plan, index: usize) -> Result<RunResult, Strin
     let updates = last_step(&text).unwrap_or(0);
     let finished = ran.status.success();
     if !finished {
-        let tail: Vec<&str> = text.lines().rev().take(5).collect();
-        eprintln!("xtask: soak run {index} failed: {}", tail.join(" / "));
+        eprintln!(
+            "xtask: soak run {index} failed: {}",
+            causes(&text).join(" / ")
+        );
     }
     let _ = std::fs::remove_dir_all(&output);
     Ok(RunResult {
@@ -149,6 +151,26 @@ fn train_run(rlora: &Path, plan: &Plan, index: usize) -> Result<RunResult, Strin
         restarts,
         seconds,
     })
+}
+
+/// What a failed run printed about its failure: each panic's place and message, each error and
+/// warning line, the last line.
+fn causes(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut causes: Vec<String> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(at) = line.find("panicked at ") {
+            let message = lines.get(i + 1).map_or("", |m| m.trim());
+            causes.push(format!("{} {message}", &line[at..]));
+        } else if line.contains("error:") || line.contains("warning: burn") {
+            causes.push(line.trim().to_string());
+        }
+    }
+    if let Some(last) = lines.last() {
+        causes.push(last.trim().to_string());
+    }
+    causes.dedup();
+    causes
 }
 
 /// The last `step N/…` the run's rank 0 printed.
