@@ -156,8 +156,33 @@ fn checkpointed_gradients_equal_the_plain_backward_without_dropout() {
     assert!(diff <= 1e-5, "gradients differ by {diff}");
 }
 
+/// Set in the child process that runs [`checkpointed_gradients_redraw_the_dropout_masks`] alone.
+const ALONE: &str = "RLORA_LLAMA_TEST_ALONE";
+
+/// The backend's generator is one per process, and the tests running beside this one draw from
+/// it between a seed and the masks: the comparison runs alone, in a child process of this test
+/// binary.
 #[test]
 fn checkpointed_gradients_redraw_the_dropout_masks() {
+    if std::env::var_os(ALONE).is_some() {
+        return redraw_the_dropout_masks();
+    }
+    let name = "checkpointing::checkpointed_gradients_redraw_the_dropout_masks";
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads", "1", "--nocapture"])
+        .env(ALONE, "1")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("1 passed"),
+        "the test did not run alone:\n{log}"
+    );
+}
+
+fn redraw_the_dropout_masks() {
     let model = model(RLoraConfig::r_lora(1, 1, 3));
     assert!(model.has_dropout(), "R-LoRA's preset drops out per head");
     let (tokens, targets) = batch();
