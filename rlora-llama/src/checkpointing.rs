@@ -15,7 +15,7 @@
 //! `∂⟨y, g⟩/∂y = g` exactly, so every gradient is the plain backward pass's, computed in the same
 //! order of operations; only one layer's graph is alive at a time, so the activations held drop
 //! from `L` layers' worth to `L + 1` hidden states and one layer's. Each layer's forward runs
-//! twice (about a third more compute per step).
+//! twice (1.4-1.5x the CPU time of a step, measured at 0.5B to 7B).
 //!
 //! Dropout draws its masks from the backend's generator: with a `dropout_seed`, the generator is
 //! seeded per layer from it before both runs of the layer, so the recomputation draws the

@@ -55,8 +55,8 @@ pub struct TrainingConfig {
     pub batch_shards: usize,
     /// Keep only each decoder layer's input from the forward pass and recompute the layer in the
     /// backward ([`Llama::checkpointed_gradients`](rlora_llama::Llama::checkpointed_gradients)):
-    /// the same gradients for a fraction of the activations' memory and about a third more
-    /// compute. The batch's shards then run one after the other.
+    /// the same gradients for a fraction of the activations' memory and about 1.4-1.5x the
+    /// compute (measured). The batch's shards then run one after the other.
     #[config(default = false)]
     pub activation_checkpointing: bool,
     /// Print a progress line every this many optimizer updates (when stdout is not a terminal;

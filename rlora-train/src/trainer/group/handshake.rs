@@ -244,7 +244,7 @@ fn exchange_runs<B: Backend>(
 
 /// Sums over the group a `[nodes, width]` table of zeros holding `row` in this process's row
 /// (`row` may be shorter than `width`); returns the summed table.
-fn exchange_table<B: Backend>(
+pub(super) fn exchange_table<B: Backend>(
     group: &ProcessGroup<B>,
     device: &B::Device,
     width: usize,

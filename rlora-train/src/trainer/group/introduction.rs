@@ -19,9 +19,9 @@ use std::net::{Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
 
 use super::ProcessGroup;
+use super::handshake::exchange_table;
 
 /// A row: presence, the address's eight 16-bit words, the first tensor port.
 const WORDS: usize = 10;
@@ -45,17 +45,8 @@ impl<B: Backend> ProcessGroup<B> {
             .ok()
             .and_then(|mut all| all.next())
             .ok_or_else(|| format!("{me}: {what}: this process's host {host} does not resolve"))?;
-        let (nodes, rank) = (self.size(), self.rank());
-        let mut table = vec![0.0f32; nodes * WORDS];
-        table[rank * WORDS..(rank + 1) * WORDS].copy_from_slice(&row(mine));
-        let table =
-            Tensor::<B, 1>::from_data(TensorData::new(table, [nodes * WORDS]), self.device());
-        let summed = self
-            .all_reduce_sum(table, what)?
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .map_err(|e| format!("{me}: {what}: {e:?}"))?;
+        let summed = exchange_table(self, self.device(), WORDS, &row(mine), what)?;
+        let rank = self.rank();
         // A row whose rank no process or two processes took is left out; the handshake names it.
         let peers = summed
             .chunks(WORDS)

@@ -110,7 +110,7 @@ impl<B: Backend> ProcessGroup<B> {
     }
 
     /// The device the exchanged tensors live on.
-    pub fn device(&self) -> &B::Device {
+    pub(super) fn device(&self) -> &B::Device {
         &self.device
     }
 
