@@ -33,7 +33,7 @@ const USAGE: &str =
             tests and 3 training steps against the CPU; each stage says how long it took
   wgpu-group
             a group of 2 processes on wgpu against 1 process (about 30 minutes: not in CI)
-  soak [--exchanges 3000] [--runs 3] [--steps 1500] [--max-restarts 20]
+  soak [--exchanges 3000] [--runs 3] [--steps 1500] [--max-restarts 20] [--no-introduction]
             exchanges between 2 processes counted until burn's engine fails, then group runs of
             the tiny base under rlora launch's restarts: finished, restarts, wall time (release)
   fixtures  regenerate rlora/tests/fixtures with xtask/fixtures/rlora_reference.py

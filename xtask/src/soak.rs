@@ -1,4 +1,5 @@
-//! `cargo xtask soak [--runs 3] [--steps 1500] [--max-restarts 20] [--exchanges 3000]`: how
+//! `cargo xtask soak [--runs 3] [--steps 1500] [--max-restarts 20] [--exchanges 3000]
+//! [--no-introduction]`: how
 //! long a group of processes trains before burn's collective engine fails, and whether the
 //! launcher's restarts carry a run to its end (outside CI: about 10 minutes a run on 2 cores).
 //!
@@ -7,6 +8,10 @@
 //! `--runs` runs of `rlora launch --nprocs 2 --max-restarts K -- --builtin --max-steps STEPS
 //! --batch-size 4 --skip-base-eval` (the tiny base), each in a fresh folder: whether it
 //! finished, its updates, the restarts it took and their causes, and its wall time.
+//!
+//! `--no-introduction` measures burn-collective as it is: the processes skip the handshake's
+//! introduction of their tensor addresses and the wait before each exchange (the example's flag
+//! and the training's `RLORA_NO_INTRODUCTION`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +25,7 @@ struct Plan {
     steps: usize,
     max_restarts: usize,
     exchanges: usize,
+    no_introduction: bool,
 }
 
 impl Plan {
@@ -29,9 +35,14 @@ impl Plan {
             steps: 1500,
             max_restarts: 20,
             exchanges: 3000,
+            no_introduction: false,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
+            if flag == "--no-introduction" {
+                plan.no_introduction = true;
+                continue;
+            }
             let value = args
                 .next()
                 .and_then(|v| v.parse().ok())
@@ -72,11 +83,14 @@ pub fn soak(args: &[String]) -> Result<(), String> {
         ]),
     )?;
     let release = target_dir().join("release");
-    run(
-        "exchanges between two processes",
-        Command::new(release.join("examples/exchange_soak"))
-            .args(["--exchanges", &plan.exchanges.to_string()]),
-    )?;
+    let mut exchanges = Command::new(release.join("examples/exchange_soak"));
+    exchanges.args(["--exchanges", &plan.exchanges.to_string()]);
+    if plan.no_introduction {
+        exchanges.arg("--no-introduction");
+    }
+    if plan.exchanges > 0 {
+        run("exchanges between two processes", &mut exchanges)?;
+    }
     let results: Vec<RunResult> = (1..=plan.runs)
         .map(|index| train_run(&release.join("rlora"), &plan, index))
         .collect::<Result<_, _>>()?;
@@ -116,7 +130,11 @@ fn train_run(rlora: &Path, plan: &Plan, index: usize) -> Result<RunResult, Strin
         output.display()
     );
     let started = Instant::now();
-    let ran = Command::new(rlora)
+    let mut launch = Command::new(rlora);
+    if plan.no_introduction {
+        launch.env("RLORA_NO_INTRODUCTION", "1");
+    }
+    let ran = launch
         .args(["launch", "--nprocs", "2", "--max-restarts"])
         .arg(plan.max_restarts.to_string())
         .args(["--", "--builtin", "--batch-size", "4", "--skip-base-eval"])

@@ -29,6 +29,10 @@ const WORDS: usize = 10;
 const ATTEMPT: Duration = Duration::from_secs(1);
 /// The pause between attempts while a peer's port is not listening yet.
 const PAUSE: Duration = Duration::from_millis(2);
+/// Set (to anything) in every process of a group, it switches the introduction off, and with it
+/// the wait before each exchange: burn-collective's own behaviour, for measuring what the
+/// introduction changes (`cargo xtask soak --no-introduction`), never for a real run.
+const NO_INTRODUCTION_VARIABLE: &str = "RLORA_NO_INTRODUCTION";
 
 impl<B: Backend> ProcessGroup<B> {
     /// Exchanges tensor addresses with the group (an exchange named `what` in errors); every
@@ -39,6 +43,13 @@ impl<B: Backend> ProcessGroup<B> {
     pub fn introduce(&self, what: &str) -> Result<(), String> {
         let settings = self.settings();
         let me = settings.describe();
+        if std::env::var_os(NO_INTRODUCTION_VARIABLE).is_some() {
+            eprintln!(
+                "{me}: warning: {NO_INTRODUCTION_VARIABLE} is set: no introduction, exchanges \
+                 do not wait for their peers' tensor ports"
+            );
+            return Ok(());
+        }
         let host = settings.node_host.as_str();
         let mine = (host, settings.data_port)
             .to_socket_addrs()
