@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use burn::tensor::backend::Backend;
 use rlora::io::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, TensorFile, write_adapter_dir};
 use rlora::{RLoraConfig, RLoraLinear};
 use serde::{Deserialize, Serialize};
 
+use crate::backend::LlamaBackend;
 use crate::error::{LlamaError, read_json};
 use crate::model::Llama;
 use crate::projection::Projection;
@@ -28,7 +28,7 @@ pub struct ModelAdapterConfig {
     pub layers: BTreeMap<String, RLoraConfig>,
 }
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// Saves every adapter (not the base) to `dir`, each file written atomically.
     pub fn save_adapter(&self, dir: impl AsRef<Path>) -> Result<(), LlamaError> {
         let dir = dir.as_ref();
@@ -72,16 +72,15 @@ impl<B: Backend> Llama<B> {
         let mut layers = config.layers;
         let model = self.map_projections(|path, _, projection| match layers.remove(path) {
             None => Ok(projection),
-            Some(layer) => {
-                let adapter = RLoraLinear::read_adapter_tensors(
-                    projection.into_base(),
+            Some(layer) => projection.with_adapter(|base| {
+                Ok(RLoraLinear::read_adapter_tensors(
+                    base,
                     &layer,
                     &format!("{path}."),
                     &mut file,
                     device,
-                )?;
-                Ok::<_, LlamaError>(Projection::Adapted(adapter))
-            }
+                )?)
+            }),
         })?;
         if let Some(path) = layers.into_keys().next() {
             return Err(LlamaError::Config {
@@ -95,13 +94,13 @@ impl<B: Backend> Llama<B> {
     }
 }
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// Folds every adapter into its base (`RLoraLinear::merge_with_routing`): under `routing`
     /// (one weight per head, the same for every adapter) or, when `None`, uniform `1/N`. The
     /// result is a plain model (for `save_pretrained`) that computes what the adapted model
     /// computes whenever every token's gates equal that routing.
     pub fn merge_adapters(self, routing: Option<&[f64]>) -> Result<Self, LlamaError> {
-        self.map_projections(|_, _, projection| match projection {
+        self.map_projections(|_, _, projection| match dense_if_adapted(projection) {
             Projection::Adapted(layer) => {
                 let heads = layer.config.heads;
                 let uniform = vec![1.0 / heads as f64; heads];
@@ -121,7 +120,7 @@ impl<B: Backend> Llama<B> {
         self,
         routing: &BTreeMap<String, Vec<f64>>,
     ) -> Result<Self, LlamaError> {
-        self.map_projections(|path, _, projection| match projection {
+        self.map_projections(|path, _, projection| match dense_if_adapted(projection) {
             Projection::Adapted(layer) => {
                 let weights = match routing.get(path) {
                     Some(weights) => weights.clone(),
@@ -136,5 +135,15 @@ impl<B: Backend> Llama<B> {
             }
             plain => Ok(plain),
         })
+    }
+}
+
+/// `projection` on a float base when it has an adapter (an adapter on a quantized base folds into
+/// a float copy of that base), else as it is.
+fn dense_if_adapted<B: LlamaBackend>(projection: Projection<B>) -> Projection<B> {
+    if projection.adapter().is_some() {
+        projection.into_dense()
+    } else {
+        projection
     }
 }

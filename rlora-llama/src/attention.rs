@@ -7,6 +7,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, DType, FloatDType, Tensor, TensorData};
 
+use crate::backend::LlamaBackend;
 use crate::cache::KvCache;
 use crate::probe::GateProbe;
 use crate::projection::Projection;
@@ -18,7 +19,7 @@ use crate::targets::TargetModule;
 /// The `G = H / H_kv` query heads of a group attend to their key/value head through a broadcast
 /// matmul (`[B, H_kv, G, S, d] @ [B, H_kv, 1, d, seen]`): keys and values are never repeated.
 #[derive(Module, Debug)]
-pub struct Attention<B: Backend> {
+pub struct Attention<B: LlamaBackend> {
     /// `[d, H·d_head]`.
     pub q_proj: Projection<B>,
     /// `[d, H_kv·d_head]`.
@@ -158,7 +159,7 @@ impl<B: Backend> KeyMask<B> {
     }
 }
 
-impl<B: Backend> Attention<B> {
+impl<B: LlamaBackend> Attention<B> {
     /// `x: [batch, seq, d]` → `[batch, seq, d]`. `cache` (with this layer's index) holds the
     /// earlier keys and values.
     pub fn forward(

@@ -23,15 +23,16 @@
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{FloatDType, Int, Tensor};
 
 use crate::attention::KeyMask;
+use crate::backend::LlamaBackend;
 use crate::loss::LossTargets;
 use crate::model::Llama;
 use crate::rope::{Positions, Rotary};
 
-impl<B: AutodiffBackend> Llama<B> {
+impl<B: AutodiffBackend + LlamaBackend> Llama<B> {
     /// Per-row sums of `−log p(target)` over `targets`' positions (`[batch]`, detached) and the
     /// adapters' gradients of `scale · Σ nll`, for `tokens: [batch, seq]` without padding (the
     /// training batches' causal fast path), through activation checkpointing (see the module
@@ -119,7 +120,7 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for MoveGradients<'_, B> {
     }
 }
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// Whether any adapter of the model applies dropout (then
     /// [`checkpointed_gradients`](Llama::checkpointed_gradients) needs a seed).
     pub fn has_dropout(&self) -> bool {

@@ -3,9 +3,9 @@
 use burn::module::Module;
 use burn::nn::RmsNorm;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use crate::attention::{Attention, KeyMask};
+use crate::backend::LlamaBackend;
 use crate::cache::KvCache;
 use crate::mlp::Mlp;
 use crate::probe::GateProbe;
@@ -13,7 +13,7 @@ use crate::rope::Rotary;
 
 /// `h = x + attn(norm₁(x))`, `y = h + mlp(norm₂(h))`.
 #[derive(Module, Debug)]
-pub struct DecoderLayer<B: Backend> {
+pub struct DecoderLayer<B: LlamaBackend> {
     /// RMSNorm before attention.
     pub input_layernorm: RmsNorm<B>,
     /// Self-attention.
@@ -24,7 +24,7 @@ pub struct DecoderLayer<B: Backend> {
     pub mlp: Mlp<B>,
 }
 
-impl<B: Backend> DecoderLayer<B> {
+impl<B: LlamaBackend> DecoderLayer<B> {
     /// `[batch, seq, d]` → `[batch, seq, d]`.
     pub fn forward(
         &self,

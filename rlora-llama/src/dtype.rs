@@ -1,9 +1,10 @@
-//! [`BaseDtype`]: the float type the frozen base is held and multiplied in.
+//! [`BaseDtype`]: the float type the frozen base is held and multiplied in, or its quantization.
 
 use burn::tensor::DType;
 use burn::tensor::backend::{Backend, DTypeUsage};
 
 use crate::error::LlamaError;
+use crate::quantization::Quantization;
 
 /// The float type of the frozen base's matrices (the projections, the embedding, the LM head);
 /// the norms, the adapters and their optimizer state, the activations and the loss stay f32.
@@ -11,7 +12,11 @@ use crate::error::LlamaError;
 /// A 16-bit base halves the model's memory (2 bytes per parameter instead of 4): each frozen
 /// product casts its f32 input to the base's type, multiplies there, and casts the result back.
 ///
-/// With the `clap` feature a command line can take it by name (`auto`, `f32`, `f16`, `bf16`).
+/// `Q8` and `Q4` hold the frozen projections block-wise quantized instead (see
+/// [`Quantization`]): the embedding, the LM head and the products stay in the type `Auto` picks.
+///
+/// With the `clap` feature a command line can take it by name (`auto`, `f32`, `f16`, `bf16`,
+/// `q8`, `q4`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum BaseDtype {
@@ -24,6 +29,10 @@ pub enum BaseDtype {
     F16,
     /// bfloat16 (the float type of most Hugging Face checkpoints).
     Bf16,
+    /// The projections quantized to 8 bits (1.125 bytes per parameter), the rest as `Auto`.
+    Q8,
+    /// The projections quantized to 4 bits (0.625 bytes per parameter), the rest as `Auto`.
+    Q4,
 }
 
 impl BaseDtype {
@@ -35,7 +44,7 @@ impl BaseDtype {
         device: &B::Device,
     ) -> Result<DType, LlamaError> {
         let wanted = match self {
-            Self::Auto => {
+            Self::Auto | Self::Q8 | Self::Q4 => {
                 return Ok(on_disk
                     .filter(|d| matches!(d, DType::F16 | DType::BF16))
                     .filter(|&d| computes_in::<B>(d, device))
@@ -53,6 +62,17 @@ impl BaseDtype {
                  16-bit type), or use a backend that supports it (flex and cuda compute in f16 \
                  and bf16; wgpu in f16 where the GPU does)"
             )))
+        }
+    }
+}
+
+impl BaseDtype {
+    /// How the frozen projections are quantized, if they are.
+    pub fn quantization(self) -> Option<Quantization> {
+        match self {
+            Self::Q8 => Some(Quantization::Q8),
+            Self::Q4 => Some(Quantization::Q4),
+            Self::Auto | Self::F32 | Self::F16 | Self::Bf16 => None,
         }
     }
 }

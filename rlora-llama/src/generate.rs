@@ -6,6 +6,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::backend::LlamaBackend;
 use crate::error::LlamaError;
 use crate::model::Llama;
 
@@ -65,7 +66,7 @@ impl GenerationConfig {
     }
 }
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// Continues `prompt` (token ids), returning the new tokens. `stop` is asked after each token
     /// with everything generated so far (for stop strings); generation also ends at a stop token
     /// or after `max_new_tokens`.

@@ -4,10 +4,13 @@
 //! Llama (1-3, with GQA and Llama 3 RoPE scaling) and Qwen2 (q/k/v biases, tied embeddings)
 //! written in burn, loaded from Hugging Face checkpoint folders, with R-LoRA layers
 //! ([`rlora::RLoraLinear`]) on the projections you target by PEFT's names. Everything else is
-//! frozen.
+//! frozen, in f32, a 16-bit type or, for the projections, block-wise quantized to 8 or 4 bits
+//! ([`BaseDtype`], [`Quantization`]). A model runs on any [`LlamaBackend`]: burn's backends, with
+//! the product by a frozen quantized matrix that the quantized base adds.
 
 mod adapter;
 mod attention;
+mod backend;
 mod cache;
 mod checkpoint;
 mod checkpointing;
@@ -23,6 +26,7 @@ mod model;
 mod peft;
 mod probe;
 mod projection;
+mod quantization;
 mod rope;
 mod routing;
 mod save;
@@ -31,6 +35,7 @@ mod tokenizer;
 mod weights;
 
 pub use attention::AttentionKernel;
+pub use backend::{LlamaAutodiffBackend, LlamaBackend};
 pub use config::{LlamaConfig, ModelType, RopeScaling, TokenIds};
 pub use dtype::{BaseDtype, computes_in};
 pub use error::LlamaError;
@@ -39,6 +44,7 @@ pub use generate::GenerationConfig;
 pub use loss::{LOGITS_BUDGET, LossTargets};
 pub use model::Llama;
 pub use probe::ProjectionGates;
+pub use quantization::{BLOCK, Quantization, QuantizedMatrix};
 pub use targets::{AdapterSpec, TargetModule, Targets};
 pub use tokenizer::TextTokenizer;
 
@@ -49,7 +55,7 @@ pub mod layers {
     pub use crate::cache::KvCache;
     pub use crate::decoder::DecoderLayer;
     pub use crate::mlp::Mlp;
-    pub use crate::projection::Projection;
+    pub use crate::projection::{Projection, QuantizedProjection};
     pub use crate::rope::{Positions, Rotary, inverse_frequencies};
 }
 

@@ -18,6 +18,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, FloatDType, IndexingUpdateOp, Int, Tensor, TensorData};
 
+use crate::backend::LlamaBackend;
 use crate::model::Llama;
 
 /// The most logits (`tokens × V`) one chunk of the loss holds at a time: 2²² floats, 16 MiB in
@@ -70,7 +71,7 @@ impl<B: Backend> LossTargets<B> {
     }
 }
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// Per-row sums of `−log p(target)` over the counted positions, `[batch]`, from the final
     /// hidden states `hidden: [batch, seq, d]` (see [`Llama::hidden_states`]). Differentiable
     /// with respect to `hidden` when it requires a gradient.

@@ -3,15 +3,15 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::tensor::activation::silu;
-use burn::tensor::backend::Backend;
 
+use crate::backend::LlamaBackend;
 use crate::probe::GateProbe;
 use crate::projection::Projection;
 use crate::targets::TargetModule;
 
 /// `down(silu(gate(x)) ⊙ up(x))`.
 #[derive(Module, Debug)]
-pub struct Mlp<B: Backend> {
+pub struct Mlp<B: LlamaBackend> {
     /// `[d, d_ff]`.
     pub gate_proj: Projection<B>,
     /// `[d, d_ff]`.
@@ -20,7 +20,7 @@ pub struct Mlp<B: Backend> {
     pub down_proj: Projection<B>,
 }
 
-impl<B: Backend> Mlp<B> {
+impl<B: LlamaBackend> Mlp<B> {
     /// `[batch, seq, d]` → `[batch, seq, d]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         self.forward_probed(x, &mut GateProbe::off())

@@ -9,6 +9,7 @@ use burn::tensor::{Bool, DType, FloatDType, Int, Tensor};
 use rlora::{RLoraLinear, linear_in_weight_dtype};
 
 use crate::attention::{Attention, AttentionKernel, KeyMask};
+use crate::backend::LlamaBackend;
 use crate::cache::KvCache;
 use crate::checkpoint::Checkpoint;
 use crate::config::LlamaConfig;
@@ -18,6 +19,7 @@ use crate::error::LlamaError;
 use crate::mlp::Mlp;
 use crate::probe::GateProbe;
 use crate::projection::Projection;
+use crate::quantization::Quantization;
 use crate::rope::{Positions, Rotary, inverse_frequencies};
 use crate::targets::{AdapterSpec, TargetModule};
 use crate::weights::{CheckpointWeights, RandomWeights, WeightSource};
@@ -25,7 +27,7 @@ use crate::weights::{CheckpointWeights, RandomWeights, WeightSource};
 /// A Llama-family causal language model: embedding, `L` decoder layers, final RMSNorm, LM head
 /// (tied to the embedding or not). Everything pretrained is frozen; only adapters train.
 #[derive(Module, Debug)]
-pub struct Llama<B: Backend> {
+pub struct Llama<B: LlamaBackend> {
     /// Token embedding `[V, d]`.
     pub embed_tokens: Embedding<B>,
     /// The decoder layers.
@@ -45,7 +47,7 @@ pub struct Llama<B: Backend> {
     pub attention: AttentionKernel,
 }
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// Loads `dir` (`config.json` and `model.safetensors` or its shards) with adapters on the
     /// targets of `adapter`, every weight in f32. Every checkpoint tensor must be used, and every
     /// needed one present.
@@ -73,6 +75,7 @@ impl<B: Backend> Llama<B> {
             checkpoint: &mut checkpoint,
             device: device.clone(),
             dtype,
+            quantization: base.quantization(),
         };
         let model = Self::build(config, &mut source, adapter, device)?;
         let tied = model.lm_head.is_none();
@@ -100,9 +103,22 @@ impl<B: Backend> Llama<B> {
         dtype: DType,
         device: &B::Device,
     ) -> Result<Self, LlamaError> {
+        Self::random_quantized(config, adapter, dtype, None, device)
+    }
+
+    /// [`Llama::random_with_base`] with the projections quantized as `quantization` says (drawn
+    /// in `dtype`, then quantized one at a time).
+    pub fn random_quantized(
+        config: LlamaConfig,
+        adapter: Option<&AdapterSpec>,
+        dtype: DType,
+        quantization: Option<Quantization>,
+        device: &B::Device,
+    ) -> Result<Self, LlamaError> {
         let mut source = RandomWeights {
             device: device.clone(),
             dtype,
+            quantization,
         };
         Self::build(config, &mut source, adapter, device)
     }
@@ -130,11 +146,13 @@ impl<B: Backend> Llama<B> {
         for i in 0..config.num_hidden_layers {
             let mut projection =
                 |module: TargetModule, d_in, d_out, bias| -> Result<Projection<B>, LlamaError> {
-                    let base = source.linear(&module.path(i), d_in, d_out, bias)?;
+                    let path = module.path(i);
+                    let base = source.linear(&path, d_in, d_out, bias)?;
                     let template = adapter
                         .filter(|a| a.targets.contains(module))
                         .map(|a| &a.template);
-                    Projection::new(base, template, device)
+                    let quantization = source.quantization().map(|q| (q, path.as_str()));
+                    Projection::new(base, template, quantization, device)
                 };
             let self_attn = Attention {
                 q_proj: projection(TargetModule::QProj, d, heads * d_head, config.qkv_bias())?,
@@ -340,7 +358,7 @@ impl<B: Backend> Llama<B> {
     }
 }
 
-impl<B: Backend> DecoderLayer<B> {
+impl<B: LlamaBackend> DecoderLayer<B> {
     /// The projection `module` of this layer.
     pub fn projection(&self, module: TargetModule) -> &Projection<B> {
         match module {
@@ -421,7 +439,7 @@ impl<B: Backend> DecoderLayer<B> {
     }
 }
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// The model with every projection passed through `f(path, module, projection)`.
     pub fn map_projections<E>(
         mut self,

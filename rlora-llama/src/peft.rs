@@ -7,14 +7,14 @@
 use std::path::Path;
 
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 use rlora::io::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, TensorFile, write_adapter_dir};
 use rlora::{LoraInit, RLoraConfig, RLoraLinear};
 use serde::{Deserialize, Serialize};
 
+use crate::backend::LlamaBackend;
 use crate::error::{LlamaError, read_json};
 use crate::model::Llama;
-use crate::projection::{Projection, shaped};
+use crate::projection::shaped;
 use crate::targets::Targets;
 
 /// The fields of PEFT's `LoraConfig` this crate reads and writes.
@@ -114,7 +114,7 @@ fn peft_prefix(path: &str) -> String {
     format!("base_model.model.{path}.lora_")
 }
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// Applies an adapter folder of either format, told apart by its `adapter_config.json`: PEFT's
     /// LoRA ([`load_peft_adapter`](Self::load_peft_adapter)) has a `peft_type`, this project's
     /// ([`load_adapter`](Self::load_adapter)) has none.
@@ -153,17 +153,20 @@ impl<B: Backend> Llama<B> {
             if !targets.contains(module) {
                 return Ok(projection);
             }
-            let base = projection.into_base();
-            let config = shaped(&template, &base);
-            let (d_in, d_out, r) = (config.d_input, config.d_output, config.rank);
-            let prefix = peft_prefix(path);
-            let a: Tensor<B, 2> = file.take(&format!("{prefix}A.weight"), [r, d_in], device)?;
-            let b: Tensor<B, 2> = file.take(&format!("{prefix}B.weight"), [d_out, r], device)?;
-            let mut ours = TensorFile::new(file.path());
-            ours.insert("lora_a", a.transpose());
-            ours.insert("lora_b", b.transpose());
-            let layer = RLoraLinear::read_adapter_tensors(base, &config, "", &mut ours, device)?;
-            Ok::<_, LlamaError>(Projection::Adapted(layer))
+            projection.with_adapter(|base| {
+                let config = shaped(&template, &base);
+                let (d_in, d_out, r) = (config.d_input, config.d_output, config.rank);
+                let prefix = peft_prefix(path);
+                let a: Tensor<B, 2> = file.take(&format!("{prefix}A.weight"), [r, d_in], device)?;
+                let b: Tensor<B, 2> =
+                    file.take(&format!("{prefix}B.weight"), [d_out, r], device)?;
+                let mut ours = TensorFile::new(file.path());
+                ours.insert("lora_a", a.transpose());
+                ours.insert("lora_b", b.transpose());
+                Ok(RLoraLinear::read_adapter_tensors(
+                    base, &config, "", &mut ours, device,
+                )?)
+            })
         })?;
         file.ensure_consumed()?;
         Ok(model)

@@ -4,6 +4,7 @@
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use crate::backend::LlamaBackend;
 use crate::projection::Projection;
 use crate::targets::TargetModule;
 
@@ -22,11 +23,11 @@ pub struct ProjectionGates<B: Backend> {
 
 /// Collects gates during a forward pass when it records; a no-op otherwise, so the plain
 /// forward pays nothing.
-pub(crate) struct GateProbe<'a, B: Backend> {
+pub(crate) struct GateProbe<'a, B: LlamaBackend> {
     record: Option<(usize, &'a mut Vec<ProjectionGates<B>>)>,
 }
 
-impl<'a, B: Backend> GateProbe<'a, B> {
+impl<'a, B: LlamaBackend> GateProbe<'a, B> {
     /// A probe that records nothing.
     pub(crate) fn off() -> Self {
         Self { record: None }

@@ -1,12 +1,12 @@
 //! The router's gates of every adapted projection in a real forward pass: [`Llama::routing`].
 
-use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
 
+use crate::backend::LlamaBackend;
 use crate::model::Llama;
 use crate::probe::{GateProbe, ProjectionGates};
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// The gates of every adapted projection for `tokens: [batch, seq]`, in layer order, from
     /// the model's own forward pass (each projection's router applied to the input that
     /// projection really sees). Arguments as for [`Llama::forward`]; without a mask every row

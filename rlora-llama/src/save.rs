@@ -11,11 +11,12 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rlora::io::{TensorFile, write_atomically};
 
+use crate::backend::LlamaBackend;
 use crate::error::LlamaError;
 use crate::model::Llama;
 use crate::targets::TargetModule;
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// Writes `dir/config.json` and `dir/model.safetensors` (f32), each atomically.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<(), LlamaError> {
         let dir = dir.as_ref();
@@ -32,7 +33,11 @@ impl<B: Backend> Llama<B> {
                 layer.post_attention_layernorm.gamma.val(),
             );
             for module in TargetModule::ALL {
-                insert_linear(&mut file, &module.path(i), layer.projection(module).base());
+                insert_linear(
+                    &mut file,
+                    &module.path(i),
+                    &layer.projection(module).dense_base(),
+                );
             }
         }
         file.insert("model.norm.weight", self.norm.gamma.val());
@@ -55,7 +60,7 @@ fn insert_linear<B: Backend>(file: &mut TensorFile, name: &str, linear: &Linear<
     }
 }
 
-impl<B: Backend> Llama<B> {
+impl<B: LlamaBackend> Llama<B> {
     /// The model with every float parameter trainable, pretrained weights included (for
     /// pretraining a model that [`Llama::build`] froze).
     pub fn unfrozen(self) -> Self {

@@ -8,6 +8,7 @@ use burn::tensor::{DType, FloatDType};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::LlamaError;
+use crate::quantization::Quantization;
 
 /// Supplies the pretrained weights by Hugging Face name (`model.layers.0.mlp.up_proj`).
 pub trait WeightSource<B: Backend> {
@@ -24,6 +25,8 @@ pub trait WeightSource<B: Backend> {
     /// An embedding table `[vocab, d]` from `{name}.weight`.
     fn embedding(&mut self, name: &str, vocab: usize, d: usize)
     -> Result<Embedding<B>, LlamaError>;
+    /// How the decoder layers' projections are quantized once loaded, if they are.
+    fn quantization(&self) -> Option<Quantization>;
 }
 
 /// Weights read from a checkpoint onto `device`; the frozen matrices (projections, embedding, LM
@@ -35,9 +38,15 @@ pub struct CheckpointWeights<'a, B: Backend> {
     pub device: B::Device,
     /// The float type of the frozen matrices.
     pub dtype: DType,
+    /// The quantization of the projections, if any (from `dtype`, one at a time as they load).
+    pub quantization: Option<Quantization>,
 }
 
 impl<B: Backend> WeightSource<B> for CheckpointWeights<'_, B> {
+    fn quantization(&self) -> Option<Quantization> {
+        self.quantization
+    }
+
     fn linear(
         &mut self,
         name: &str,
@@ -103,9 +112,15 @@ pub struct RandomWeights<B: Backend> {
     pub device: B::Device,
     /// The float type of the frozen matrices.
     pub dtype: DType,
+    /// The quantization of the projections, if any (from `dtype`, one at a time as they load).
+    pub quantization: Option<Quantization>,
 }
 
 impl<B: Backend> WeightSource<B> for RandomWeights<B> {
+    fn quantization(&self) -> Option<Quantization> {
+        self.quantization
+    }
+
     fn linear(
         &mut self,
         _name: &str,

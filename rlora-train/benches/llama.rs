@@ -34,18 +34,24 @@
 //! trainer's activation checkpointing (`rlora train --activation-checkpointing`: each decoder
 //! layer recomputed in the backward), `--balanced-checkpointing` under burn's
 //! `BalancedCheckpointing` instead (element-wise results recomputed in the backward instead of
-//! kept); other cases refuse both. The backend is the `rlora` command's (`--features cuda`, …).
+//! kept); other cases refuse both. `--quantize q8` or `q4` holds the frozen projections of
+//! `train-lora` and `train-rlora` block-wise quantized (`rlora train --base-dtype q8`), the rest
+//! in `--dtype`. The backend is the `rlora` command's (`--features cuda`, …).
 
 use std::time::Instant;
 
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing;
 use burn::data::dataloader::batcher::Batcher;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Distribution, Int, Tensor};
 use burn::train::TrainStep;
 use rlora::RLoraConfig;
-use rlora_llama::{AdapterSpec, Llama, LlamaConfig, ModelType, Targets};
+use rlora_llama::layers::Projection;
+use rlora_llama::{
+    AdapterSpec, Llama, LlamaConfig, ModelType, Quantization, TargetModule, Targets,
+};
+use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
 use rlora_train::backend::{BACKEND_NAME, TrainBackend as Train, batch_shards, tune_cpu_allocator};
 use rlora_train::data::{LmBatch, LmBatcher, StepBatch, TokenizedExample};
 use rlora_train::trainer::{CausalLm, TrainingConfig, TrainingData, train};
@@ -158,7 +164,7 @@ struct Measured {
 /// wall time, not CPU time).
 ///
 /// With `--count-kernels`, the kernels the last repetition launched go to `KERNELS`.
-fn median<B: Backend>(device: &B::Device, iters: usize, mut run: impl FnMut()) -> f64 {
+fn median<B: LlamaBackend>(device: &B::Device, iters: usize, mut run: impl FnMut()) -> f64 {
     run();
     B::sync(device).expect("backend sync");
     let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..iters)
@@ -197,6 +203,29 @@ fn record_model_bytes(before: Option<u64>, params: usize) {
     MODEL_BYTES.with(|m| m.set((grown, params)));
 }
 
+/// The model's parameters as a float model counts them: burn's parameters, plus each quantized
+/// projection's matrix (a constant of the module, not a parameter), less its adapter's stand-in
+/// for the base (a parameter of the matrix's shape that holds no values).
+fn base_params<B: LlamaBackend>(llama: &Llama<B>) -> usize {
+    let quantized: usize = llama
+        .layers
+        .iter()
+        .flat_map(|layer| TargetModule::ALL.map(|module| layer.projection(module)))
+        .map(|projection| match projection {
+            Projection::Quantized(quantized) => {
+                let [d_out, d_in] = quantized.weight.dims();
+                let stand_in = quantized
+                    .adapter
+                    .as_ref()
+                    .map_or(0, |adapter| adapter.base.weight.lazy_shape().num_elements());
+                d_out * d_in - stand_in
+            }
+            Projection::Frozen(_) | Projection::Adapted(_) => 0,
+        })
+        .sum();
+    burn::module::Module::num_params(llama) + quantized
+}
+
 /// The process's resident memory now (`VmRSS`), where the OS reports it.
 fn resident_bytes() -> Option<u64> {
     proc_status_bytes("VmRSS:")
@@ -213,7 +242,7 @@ fn cpu_seconds() -> f64 {
     ticks().map_or(f64::NAN, |t| t / 100.0)
 }
 
-fn random_tokens<B: Backend>(
+fn random_tokens<B: LlamaBackend>(
     batch: usize,
     seq: usize,
     vocab: usize,
@@ -247,7 +276,7 @@ fn random_rows(rows: usize, seq: usize, vocab: usize) -> Vec<TokenizedExample> {
 }
 
 /// The shape's batch of random tokens, every next token counted.
-fn random_batch<A: Backend>(shape: &Shape) -> LmBatch<A> {
+fn random_batch<A: LlamaBackend>(shape: &Shape) -> LmBatch<A> {
     let rows = random_rows(shape.batch, shape.seq, shape.config.vocab_size);
     LmBatcher.batch(rows, &Default::default())
 }
@@ -309,16 +338,26 @@ fn train_loop_case(shape: &Shape, run: &Run) -> Measured {
 }
 
 /// One training step (without the optimizer) of `template` on `shape`, under autodiff `A`.
-fn train_case<A: AutodiffBackend>(shape: &Shape, template: RLoraConfig, run: &Run) -> Measured {
+fn train_case<A: LlamaAutodiffBackend>(
+    shape: &Shape,
+    template: RLoraConfig,
+    run: &Run,
+) -> Measured {
     let device = Default::default();
     let spec = AdapterSpec {
         targets: shape.targets.clone(),
         template,
     };
     let before = resident_bytes();
-    let llama = Llama::<A>::random_with_base(shape.config.clone(), Some(&spec), run.dtype, &device)
-        .expect("valid config");
-    record_model_bytes(before, burn::module::Module::num_params(&llama));
+    let llama = Llama::<A>::random_quantized(
+        shape.config.clone(),
+        Some(&spec),
+        run.dtype,
+        run.quantization,
+        &device,
+    )
+    .expect("valid config");
+    record_model_bytes(before, base_params(&llama));
     let trainable = llama
         .adapters()
         .iter()
@@ -456,13 +495,14 @@ fn decode_case(shape: &Shape, context: usize, run: &Run) -> Measured {
     }
 }
 
-/// How a case runs: repetitions, the batch's shards, the frozen base's float type, whether an
-/// update reads its loss and gradient norm back to the host, and what a training step
-/// recomputes in the backward.
+/// How a case runs: repetitions, the batch's shards, the frozen base's float type and
+/// quantization, whether an update reads its loss and gradient norm back to the host, and what a
+/// training step recomputes in the backward.
 struct Run {
     iters: usize,
     shards: usize,
     dtype: DType,
+    quantization: Option<Quantization>,
     host_reads: bool,
     checkpointing: Checkpointing,
 }
@@ -557,6 +597,12 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
             "bf16" => DType::BF16,
             other => return Err(format!("--dtype: `{other}` is not f32, f16 or bf16")),
         },
+        quantization: match flag(args, "--quantize") {
+            None => None,
+            Some("q8") => Some(Quantization::Q8),
+            Some("q4") => Some(Quantization::Q4),
+            Some(other) => return Err(format!("--quantize: `{other}` is not q8 or q4")),
+        },
         host_reads: args.iter().any(|a| a == "--host-reads"),
         checkpointing: match (
             args.iter().any(|a| a == "--checkpointing"),
@@ -570,6 +616,11 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
             }
         },
     };
+    if run.quantization.is_some() && !matches!(case, "train-lora" | "train-rlora") {
+        return Err(format!(
+            "--quantize applies to train-lora and train-rlora, not `{case}`"
+        ));
+    }
     if run.checkpointing != Checkpointing::None && !matches!(case, "train-lora" | "train-rlora") {
         return Err(format!(
             "--checkpointing and --balanced-checkpointing apply to train-lora and train-rlora, \
@@ -591,6 +642,7 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
         "batch": shape.batch,
         "seq": shape.seq,
         "checkpointing": run.checkpointing.name(),
+        "quantization": flag(args, "--quantize"),
         "seconds": measured.seconds,
         "cpu_seconds": CPU_SECONDS.with(|c| c.get()) / per,
         "tokens_per_second": measured.tokens as f64 / measured.seconds,
@@ -613,6 +665,7 @@ fn tables(iters: usize) {
         iters,
         shards: batch_shards(),
         dtype: DType::F32,
+        quantization: None,
         host_reads: false,
         checkpointing: Checkpointing::None,
     };

@@ -13,6 +13,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::metric::store::Split;
 use rlora::Preset;
 use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
+use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
 use rlora_train::cli::tiny_base_dir;
 use rlora_train::data::{SplitSizes, builtin_suite, tokenize_examples};
 use rlora_train::trainer::{LogLayout, TrainingConfig, TrainingData, metric_history, train};
@@ -74,7 +75,7 @@ fn data() -> TrainingData {
 
 /// Trains [`steps`] steps on `B` from the adapter saved in `adapter`; returns the per-step losses
 /// and the trained adapter's tensors.
-fn train_on<B: AutodiffBackend>(adapter: &Path, name: &str) -> (Vec<f64>, Vec<Vec<f32>>) {
+fn train_on<B: LlamaAutodiffBackend>(adapter: &Path, name: &str) -> (Vec<f64>, Vec<Vec<f32>>) {
     let device = B::Device::default();
     let model = Llama::<B>::from_pretrained(tiny_base_dir(), Some(&spec()), &device)
         .unwrap()
@@ -97,7 +98,7 @@ fn train_on<B: AutodiffBackend>(adapter: &Path, name: &str) -> (Vec<f64>, Vec<Ve
     (losses, adapter_tensors(&trained))
 }
 
-fn adapter_tensors<B: Backend>(model: &Llama<B>) -> Vec<Vec<f32>> {
+fn adapter_tensors<B: LlamaBackend>(model: &Llama<B>) -> Vec<Vec<f32>> {
     model
         .adapters()
         .iter()

@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use burn::train::TrainStep;
 use burn::train::metric::store::Split;
 use rlora::Preset;
-use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
+use rlora_llama::{AdapterSpec, BaseDtype, Llama, Targets, TextTokenizer};
 use rlora_train::data::{
     Mixing, StepBatch, StepBatcher, TaskExample, TokenizedExample, tokenize_examples,
 };
@@ -163,6 +163,61 @@ fn the_learner_trains_the_adapters_and_a_resumed_run_ends_bit_identical() {
         .unwrap()
         .load_adapter(&adapter, &Default::default())
         .unwrap();
+    assert_eq!(mean_token_loss(&reloaded, &data.train, 8), after);
+}
+
+/// With a 4-bit base (`--base-dtype q4`): the Learner trains the adapters over the quantized
+/// projections, a resumed run ends where the whole run ends, and the adapter reloads onto the
+/// quantized base to the same loss.
+#[test]
+fn a_quantized_base_trains_through_the_learner_and_resumes_bit_identical() {
+    let _serial = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let quantized = || {
+        <B as Backend>::seed(&Default::default(), 1);
+        let spec = AdapterSpec::new(
+            Targets::mlp(),
+            &Preset::RLora.hyperparameters(3).with_rank(4),
+        );
+        Llama::<B>::from_pretrained_with_base(
+            fixture(),
+            Some(&spec),
+            BaseDtype::Q4,
+            &Default::default(),
+        )
+        .unwrap()
+    };
+    let tokenizer = TextTokenizer::from_dir(fixture()).unwrap();
+    let data = data(&tokenizer);
+    let before = mean_token_loss(&quantized().valid_inner(), &data.train, 8);
+
+    let dir = tempdir("quantized");
+    let trained = train(quantized(), &data, &config(), &dir, false)
+        .unwrap()
+        .model;
+    let after = mean_token_loss(&trained, &data.train, 8);
+    assert!(after < 0.5 * before, "loss {before} → {after}");
+
+    let resumed_dir = tempdir("quantized-resumed");
+    train(quantized(), &data, &config(), &resumed_dir, false).unwrap();
+    for kind in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(resumed_dir.join("checkpoint").join(format!("{kind}-6.mpk"))).unwrap();
+    }
+    let resumed = train(quantized(), &data, &config(), &resumed_dir, true)
+        .unwrap()
+        .model;
+    assert_eq!(adapter_values(&resumed), adapter_values(&trained));
+
+    let adapter = tempdir("quantized-adapter");
+    trained.save_adapter(&adapter).unwrap();
+    let reloaded = Llama::<Flex>::from_pretrained_with_base(
+        fixture(),
+        None,
+        BaseDtype::Q4,
+        &Default::default(),
+    )
+    .unwrap()
+    .load_adapter(&adapter, &Default::default())
+    .unwrap();
     assert_eq!(mean_token_loss(&reloaded, &data.train, 8), after);
 }
 

@@ -125,8 +125,10 @@ impl<B: Backend> RLoraLinear<B> {
     }
 
     /// The adapter's contribution for `x: [T, d_input]`, `[T, d_output]`: with `h = x A`,
-    /// `s · [g_1·drop_1(h) … g_N·drop_N(h) | −x A⁰] @ [B_1; …; B_N; B̄⁰]`, one matmul.
-    fn delta(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    /// `s · [g_1·drop_1(h) … g_N·drop_N(h) | −x A⁰] @ [B_1; …; B_N; B̄⁰]`, one matmul. It reads
+    /// no base weight: a caller that holds the base in another form (quantized) adds its own
+    /// `x W + b`.
+    pub fn delta(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let (h, logits, h0) = self.project_down(x);
         let mixed = self.mix_heads(h, logits); // [T, N·r]
         let (mixed, up) = match (h0, &self.offset) {

@@ -9,7 +9,7 @@ use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use rlora::{Preset, RLoraConfig};
 use rlora_llama::{AdapterSpec, GenerationConfig, Llama, LlamaError, Targets};
 
-fn base<B: burn::tensor::backend::Backend>() -> Llama<B> {
+fn base<B: rlora_llama::LlamaBackend>() -> Llama<B> {
     Llama::from_pretrained(fixture("llama-gqa"), None, &Default::default()).expect("base loads")
 }
 
@@ -22,7 +22,7 @@ fn prompts() -> Vec<Vec<u32>> {
         .collect()
 }
 
-fn logits<B: burn::tensor::backend::Backend>(model: &Llama<B>, prompt: &[u32]) -> Vec<f32> {
+fn logits<B: rlora_llama::LlamaBackend>(model: &Llama<B>, prompt: &[u32]) -> Vec<f32> {
     values(model.forward(tokens(&[prompt.to_vec()]), None, None))
 }
 
@@ -156,7 +156,15 @@ fn only_adapters_get_gradients() {
     );
     for layer in &model.layers {
         assert!(layer.input_layernorm.gamma.grad(&grads).is_none());
-        assert!(layer.self_attn.q_proj.base().weight.grad(&grads).is_none());
+        assert!(
+            layer
+                .self_attn
+                .q_proj
+                .dense_base()
+                .weight
+                .grad(&grads)
+                .is_none()
+        );
         for module in [
             &layer.mlp.gate_proj,
             &layer.mlp.up_proj,

@@ -81,7 +81,13 @@ fn a_sixteen_bit_base_stays_close_to_f32() {
         let half = Llama::<Flex>::random_with_base(config(), None, dtype, &device).unwrap();
         assert_eq!(half.base_dtype(), dtype);
         assert_eq!(
-            half.layers[0].self_attn.q_proj.base().weight.val().dtype(),
+            half.layers[0]
+                .self_attn
+                .q_proj
+                .dense_base()
+                .weight
+                .val()
+                .dtype(),
             dtype
         );
         assert_eq!(half.norm.gamma.val().dtype(), DType::F32, "norms stay f32");

@@ -2,16 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::AutodiffBackend;
 use rlora_llama::{Llama, TextTokenizer};
 
 use super::{BaseError, pretraining_corpus, tiny_config, write_byte_tokenizer};
 use crate::data::{Tokenize, TokenizedExample};
 use crate::trainer::{TrainingConfig, TrainingData, train};
+use rlora_llama::LlamaAutodiffBackend;
 
 /// Pretrains the tiny base for `steps` steps and writes it, with its tokenizer, to `output`
 /// (a Hugging Face folder). `work` holds the run's logs and checkpoints.
-pub fn pretrain_base<B: AutodiffBackend>(
+pub fn pretrain_base<B: LlamaAutodiffBackend>(
     output: &Path,
     work: &Path,
     steps: usize,

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::backend::Backend;
 use clap::Args;
 use rlora_llama::{Llama, TextTokenizer};
 
@@ -12,6 +11,7 @@ use crate::base::model_or_tiny_base;
 use crate::data::{DEFAULT_MAX_LINE_BYTES, SplitSizes, evaluation_examples, load_tasks};
 use crate::report::{markdown_table, write_json};
 use crate::trainer::{EvalReport, evaluate};
+use rlora_llama::LlamaBackend;
 
 /// Arguments of `rlora eval`.
 #[derive(Debug, Args)]
@@ -51,7 +51,10 @@ pub struct EvalArgs {
 }
 
 /// Evaluates and prints the per-task table.
-pub fn run_eval<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalReport, CliError> {
+pub fn run_eval<B: LlamaBackend>(
+    args: &EvalArgs,
+    device: &B::Device,
+) -> Result<EvalReport, CliError> {
     if let Some(dir) = &args.output {
         check_output_folder(dir)?;
     }

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::backend::Backend;
 use clap::Args;
 use rlora_llama::{Llama, TextTokenizer};
 
@@ -11,6 +10,7 @@ use super::export_output::StagedOutput;
 use super::routing::{RoutingTasks, analyse};
 use super::values::non_negative;
 use crate::base::model_or_tiny_base;
+use rlora_llama::LlamaBackend;
 
 /// Arguments of `rlora export`.
 #[derive(Debug, Args)]
@@ -98,7 +98,7 @@ fn normalized(weights: &[f64]) -> (Vec<f64>, Option<String>) {
 
 /// Writes a PEFT LoRA folder (single-head adapters) or, with `--merge`, a merged Hugging Face
 /// folder with the base's tokenizer files.
-pub fn run_export<B: Backend>(args: &ExportArgs, device: &B::Device) -> Result<(), CliError> {
+pub fn run_export<B: LlamaBackend>(args: &ExportArgs, device: &B::Device) -> Result<(), CliError> {
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
     let inputs = [
         ("--model", model_dir.as_path()),

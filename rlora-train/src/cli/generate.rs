@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::Backend;
 use clap::Args;
 use rlora_llama::{GenerationConfig, Llama, LlamaConfig, LlamaError, TextTokenizer};
 use serde::Serialize;
 
 use super::values::{non_negative, probability};
 use crate::base::model_or_tiny_base;
+use rlora_llama::LlamaBackend;
 
 /// Arguments of `rlora generate`.
 #[derive(Debug, Args)]
@@ -62,7 +62,7 @@ pub struct GenerateOutput {
 }
 
 /// Loads the model (and adapter) on `device` and continues the prompt.
-pub fn run_generate<B: Backend>(
+pub fn run_generate<B: LlamaBackend>(
     args: &GenerateArgs,
     device: &B::Device,
 ) -> Result<GenerateOutput, LlamaError> {

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::backend::Backend;
 use clap::Args;
 use rlora_llama::{Llama, TextTokenizer};
 
@@ -13,6 +12,7 @@ use super::routing::{RoutingTasks, analyse, print_routing, write_routing};
 use crate::base::model_or_tiny_base;
 use crate::report::head_heat_maps;
 use crate::trainer::{HeadSummary, head_summary};
+use rlora_llama::LlamaBackend;
 
 /// Arguments of `rlora heads`.
 #[derive(Debug, Args)]
@@ -37,7 +37,7 @@ pub struct HeadsArgs {
 
 /// Prints each adapter's mean off-diagonal head similarity and the per-module mean matrices, and
 /// draws a heat map per module type; with tasks, the routing analysis too.
-pub fn run_heads<B: Backend>(
+pub fn run_heads<B: LlamaBackend>(
     args: &HeadsArgs,
     device: &B::Device,
 ) -> Result<HeadSummary, CliError> {

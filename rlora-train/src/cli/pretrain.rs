@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 
 use super::CliError;
 use crate::base::pretrain_base;
+use rlora_llama::LlamaAutodiffBackend;
 
 /// Arguments of `rlora pretrain`.
 #[derive(Debug, Args)]
@@ -26,7 +26,7 @@ pub struct PretrainArgs {
 }
 
 /// Pretrains the tiny base on backend `B`.
-pub fn run_pretrain<B: AutodiffBackend>(
+pub fn run_pretrain<B: LlamaAutodiffBackend>(
     args: &PretrainArgs,
     device: &B::Device,
 ) -> Result<(), CliError> {

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::Backend;
 use clap::Args;
 use rlora_llama::{Llama, TextTokenizer};
 use serde::{Deserialize, Serialize};
@@ -16,6 +15,7 @@ use crate::data::{
 };
 use crate::report::{routing_heat_maps, write_json};
 use crate::trainer::{RoutingAnalysis, evaluate, routing_analysis};
+use rlora_llama::LlamaBackend;
 
 /// The file the routing analysis is written to.
 pub const ROUTING_FILE: &str = "routing.json";
@@ -139,7 +139,7 @@ pub struct MergedScore {
 /// For each task of `eval_sets`: the model merged under that task's routing (from `analysis`,
 /// whose tasks are in the same order), scored on that task, beside `routed` (the adapter's
 /// scores, same order).
-pub fn merged_scores<B: Backend>(
+pub fn merged_scores<B: LlamaBackend>(
     model: &Llama<B>,
     tokenizer: &TextTokenizer,
     analysis: &RoutingAnalysis,
@@ -190,7 +190,7 @@ pub fn print_merged(scores: &[MergedScore]) {
 }
 
 /// The analysis over `tasks` of `model`, for `rlora heads` and `rlora export`.
-pub fn analyse<B: Backend>(
+pub fn analyse<B: LlamaBackend>(
     model: &Llama<B>,
     tokenizer: &TextTokenizer,
     tasks: &RoutingTasks,

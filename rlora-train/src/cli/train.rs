@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use burn::tensor::backend::{AutodiffBackend, Backend};
 use rlora_llama::{Llama, TextTokenizer};
 
 use super::base_check::{check_same_base, record_base};
@@ -27,6 +26,7 @@ use crate::trainer::{
     latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes, routing_analysis,
     train_data_parallel, train_in_group,
 };
+use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
 
 /// Each task's name and the examples it is evaluated on.
 type EvalSets = Vec<(String, Vec<TaskExample>)>;
@@ -46,7 +46,7 @@ type TaskRows = Vec<(String, Vec<TokenizedExample>)>;
 /// With `--nodes N`, this is rank 0 of the group: it starts the group's coordinator (a child
 /// `rlora coordinator` of the running executable) and trains with the others; ranks 1.. run
 /// [`run_train_worker`].
-pub fn run_train<B: AutodiffBackend>(
+pub fn run_train<B: LlamaAutodiffBackend>(
     args: &TrainArgs,
     devices: &[B::Device],
     parallel: DataParallel,
@@ -142,7 +142,7 @@ pub fn run_train<B: AutodiffBackend>(
 /// Ranks 1.. of a group run (`--nodes N --node-rank I`, I ≥ 1): the same checks as
 /// [`run_train`], then training with the group in a private folder (with `--resume`, from a copy
 /// of `--output`'s checkpoints); nothing is written into `--output`, and rank 0 evaluates.
-pub fn run_train_worker<B: AutodiffBackend>(
+pub fn run_train_worker<B: LlamaAutodiffBackend>(
     args: &TrainArgs,
     devices: &[B::Device],
 ) -> Result<(), CliError> {
@@ -230,7 +230,7 @@ fn placement(args: &TrainArgs, devices: usize, parallel: &DataParallel) -> Strin
 
 /// Trains in `dir`: alone, or as `member` of its group.
 #[allow(clippy::too_many_arguments)]
-fn fit<B: AutodiffBackend>(
+fn fit<B: LlamaAutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
     config: &TrainingConfig,
@@ -359,7 +359,7 @@ fn prepare_data(
 }
 
 /// The scores of the base model (unless `--skip-base-eval`) and of the adapted one.
-fn evaluate_both<B: Backend>(
+fn evaluate_both<B: LlamaBackend>(
     args: &TrainArgs,
     model_dir: &Path,
     tokenizer: &TextTokenizer,
@@ -382,7 +382,7 @@ fn evaluate_both<B: Backend>(
 
 /// Prints the head similarities and the per-task table, draws the pictures, and writes
 /// `eval.json` and `eval.md`.
-fn write_report<B: Backend>(
+fn write_report<B: LlamaBackend>(
     args: &TrainArgs,
     trained: &Llama<B>,
     outcome: &TrainOutcome,
@@ -421,7 +421,7 @@ fn write_report<B: Backend>(
 /// The routing analysis over the evaluation sets (`routing.json`, `routing_<module>.png`) and,
 /// with `--eval-merged`, each task's merged model scored beside the routed adapter
 /// (`merged.json`).
-fn write_routing_report<B: Backend>(
+fn write_routing_report<B: LlamaBackend>(
     args: &TrainArgs,
     tokenizer: &TextTokenizer,
     trained: &Llama<B>,

@@ -183,7 +183,9 @@ pub struct TrainArgs {
     pub group_timeout: u64,
     /// The float type of the frozen base: its matrices are held and multiplied in it, while the
     /// adapters, norms, optimizer state and loss stay f32 (`auto`: the checkpoint's own 16-bit
-    /// type where the backend computes in it, else f32).
+    /// type where the backend computes in it, else f32). `q8` and `q4` hold the decoder's
+    /// projections block-wise quantized to 8 or 4 bits (QLoRA's frozen base: 1.125 and 0.625
+    /// bytes per parameter), the rest as `auto`.
     #[arg(long, value_enum, default_value_t = BaseDtype::Auto)]
     #[serde(with = "super::values::flag")]
     pub base_dtype: BaseDtype,

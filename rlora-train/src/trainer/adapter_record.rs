@@ -11,23 +11,22 @@ use burn::module::{
 };
 use burn::record::Record;
 use burn::tensor::Tensor;
-use burn::tensor::backend::{AutodiffBackend, Backend};
 use rlora::{InitOffset, RLoraLinear};
 use rlora_llama::Llama;
-use rlora_llama::layers::Projection;
 
 use super::model::CausalLm;
+use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
 
 /// The record of a [`CausalLm`]: its adapters, by path, in layer order.
 #[derive(Record)]
-pub struct AdapterCheckpoint<B: Backend> {
+pub struct AdapterCheckpoint<B: LlamaBackend> {
     /// One entry per adapted projection.
     pub adapters: Vec<AdapterState<B>>,
 }
 
 /// One adapter's trained and initial tensors (burn's `[in, out]` layout).
 #[derive(Record)]
-pub struct AdapterState<B: Backend> {
+pub struct AdapterState<B: LlamaBackend> {
     /// The projection's path (`model.layers.3.mlp.up_proj`).
     pub path: String,
     /// `A`: `[d_in, r]`.
@@ -43,7 +42,7 @@ pub struct AdapterState<B: Backend> {
 /// A 2-D parameter.
 type Matrix<B> = Param<Tensor<B, 2>>;
 
-impl<B: Backend> AdapterState<B> {
+impl<B: LlamaBackend> AdapterState<B> {
     fn of(path: String, layer: &RLoraLinear<B>) -> Self {
         Self {
             path,
@@ -104,7 +103,7 @@ impl<B: Backend> AdapterState<B> {
     }
 }
 
-impl<B: Backend> AdapterCheckpoint<B> {
+impl<B: LlamaBackend> AdapterCheckpoint<B> {
     /// Why this checkpoint does not fit `model`'s adapters (another path or shape), if it
     /// does not.
     pub fn mismatch(&self, model: &Llama<B>) -> Option<String> {
@@ -128,7 +127,7 @@ impl<B: Backend> AdapterCheckpoint<B> {
     }
 }
 
-impl<B: Backend> Module<B> for CausalLm<B> {
+impl<B: LlamaBackend> Module<B> for CausalLm<B> {
     type Record = AdapterCheckpoint<B>;
 
     fn collect_devices(&self, devices: Devices<B>) -> Devices<B> {
@@ -171,11 +170,9 @@ impl<B: Backend> Module<B> for CausalLm<B> {
         let llama = self
             .llama
             .map_projections(|path, _, projection| {
-                Ok::<_, Infallible>(match (projection, states.remove(path)) {
-                    (Projection::Adapted(layer), Some(state)) => {
-                        Projection::Adapted(state.apply(layer))
-                    }
-                    (projection, _) => projection,
+                Ok::<_, Infallible>(match states.remove(path) {
+                    Some(state) => projection.map_adapter(|layer| state.apply(layer)),
+                    None => projection,
                 })
             })
             .unwrap_or_else(|never| match never {});
@@ -194,7 +191,7 @@ impl<B: Backend> Module<B> for CausalLm<B> {
     }
 }
 
-impl<B: AutodiffBackend> AutodiffModule<B> for CausalLm<B> {
+impl<B: LlamaAutodiffBackend> AutodiffModule<B> for CausalLm<B> {
     type InnerModule = CausalLm<B::InnerBackend>;
 
     fn valid(&self) -> CausalLm<B::InnerBackend> {
@@ -218,11 +215,11 @@ impl<B: AutodiffBackend> AutodiffModule<B> for CausalLm<B> {
     }
 }
 
-impl<B: AutodiffBackend> HasAutodiffModule<B> for CausalLm<B::InnerBackend> {
+impl<B: LlamaAutodiffBackend> HasAutodiffModule<B> for CausalLm<B::InnerBackend> {
     type TrainModule = CausalLm<B>;
 }
 
-impl<B: Backend> std::fmt::Display for CausalLm<B> {
+impl<B: LlamaBackend> std::fmt::Display for CausalLm<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let adapters = self.llama.adapters();
         let trainable: usize = adapters.iter().map(|(_, a)| a.num_trainable_params()).sum();

@@ -9,10 +9,10 @@
 use burn::module::Module;
 use burn::optim::{GradientsParams, LearningRate, MultiGradientsParams, Optimizer};
 use burn::tensor::Tensor;
-use burn::tensor::backend::AutodiffBackend;
 
 use super::gradients::{gather_gradients, global_norm, scale_gradients};
 use super::model::CausalLm;
+use rlora_llama::LlamaAutodiffBackend;
 
 /// Added to the norm in the denominator of the scale, as PyTorch does.
 const EPSILON: f64 = 1e-6;
@@ -22,7 +22,7 @@ const EPSILON: f64 = 1e-6;
 /// `torch.nn.utils.clip_grad_norm_` does); returns the norm before clipping ([`global_norm`],
 /// `[1]`), none when no parameter has a gradient. A norm that is not finite makes the
 /// gradients not finite.
-pub fn clip_global_norm<B: AutodiffBackend, M: Module<B>>(
+pub fn clip_global_norm<B: LlamaAutodiffBackend, M: Module<B>>(
     module: &M,
     grads: &mut GradientsParams,
     max_norm: f64,
@@ -72,7 +72,7 @@ impl<O> GlobalNormClip<O> {
         every_device: bool,
     ) -> CausalLm<B>
     where
-        B: AutodiffBackend,
+        B: LlamaAutodiffBackend,
         O: Optimizer<CausalLm<B>, B>,
     {
         let device = module.llama.embed_tokens.weight.device();
@@ -101,7 +101,7 @@ impl<O> GlobalNormClip<O> {
 
 impl<B, O> Optimizer<CausalLm<B>, B> for GlobalNormClip<O>
 where
-    B: AutodiffBackend,
+    B: LlamaAutodiffBackend,
     O: Optimizer<CausalLm<B>, B>,
 {
     type Record = O::Record;

@@ -4,14 +4,14 @@
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::ElementConversion;
-use burn::tensor::backend::Backend;
 use rlora_llama::{GenerationConfig, Llama, LlamaError, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{LmBatch, LmBatcher, TaskExample, Tokenize, TokenizedExample};
+use rlora_llama::LlamaBackend;
 
 /// The mean cross-entropy per completion token of `model` over `examples`.
-pub fn mean_token_loss<B: Backend>(
+pub fn mean_token_loss<B: LlamaBackend>(
     model: &Llama<B>,
     examples: &[TokenizedExample],
     batch_size: usize,
@@ -27,7 +27,10 @@ pub fn mean_token_loss<B: Backend>(
 }
 
 /// Σ −log p over each example's completion tokens, and their counts.
-fn row_nll<B: Backend>(model: &Llama<B>, examples: &[TokenizedExample]) -> (Vec<f64>, Vec<f64>) {
+fn row_nll<B: LlamaBackend>(
+    model: &Llama<B>,
+    examples: &[TokenizedExample],
+) -> (Vec<f64>, Vec<f64>) {
     let device = model.embed_tokens.weight.device();
     let batch: LmBatch<B> = LmBatcher.batch(examples.to_vec(), &device);
     let hidden = model.hidden_states(batch.tokens, None, None);
@@ -94,7 +97,7 @@ pub fn extract_answer(text: &str) -> &str {
 
 /// Scores every task: multiple-choice examples by the log-likelihood of each option, the others
 /// by exact match of the greedy continuation (at most `max_new_tokens`).
-pub fn evaluate<B: Backend>(
+pub fn evaluate<B: LlamaBackend>(
     model: &Llama<B>,
     tokenizer: &TextTokenizer,
     tasks: &[(String, Vec<TaskExample>)],
@@ -144,7 +147,7 @@ pub fn evaluate<B: Backend>(
 }
 
 /// The option with the highest total log-probability after `prompt`.
-fn best_option<B: Backend>(
+fn best_option<B: LlamaBackend>(
     model: &Llama<B>,
     tokenizer: &TextTokenizer,
     prompt: &str,

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::backend::Backend;
 use rlora_llama::Llama;
+use rlora_llama::LlamaBackend;
 
 /// Per projection type (`mlp.up_proj`, …), the heads' cosine-similarity matrix averaged over
 /// layers, and each adapter's mean off-diagonal similarity by path.
@@ -15,7 +15,7 @@ pub struct HeadSummary {
 }
 
 /// The head similarities of every adapter of `model`.
-pub fn head_summary<B: Backend>(model: &Llama<B>) -> HeadSummary {
+pub fn head_summary<B: LlamaBackend>(model: &Llama<B>) -> HeadSummary {
     let mut sums: BTreeMap<String, (Vec<Vec<f64>>, usize)> = BTreeMap::new();
     let mut by_adapter = Vec::new();
     for (path, adapter) in model.adapters() {

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, Transaction};
 use burn::train::metric::ItemLazy;
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
@@ -19,13 +19,14 @@ use super::group::{GroupLoss, UpdateExchange};
 use super::heads::module_type;
 use super::update_checks::{NormCell, UpdateChecks};
 use crate::data::{LmBatch, StepBatch};
+use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
 
 /// A causal LM whose adapters train on next-token cross-entropy over completion tokens.
 ///
 /// A burn module whose record is its adapters only ([`AdapterCheckpoint`](super::AdapterCheckpoint)):
 /// the frozen base never goes into a checkpoint.
 #[derive(Clone, Debug)]
-pub struct CausalLm<B: Backend> {
+pub struct CausalLm<B: LlamaBackend> {
     /// The model.
     pub llama: Llama<B>,
     /// Each training batch is cut into this many shards of rows, whose forward and backward
@@ -70,7 +71,7 @@ impl std::fmt::Debug for GroupHandle {
 /// The lazy output of a step: summed negative log-likelihood per row, the update's global
 /// gradient norm and the heads' cosine matrices, still on the device (read in
 /// [`ItemLazy::sync`], off the training thread, where the loss and the norm are checked).
-pub struct LmOutput<B: Backend> {
+pub struct LmOutput<B: LlamaBackend> {
     nll: Tensor<B, 1>,
     count: Vec<usize>,
     tasks: Vec<usize>,
@@ -114,7 +115,7 @@ impl LmStats {
     }
 }
 
-impl<B: Backend> ItemLazy for LmOutput<B> {
+impl<B: LlamaBackend> ItemLazy for LmOutput<B> {
     type ItemSync = LmStats;
 
     fn sync(self) -> LmStats {
@@ -185,7 +186,7 @@ fn mean_by_module(values: impl Iterator<Item = (String, f64)>) -> Vec<(String, f
         .collect()
 }
 
-impl<B: Backend> CausalLm<B> {
+impl<B: LlamaBackend> CausalLm<B> {
     /// Per-row NLL sums for `batch`, `[batch]`.
     fn nll(&self, batch: &LmBatch<B>) -> Tensor<B, 1> {
         let hidden = self.llama.hidden_states(batch.tokens.clone(), None, None);
@@ -218,7 +219,7 @@ impl<B: Backend> CausalLm<B> {
     }
 }
 
-impl<B: AutodiffBackend> CausalLm<B> {
+impl<B: LlamaAutodiffBackend> CausalLm<B> {
     /// The gradients of one update: the sum over `step`'s micro-batches (one after the other, so
     /// that only one micro-batch's graph is alive at a time) of the gradients of
     /// `Σ nll / tokens`, `tokens` counting the whole update's counted tokens (over every device
@@ -337,7 +338,7 @@ impl<B: AutodiffBackend> CausalLm<B> {
     }
 }
 
-impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
+impl<B: LlamaAutodiffBackend> TrainStep for CausalLm<B> {
     type Input = StepBatch<B>;
     type Output = LmOutput<B>;
 
@@ -372,7 +373,7 @@ impl<B: AutodiffBackend> TrainStep for CausalLm<B> {
     }
 }
 
-impl<B: Backend> InferenceStep for CausalLm<B> {
+impl<B: LlamaBackend> InferenceStep for CausalLm<B> {
     type Input = LmBatch<B>;
     type Output = LmOutput<B>;
 

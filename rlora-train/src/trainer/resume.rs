@@ -8,7 +8,6 @@ use std::path::Path;
 use burn::optim::Optimizer;
 use burn::optim::lr_scheduler::LrScheduler;
 use burn::record::Recorder;
-use burn::tensor::backend::AutodiffBackend;
 
 use super::adapter_record::AdapterCheckpoint;
 use super::checkpoint::{AtomicRecorder, checkpoint_epochs};
@@ -16,6 +15,7 @@ use super::config::TrainError;
 use super::manifest::verify_manifest;
 use super::model::CausalLm;
 use super::schedule::WarmupCosine;
+use rlora_llama::LlamaAutodiffBackend;
 
 /// The newest checkpoint epoch in `dir/checkpoint` whose three records load with `O`'s optimizer
 /// record and fit `model`, and the newer epochs skipped, each with why. Errors when there are
@@ -25,7 +25,7 @@ pub fn intact_checkpoint<B, O>(
     model: &CausalLm<B>,
 ) -> Result<(Option<usize>, Vec<String>), TrainError>
 where
-    B: AutodiffBackend,
+    B: LlamaAutodiffBackend,
     O: Optimizer<CausalLm<B>, B>,
 {
     let epochs = checkpoint_epochs(dir);
@@ -50,7 +50,7 @@ where
 /// record fits `model`'s adapters.
 fn readable<B, O>(dir: &Path, epoch: usize, model: &CausalLm<B>) -> Result<(), String>
 where
-    B: AutodiffBackend,
+    B: LlamaAutodiffBackend,
     O: Optimizer<CausalLm<B>, B>,
 {
     let files = ["model", "optim", "scheduler"].map(|kind| format!("{kind}-{epoch}.mpk"));

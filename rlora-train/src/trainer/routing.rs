@@ -12,13 +12,13 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use rlora_llama::{Llama, LlamaError};
 use serde::{Deserialize, Serialize};
 
 use super::heads::module_type;
 use crate::data::TokenizedExample;
+use rlora_llama::LlamaBackend;
 
 /// Rows per forward pass of the analysis.
 const ROWS_PER_PASS: usize = 16;
@@ -89,7 +89,7 @@ type Sums = (String, Vec<(Vec<f64>, f64)>);
 
 /// The routing of `model`'s multi-head adapters over `tasks` (name, tokenized examples), from
 /// the model's forward pass. Errors when a task has no example with a counted position.
-pub fn routing_analysis<B: Backend>(
+pub fn routing_analysis<B: LlamaBackend>(
     model: &Llama<B>,
     tasks: &[(String, Vec<TokenizedExample>)],
 ) -> Result<RoutingAnalysis, LlamaError> {
@@ -205,7 +205,10 @@ fn counted(example: &TokenizedExample) -> std::ops::Range<usize> {
 
 /// `[rows, longest]` token ids, right-padded with id 0: causal
 /// attention keeps the padding out of the real positions' gates.
-fn padded_tokens<B: Backend>(rows: &[&TokenizedExample], model: &Llama<B>) -> Tensor<B, 2, Int> {
+fn padded_tokens<B: LlamaBackend>(
+    rows: &[&TokenizedExample],
+    model: &Llama<B>,
+) -> Tensor<B, 2, Int> {
     let longest = rows.iter().map(|r| r.tokens.len()).max().unwrap_or(1);
     let mut ids = Vec::with_capacity(rows.len() * longest);
     for row in rows {

@@ -8,7 +8,6 @@ use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::InMemDataset;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{AdamW, AdamWConfig};
-use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::metric::LearningRateMetric;
 use burn::train::{Interrupter, Learner, LearningComponentsMarker, SupervisedTraining};
@@ -37,10 +36,11 @@ use super::schedule::WarmupCosine;
 use super::step_count::StepCount;
 use super::update_checks::{UpdateChecks, VerifiedCheckpoints};
 use crate::data::{LmBatcher, StepBatcher};
+use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
 
 /// A finished run: the model with its trained adapters, and what the run took.
 #[derive(Debug)]
-pub struct Trained<B: Backend> {
+pub struct Trained<B: LlamaBackend> {
     /// The model, on the inference backend.
     pub model: Llama<B>,
     /// The optimizer steps of the whole run (a resumed run made only those after its checkpoint).
@@ -62,7 +62,7 @@ type Training<B> =
 
 /// Fine-tunes the adapters of `model` on `data`, writing metrics and checkpoints under `dir`;
 /// with `resume`, continues from the latest checkpoint there.
-pub fn train<B: AutodiffBackend>(
+pub fn train<B: LlamaAutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
     config: &TrainingConfig,
@@ -75,7 +75,7 @@ pub fn train<B: AutodiffBackend>(
 
 /// [`train`], data-parallel over `devices` (the model's device first) with burn's multi-device
 /// strategy ([`DataParallel::Gather`]); see [`train_data_parallel`].
-pub fn train_on_devices<B: AutodiffBackend>(
+pub fn train_on_devices<B: LlamaAutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
     config: &TrainingConfig,
@@ -94,7 +94,7 @@ pub fn train_on_devices<B: AutodiffBackend>(
 /// one update, whatever the accumulation and the device count: the schedule, checkpoints (every
 /// `checkpoint_every` steps), `max_steps` and the progress count updates; the metric logs have
 /// one entry per device and update.
-pub fn train_data_parallel<B: AutodiffBackend>(
+pub fn train_data_parallel<B: LlamaAutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
     config: &TrainingConfig,
@@ -124,7 +124,7 @@ pub struct GroupMember {
 /// burn's collective all-reduce before the optimizer update, which is then the same in every
 /// process: the run of one process with the whole batch. Each process writes its checkpoints and logs under its own `dir`. The devices of a
 /// process sum their gradients with burn's multi-device strategy before the exchange.
-pub fn train_in_group<B: AutodiffBackend>(
+pub fn train_in_group<B: LlamaAutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
     config: &TrainingConfig,
@@ -149,7 +149,7 @@ pub fn train_in_group<B: AutodiffBackend>(
 /// [`train_data_parallel`] alone (`member` none) or as one process of a group
 /// ([`train_in_group`]).
 #[allow(clippy::too_many_arguments)]
-fn fit<B: AutodiffBackend>(
+fn fit<B: LlamaAutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
     config: &TrainingConfig,
@@ -262,7 +262,7 @@ fn fit<B: AutodiffBackend>(
 
 /// Joins the group of `member` and checks at the handshake that every process has this one's
 /// settings, data, base, initial adapters and resumed `checkpoint` (of `dir`).
-fn join_group<B: AutodiffBackend>(
+fn join_group<B: LlamaAutodiffBackend>(
     member: GroupMember,
     model: &CausalLm<B>,
     dir: &Path,
@@ -289,7 +289,7 @@ fn join_group<B: AutodiffBackend>(
 
 /// The checkpoint epoch a resumed run continues from (see [`intact_checkpoint`]), saying which
 /// newer checkpoints it skipped and why.
-fn resume_point<B: AutodiffBackend>(
+fn resume_point<B: LlamaAutodiffBackend>(
     dir: &Path,
     model: &CausalLm<B>,
     config: &TrainingConfig,
@@ -311,7 +311,7 @@ fn resume_point<B: AutodiffBackend>(
 /// `checks` found every update before it finite), from the epoch after `checkpoint` when
 /// resuming; on `devices`, summing their gradients as `parallel` says.
 #[allow(clippy::too_many_arguments)]
-fn loops<B: AutodiffBackend>(
+fn loops<B: LlamaAutodiffBackend>(
     data: &TrainingData,
     config: &TrainingConfig,
     dir: &Path,
@@ -365,7 +365,7 @@ fn loops<B: AutodiffBackend>(
 /// The run's metrics: loss (train and validation), tokens per second (of the updates of
 /// `devices` devices), the gradient norm, learning rate, head similarity (over all adapters and per type in
 /// `head_modules`) and each task's validation loss.
-fn with_metrics<B: AutodiffBackend>(
+fn with_metrics<B: LlamaAutodiffBackend>(
     training: Training<B>,
     task_names: &[String],
     head_modules: &[String],
@@ -388,7 +388,7 @@ fn with_metrics<B: AutodiffBackend>(
 }
 
 /// The projection types (`mlp.up_proj`, …) whose adapters have more than one head.
-fn multi_head_modules<B: Backend>(model: &Llama<B>) -> Vec<String> {
+fn multi_head_modules<B: LlamaBackend>(model: &Llama<B>) -> Vec<String> {
     let mut modules: Vec<String> = Vec::new();
     for (path, adapter) in model.adapters() {
         let module = module_type(&path);

@@ -11,7 +11,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use rlora_llama::Llama;
+use rlora_llama::{Llama, LlamaBackend};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{ProcessGroup, RunIdentity};
@@ -277,7 +277,7 @@ fn read_digest(words: &[f32]) -> u128 {
 
 /// XXH3-128 of every adapter's trainable and frozen initial tensors (`A`, the heads, the
 /// router, the initial offset), in the model's adapter order.
-pub fn digest_adapters<B: Backend>(model: &Llama<B>) -> u128 {
+pub fn digest_adapters<B: LlamaBackend>(model: &Llama<B>) -> u128 {
     let mut hasher = Xxh3::new();
     for (path, adapter) in model.adapters() {
         hasher.update(path.as_bytes());
