@@ -8,10 +8,14 @@
 //! with 4 bits): `dequantize(W) = s · q`, exact at each block's largest magnitude, off by at most
 //! `s / 2` elsewhere.
 //!
-//! The integers are stored as `q + q_max` (never negative) and packed into 32-bit words, 4 per
-//! word with 8 bits and 8 per word with 4 bits; the scales are f32. That is 1.125 bytes per
-//! parameter with 8 bits and 0.625 with 4 (a 16-bit base holds 2). Every backend stores and
-//! shifts 32-bit integers, so the one packing serves the CPU and the GPUs.
+//! The integers are stored as `q + q_max` (never negative: fields read the same from a backend
+//! whose integers are 64-bit) and packed into 32-bit words, 4 per word with 8 bits and 8 per word
+//! with 4 bits; the scales are f32. That is 1.125 bytes per parameter with 8 bits
+//! and 0.625 with 4 (a 16-bit base holds 2). Every backend stores and shifts 32-bit integers, so
+//! the one packing serves the CPU and the GPUs. A row's `n` words hold its values in slabs: word
+//! `j`'s field `k` is the value at input `j + k·n`, so that unpacking field `k` of every word
+//! gives `n` consecutive inputs, and the row is the fields' slabs side by side (one
+//! concatenation, no interleaving).
 //!
 //! burn's own quantized tensors do not serve here: burn-autodiff 0.21 implements none of their
 //! operations (`todo!()`), burn's optimizer reads a gradient for every float parameter (which
@@ -126,7 +130,7 @@ impl<B: Backend> QuantizedMatrix<B> {
         let padded = blocks * BLOCK;
         let bits = self.quantization.bits();
         let mask = ((1_u32 << bits) - 1).elem::<B::IntElem>();
-        let levels: Vec<Tensor<B, 2, Int>> = (0..self.quantization.per_word())
+        let slabs: Vec<Tensor<B, 2, Int>> = (0..self.quantization.per_word())
             .map(|k| {
                 self.words
                     .clone()
@@ -134,7 +138,7 @@ impl<B: Backend> QuantizedMatrix<B> {
                     .bitwise_and_scalar(mask)
             })
             .collect();
-        let values = Tensor::stack::<3>(levels, 2) // [d_out, padded / per_word, per_word]
+        let values = Tensor::cat(slabs, 1) // [d_out, padded]
             .reshape([d_out, blocks, BLOCK])
             .float()
             .sub_scalar(self.quantization.max_level());
@@ -155,28 +159,32 @@ fn pack(
     d_in: usize,
     quantization: Quantization,
 ) -> Result<(Vec<i32>, Vec<f32>), String> {
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err("it holds a value that is not finite".into());
+    }
+    let (bits, per_word) = (quantization.bits(), quantization.per_word());
     let q_max = quantization.max_level() as f32;
-    let bits = quantization.bits();
-    let blocks = values.len() / d_in.max(1) * d_in.div_ceil(BLOCK);
-    let mut scales = Vec::with_capacity(blocks);
-    let mut words = Vec::with_capacity(blocks * BLOCK / quantization.per_word());
-    let mut padded = [0.0_f32; BLOCK];
-    for block in values.chunks(d_in.max(1)).flat_map(|row| row.chunks(BLOCK)) {
-        padded[..block.len()].copy_from_slice(block);
-        padded[block.len()..].fill(0.0);
-        let block = &padded;
-        if block.iter().any(|v| !v.is_finite()) {
-            return Err("it holds a value that is not finite".into());
+    let mask = (1_u32 << bits) - 1;
+    let padded = d_in.div_ceil(BLOCK) * BLOCK;
+    let rows = values.len() / d_in.max(1);
+    let mut scales = Vec::with_capacity(rows * padded / BLOCK);
+    let mut words = Vec::with_capacity(rows * padded / per_word);
+    let mut row_levels = vec![0_u32; padded];
+    for row in values.chunks(d_in.max(1)) {
+        row_levels.fill(quantization.max_level()); // the padding: zeros
+        for (block, levels) in row.chunks(BLOCK).zip(row_levels.chunks_mut(BLOCK)) {
+            let largest = block.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+            let scale = if largest > 0.0 { largest / q_max } else { 1.0 };
+            scales.push(scale);
+            for (level, &v) in levels.iter_mut().zip(block) {
+                *level = ((v / scale).round().clamp(-q_max, q_max) + q_max) as u32;
+            }
         }
-        let largest = block.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
-        let scale = if largest > 0.0 { largest / q_max } else { 1.0 };
-        scales.push(scale);
-        let level = |v: f32| ((v / scale).round().clamp(-q_max, q_max) + q_max) as u32;
-        for chunk in block.chunks(quantization.per_word()) {
-            let word = chunk
-                .iter()
-                .enumerate()
-                .fold(0_u32, |word, (k, &v)| word | (level(v) << (bits * k)));
+        let n = padded / per_word;
+        for j in 0..n {
+            let word = (0..per_word).fold(0_u32, |word, k| {
+                word | ((row_levels[j + k * n] & mask) << (bits * k))
+            });
             words.push(word as i32);
         }
     }
@@ -187,15 +195,17 @@ fn pack(
 mod tests {
     use super::*;
 
-    /// Unpacks `pack`'s words on the host: `[d_out · d_in]` levels minus `q_max`.
-    fn unpack(words: &[i32], quantization: Quantization) -> Vec<i32> {
-        let bits = quantization.bits();
-        let mask = (1_u32 << bits) - 1;
+    /// Unpacks `pack`'s words on the host: each row's `padded` levels, in input order.
+    fn unpack(words: &[i32], padded: usize, quantization: Quantization) -> Vec<i32> {
+        let (bits, per_word) = (quantization.bits(), quantization.per_word());
+        let (mask, q_max) = ((1_u32 << bits) - 1, quantization.max_level() as i32);
+        let n = padded / per_word;
         words
-            .iter()
-            .flat_map(|&w| {
-                (0..quantization.per_word()).map(move |k| {
-                    ((w as u32 >> (bits * k)) & mask) as i32 - quantization.max_level() as i32
+            .chunks(n)
+            .flat_map(|row| {
+                (0..padded).map(move |i| {
+                    let (j, k) = (i % n, i / n);
+                    ((row[j] as u32 >> (bits * k)) & mask) as i32 - q_max
                 })
             })
             .collect()
@@ -210,7 +220,7 @@ mod tests {
             let (words, scales) = pack(&values, d_in, quantization).unwrap();
             assert_eq!(scales.len(), rows * 2);
             assert_eq!(words.len(), rows * 2 * BLOCK / quantization.per_word());
-            let levels = unpack(&words, quantization);
+            let levels = unpack(&words, 2 * BLOCK, quantization);
             let blocks = values.chunks(d_in).flat_map(|row| row.chunks(BLOCK));
             for (b, (block, scale)) in blocks.zip(&scales).enumerate() {
                 let largest = block.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
@@ -237,7 +247,11 @@ mod tests {
     fn a_zero_block_and_a_value_that_is_not_finite() {
         let (words, scales) = pack(&[0.0; BLOCK], BLOCK, Quantization::Q4).unwrap();
         assert_eq!(scales, vec![1.0]);
-        assert!(unpack(&words, Quantization::Q4).iter().all(|&q| q == 0));
+        assert!(
+            unpack(&words, BLOCK, Quantization::Q4)
+                .iter()
+                .all(|&q| q == 0)
+        );
         let mut values = [0.5; BLOCK];
         values[3] = f32::NAN;
         assert!(pack(&values, BLOCK, Quantization::Q8).is_err());

@@ -48,6 +48,16 @@ fn a_quantized_projection_computes_what_its_dequantized_weights_compute() {
                 Projection::new(base.clone(), template, Some((quantization, "t")), &device())
                     .unwrap();
             let dense = dense(quantized.clone());
+            // Each dequantized weight within half a step of its block's scale of the original.
+            let original = values(base.weight.val());
+            let dequantized = values(dense.dense_base().weight.val());
+            let largest = original.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+            let half_step = largest / quantization.max_level() as f32 / 2.0;
+            let error = max_abs_diff(&original, &dequantized);
+            assert!(
+                error > 0.0 && error <= half_step * 1.001,
+                "{quantization:?}: dequantized weights off by {error} (half a step: {half_step})"
+            );
             let x =
                 Tensor::<TestAutodiff, 3>::random([2, 5, d_in], Distribution::Default, &device());
             let upstream = Tensor::random([2, 5, d_out], Distribution::Default, &device());
