@@ -167,11 +167,11 @@ impl<B: LlamaBackend> QuantizedProjection<B> {
         let dtype = FloatDType::from(weight.dtype());
         Ok(Self {
             weight: QuantizedMatrix::quantize(weight, quantization, name)?,
-            // A fresh parameter from the bias's value (a lazily initialized one would draw
-            // again in each copy of the projection).
+            // A fresh frozen parameter from the bias's value (a lazily initialized one would
+            // draw again in each copy of the projection; a derived one, a cast, is no leaf).
             bias: base
                 .bias
-                .map(|b| Param::from_tensor(b.val()).set_require_grad(false)),
+                .map(|b| Param::from_tensor(b.val().detach()).set_require_grad(false)),
             adapter: None,
             dtype,
         })

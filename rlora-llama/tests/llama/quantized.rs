@@ -39,10 +39,13 @@ fn a_quantized_projection_computes_what_its_dequantized_weights_compute() {
             let drawn = LinearConfig::new(d_in, d_out)
                 .with_bias(true)
                 .init::<TestAutodiff>(&device());
-            // Drawn once (a lazily initialized parameter draws again in each copy).
+            // Drawn once (a lazily initialized parameter draws again in each copy); the bias
+            // derived from a tracked tensor, as a cast to the base's type makes it.
             let base = Linear {
                 weight: Param::from_tensor(drawn.weight.val()),
-                bias: drawn.bias.map(|b| Param::from_tensor(b.val())),
+                bias: drawn
+                    .bias
+                    .map(|b| Param::from_tensor(b.val()).map(|b| b.mul_scalar(1.0))),
             };
             let quantized =
                 Projection::new(base.clone(), template, Some((quantization, "t")), &device())
