@@ -18,7 +18,7 @@
 //! concatenation, no interleaving).
 //!
 //! burn's own quantized tensors do not serve here: burn-autodiff 0.21 implements none of their
-//! operations (`todo!()`), burn's optimizer reads a gradient for every float parameter (which
+//! operations (each panics), burn's optimizer reads a gradient for every float parameter (which
 //! dequantizes a quantized one on the autodiff backend), and the Flex backend keeps 4-bit values
 //! one per byte.
 

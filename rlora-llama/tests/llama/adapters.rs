@@ -2,7 +2,8 @@
 //! crate's adapter folder applied to the original base, freezing, and errors naming the tensor.
 
 use crate::common::{
-    TestAutodiff, TestBackend, device, fixture, floats, golden, ids, max_abs_diff, tokens, values,
+    TestAutodiff, TestBackend, device, fixture, floats, golden, ids, logits, max_abs_diff, prompts,
+    tokens,
 };
 use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
@@ -11,19 +12,6 @@ use rlora_llama::{AdapterSpec, GenerationConfig, Llama, LlamaError, Targets};
 
 fn base<B: rlora_llama::LlamaBackend>() -> Llama<B> {
     Llama::from_pretrained(fixture("llama-gqa"), None, &Default::default()).expect("base loads")
-}
-
-fn prompts() -> Vec<Vec<u32>> {
-    golden("llama-gqa")["prompt_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(ids)
-        .collect()
-}
-
-fn logits<B: rlora_llama::LlamaBackend>(model: &Llama<B>, prompt: &[u32]) -> Vec<f32> {
-    values(model.forward(tokens(&[prompt.to_vec()]), None, None))
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {

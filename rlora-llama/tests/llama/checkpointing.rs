@@ -1,7 +1,7 @@
 //! Activation checkpointing: the checkpointed gradients against the plain backward pass's, without
 //! dropout and with R-LoRA's multi-head dropout (whose masks the recomputation must draw again).
 
-use crate::common::{TestAutodiff, device, fixture, golden, ids, max_abs_diff, values};
+use crate::common::{TestAutodiff, device, fixture, max_abs_diff, prompts, values};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
@@ -50,12 +50,7 @@ impl burn::module::ModuleMapper<TestAutodiff> for Perturb {
 /// Two rows of the fixture's prompts cut to one length, and their next-token targets (every
 /// position but the last counts).
 fn batch() -> (Tensor<TestAutodiff, 2, Int>, LossTargets<TestAutodiff>) {
-    let prompts: Vec<Vec<u32>> = golden("llama-gqa")["prompt_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(ids)
-        .collect();
+    let prompts = prompts();
     let seq = 8;
     let rows: Vec<i64> = prompts[1..]
         .iter()

@@ -83,3 +83,21 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "lengths differ");
     a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
 }
+
+/// The Llama fixture's prompts (its golden file's `prompt_ids`).
+pub fn prompts() -> Vec<Vec<u32>> {
+    golden("llama-gqa")["prompt_ids"]
+        .as_array()
+        .expect("an array of prompts")
+        .iter()
+        .map(ids)
+        .collect()
+}
+
+/// The logits of `model` for one `prompt`, flattened.
+pub fn logits<B: rlora_llama::LlamaBackend>(
+    model: &rlora_llama::Llama<B>,
+    prompt: &[u32],
+) -> Vec<f32> {
+    values(model.forward(tokens(&[prompt.to_vec()]), None, None))
+}

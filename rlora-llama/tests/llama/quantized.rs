@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 
 use crate::common::{
-    TestAutodiff, TestBackend, device, fixture, golden, ids, max_abs_diff, tokens, values,
+    TestAutodiff, TestBackend, device, fixture, logits, max_abs_diff, prompts, values,
 };
 use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
@@ -140,15 +140,7 @@ fn adapters_on_a_quantized_base_load_back_and_merge_into_its_float_copy() {
         .clone()
         .map_projections(|_, _, p| Ok::<_, Infallible>(dense(p)))
         .unwrap();
-    let prompts: Vec<Vec<u32>> = golden("llama-gqa")["prompt_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(ids)
-        .collect();
-    let logits = |model: &Llama<TestBackend>, prompt: &[u32]| {
-        values(model.forward(tokens(&[prompt.to_vec()]), None, None))
-    };
+    let prompts = prompts();
 
     let dir = std::env::temp_dir().join(format!("rlora-llama-quantized-{}", std::process::id()));
     quantized.save_adapter(&dir).unwrap();
