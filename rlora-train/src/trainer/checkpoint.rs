@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use burn::record::{
     FileRecorder, FullPrecisionSettings, NamedMpkBytesRecorder, Recorder, RecorderError,
 };
+use burn::tensor::backend::Backend;
 use burn::train::Interrupter;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::manifest::add_to_manifest;
-use rlora_llama::LlamaBackend;
 
 /// The file extension of burn's named MessagePack records.
 const EXTENSION: &str = "mpk";
@@ -77,7 +77,7 @@ impl AtomicRecorder {
     }
 }
 
-impl<B: LlamaBackend> Recorder<B> for AtomicRecorder {
+impl<B: Backend> Recorder<B> for AtomicRecorder {
     type Settings = FullPrecisionSettings;
     type RecordArgs = PathBuf;
     type RecordOutput = ();
@@ -129,7 +129,7 @@ impl AtomicRecorder {
     }
 }
 
-impl<B: LlamaBackend> FileRecorder<B> for AtomicRecorder {
+impl<B: Backend> FileRecorder<B> for AtomicRecorder {
     fn file_extension() -> &'static str {
         EXTENSION
     }

@@ -13,12 +13,12 @@ use std::collections::HashSet;
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::{GradientsParams, MultiGradientsParams};
 use burn::tensor::Tensor;
-use rlora_llama::LlamaAutodiffBackend;
+use burn::tensor::backend::AutodiffBackend;
 
 /// The global L2 norm of the gradients in `grads` of `module`'s parameters,
 /// `sqrt(Σ_p Σ g_p²)`, `[1]` on the gradients' device; none when no parameter has a gradient.
 /// The gradients must lie on one device.
-pub fn global_norm<B: LlamaAutodiffBackend, M: Module<B>>(
+pub fn global_norm<B: AutodiffBackend, M: Module<B>>(
     module: &M,
     grads: &GradientsParams,
 ) -> Option<Tensor<B::InnerBackend, 1>> {
@@ -33,7 +33,7 @@ pub fn global_norm<B: LlamaAutodiffBackend, M: Module<B>>(
 
 /// Multiplies the gradient in `grads` of each of `module`'s parameters by `scale` (`[1]`, on
 /// the gradients' device).
-pub fn scale_gradients<B: LlamaAutodiffBackend, M: Module<B>>(
+pub fn scale_gradients<B: AutodiffBackend, M: Module<B>>(
     module: &M,
     grads: &mut GradientsParams,
     scale: &Tensor<B::InnerBackend, 1>,
@@ -47,7 +47,7 @@ pub fn scale_gradients<B: LlamaAutodiffBackend, M: Module<B>>(
 
 /// The sum over `shards` of the gradients of each of `module`'s parameters (every shard's
 /// gradients of the same parameters, on one device).
-pub fn sum_gradients<B: LlamaAutodiffBackend, M: Module<B>>(
+pub fn sum_gradients<B: AutodiffBackend, M: Module<B>>(
     module: &M,
     mut shards: Vec<GradientsParams>,
 ) -> GradientsParams {
@@ -65,7 +65,7 @@ pub fn sum_gradients<B: LlamaAutodiffBackend, M: Module<B>>(
 }
 
 /// The gradients of `module`'s parameters summed over the devices of `grads`, on `device`.
-pub fn gather_gradients<B: LlamaAutodiffBackend, M: Module<B>>(
+pub fn gather_gradients<B: AutodiffBackend, M: Module<B>>(
     module: &M,
     grads: MultiGradientsParams,
     device: &B::Device,
@@ -81,13 +81,13 @@ pub fn gather_gradients<B: LlamaAutodiffBackend, M: Module<B>>(
 }
 
 /// Collects `Σ g²` (a one-element tensor) of each parameter's gradient.
-struct SquaredSums<'a, B: LlamaAutodiffBackend> {
+struct SquaredSums<'a, B: AutodiffBackend> {
     grads: &'a GradientsParams,
     seen: HashSet<ParamId>,
     sums: Vec<Tensor<B::InnerBackend, 1>>,
 }
 
-impl<B: LlamaAutodiffBackend> ModuleVisitor<B> for SquaredSums<'_, B> {
+impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredSums<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if !self.seen.insert(param.id) {
             return;
@@ -99,13 +99,13 @@ impl<B: LlamaAutodiffBackend> ModuleVisitor<B> for SquaredSums<'_, B> {
 }
 
 /// Multiplies each parameter's gradient by `scale` (broadcast from `[1]`).
-struct Scale<'a, B: LlamaAutodiffBackend> {
+struct Scale<'a, B: AutodiffBackend> {
     grads: &'a mut GradientsParams,
     scale: &'a Tensor<B::InnerBackend, 1>,
     seen: HashSet<ParamId>,
 }
 
-impl<B: LlamaAutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
+impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if !self.seen.insert(param.id) {
             return;
@@ -124,7 +124,7 @@ struct SumShards {
     seen: HashSet<ParamId>,
 }
 
-impl<B: LlamaAutodiffBackend> ModuleVisitor<B> for SumShards {
+impl<B: AutodiffBackend> ModuleVisitor<B> for SumShards {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if !self.seen.insert(param.id) {
             return;
@@ -144,14 +144,14 @@ impl<B: LlamaAutodiffBackend> ModuleVisitor<B> for SumShards {
 }
 
 /// Moves each parameter's gradient, summed over the devices, into `gathered` on `device`.
-struct Gather<B: LlamaAutodiffBackend> {
+struct Gather<B: AutodiffBackend> {
     grads: MultiGradientsParams,
     device: B::Device,
     gathered: GradientsParams,
     seen: HashSet<ParamId>,
 }
 
-impl<B: LlamaAutodiffBackend> ModuleVisitor<B> for Gather<B> {
+impl<B: AutodiffBackend> ModuleVisitor<B> for Gather<B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if !self.seen.insert(param.id) {
             return;

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::tensor::backend::Backend;
 
 use crate::data::{StepBatch, StepBatcher, TokenizedExample};
-use rlora_llama::LlamaBackend;
 
 /// The shards of every update that one process trains on: `first .. first + local` of `total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl Shards {
 
 /// Serves Learner epoch `e` (1-based) as updates `(e − 1)·K .. e·K` of the stream: for each of
 /// this process's devices in turn, its [`StepBatch`] (its shard, in micro-batches) of each update.
-pub struct StreamLoader<B: LlamaBackend> {
+pub struct StreamLoader<B: Backend> {
     examples: Arc<Vec<TokenizedExample>>,
     /// Example indices in training order, `shard_examples × shards.total` per update.
     order: Arc<Vec<usize>>,
@@ -62,7 +62,7 @@ pub struct StreamLoader<B: LlamaBackend> {
     device: B::Device,
 }
 
-impl<B: LlamaBackend> Clone for StreamLoader<B> {
+impl<B: Backend> Clone for StreamLoader<B> {
     fn clone(&self) -> Self {
         Self {
             examples: self.examples.clone(),
@@ -79,7 +79,7 @@ impl<B: LlamaBackend> Clone for StreamLoader<B> {
     }
 }
 
-impl<B: LlamaBackend> StreamLoader<B> {
+impl<B: Backend> StreamLoader<B> {
     /// A loader over `order` (indices into `examples`) for a process with all the shards of
     /// every update (see [`with_shards`](Self::with_shards)), `shard_examples` rows per shard cut
     /// into micro-batches by `batcher`, epochs of `steps_per_epoch` updates, the first `iter()`
@@ -160,7 +160,7 @@ impl<B: LlamaBackend> StreamLoader<B> {
     }
 }
 
-struct StreamIter<'a, B: LlamaBackend> {
+struct StreamIter<'a, B: Backend> {
     loader: &'a StreamLoader<B>,
     steps: Range<usize>,
     devices: Range<usize>,
@@ -168,13 +168,13 @@ struct StreamIter<'a, B: LlamaBackend> {
     position: usize,
 }
 
-impl<B: LlamaBackend> StreamIter<'_, B> {
+impl<B: Backend> StreamIter<'_, B> {
     fn len(&self) -> usize {
         self.steps.len() * self.devices.len()
     }
 }
 
-impl<B: LlamaBackend> Iterator for StreamIter<'_, B> {
+impl<B: Backend> Iterator for StreamIter<'_, B> {
     type Item = StepBatch<B>;
 
     fn next(&mut self) -> Option<StepBatch<B>> {
@@ -188,14 +188,14 @@ impl<B: LlamaBackend> Iterator for StreamIter<'_, B> {
     }
 }
 
-impl<B: LlamaBackend> DataLoaderIterator<StepBatch<B>> for StreamIter<'_, B> {
+impl<B: Backend> DataLoaderIterator<StepBatch<B>> for StreamIter<'_, B> {
     fn progress(&self) -> Progress {
         let rows = self.loader.shard_examples;
         Progress::new(self.position * rows, self.len() * rows)
     }
 }
 
-impl<B: LlamaBackend> DataLoader<B, StepBatch<B>> for StreamLoader<B> {
+impl<B: Backend> DataLoader<B, StepBatch<B>> for StreamLoader<B> {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<StepBatch<B>> + 'a> {
         let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
         if let Some(seed) = self.seed {

@@ -20,13 +20,12 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use burn::tensor::Tensor;
-use burn::tensor::backend::{DeviceId, DeviceOps};
+use burn::tensor::backend::{Backend, DeviceId, DeviceOps};
 use burn::train::Interrupter;
 use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy};
 use burn::train::metric::store::EventStoreClient;
 
 use super::checkpoint::undeletable_checkpoint_file;
-use rlora_llama::LlamaBackend;
 
 /// Where an item finds its update's global gradient norm once the optimizer has computed it.
 pub type NormCell<B> = Arc<OnceLock<Tensor<B, 1>>>;
@@ -80,7 +79,7 @@ impl UpdateChecks {
 
     /// A new item's cell for its update's gradient norm, on `device`; the item must be
     /// [`read`](Self::read).
-    pub fn issue<B: LlamaBackend>(&self, device: &B::Device) -> NormCell<B> {
+    pub fn issue<B: Backend>(&self, device: &B::Device) -> NormCell<B> {
         let cell: NormCell<B> = Arc::new(OnceLock::new());
         if let Ok(mut pending) = self.pending.lock() {
             pending.push((device.id(), Box::new(cell.clone())));
@@ -93,7 +92,7 @@ impl UpdateChecks {
 
     /// Gives `norm` to the cells issued since the last update: those of `device`, or all of
     /// them (one optimizer for every device).
-    pub fn fill<B: LlamaBackend>(&self, norm: &Tensor<B, 1>, device: Option<&B::Device>) {
+    pub fn fill<B: Backend>(&self, norm: &Tensor<B, 1>, device: Option<&B::Device>) {
         let Ok(mut pending) = self.pending.lock() else {
             return;
         };
