@@ -36,6 +36,15 @@ pub enum BaseDtype {
 }
 
 impl BaseDtype {
+    /// How the frozen projections are quantized, if they are.
+    pub fn quantization(self) -> Option<Quantization> {
+        match self {
+            Self::Q8 => Some(Quantization::Q8),
+            Self::Q4 => Some(Quantization::Q4),
+            Self::Auto | Self::F32 | Self::F16 | Self::Bf16 => None,
+        }
+    }
+
     /// The type to hold the base in on `device`, for a checkpoint stored in `on_disk`. An
     /// explicit 16-bit type the backend cannot compute in is an error naming both.
     pub fn resolve<B: Backend>(
@@ -62,17 +71,6 @@ impl BaseDtype {
                  16-bit type), or use a backend that supports it (flex and cuda compute in f16 \
                  and bf16; wgpu in f16 where the GPU does)"
             )))
-        }
-    }
-}
-
-impl BaseDtype {
-    /// How the frozen projections are quantized, if they are.
-    pub fn quantization(self) -> Option<Quantization> {
-        match self {
-            Self::Q8 => Some(Quantization::Q8),
-            Self::Q4 => Some(Quantization::Q4),
-            Self::Auto | Self::F32 | Self::F16 | Self::Bf16 => None,
         }
     }
 }
