@@ -1,6 +1,21 @@
 #![warn(missing_docs)]
 //! # rlora-train: multi-task R-LoRA fine-tuning, evaluation and the `rlora` command
 //!
+//! ## What a library user calls
+//!
+//! - A whole run, as `rlora train` makes it: [`run::RunSpec`] (its settings in typed parts, one
+//!   field per flag; [`run::RunSpec::tiny_base`] and [`run::RunSpec::new`] to start from),
+//!   [`run::train`] on any burn autodiff backend, [`run::RunOutcome`] (the adapter's folder, the
+//!   scores, the cost) or [`run::RunError`] (refused before anything was written, stopped with
+//!   the checkpoint to continue from, or failed).
+//! - The parts, for a loop of one's own: [`data`] (task files, the built-in suite, prompts,
+//!   tokenization, mixing), [`trainer::train`] and [`trainer::train_on`] (burn's `Learner` on
+//!   [`trainer::TrainingData`] with a [`trainer::TrainingConfig`], where a
+//!   [`trainer::Placement`] says), [`trainer::evaluate`], the routing analysis
+//!   ([`trainer::routing_analysis`]) and the logged metrics ([`trainer::metric_history`]);
+//!   [`report`] for the tables and pictures.
+//! - The models themselves are `rlora_llama`'s, the layer `rlora`'s.
+//!
 //! ## From task files to the report
 //!
 //! ```text
@@ -16,7 +31,7 @@
 //!                    trainer::Trained { model, steps, seconds } ── save_adapter ──► adapter/
 //!                      │ trainer::evaluate (base and adapted)
 //!                      ▼
-//!                    trainer::TrainOutcome ──► eval.json
+//!                    trainer::TrainOutcome ──► eval.json           (run::train: all of it)
 //!                      │ report::markdown_table ──► eval.md
 //!                      │ report::training_curves (trainer::metric_history reads the logs with
 //!                      │   burn's FileMetricLogger) ──► loss.png, head_similarity.png
@@ -38,9 +53,10 @@
 //! | [`trainer`] | the Learner step, training, checkpoints, metrics, evaluation, the run's outcome | `data` |
 //! | [`base`] | the tiny base model: its config, tokenizer, corpus, pretraining, embedded copy | `data`, `trainer` |
 //! | [`report`] | tables, pictures (plotters, an embedded font) and JSON files | `trainer` |
-//! | [`cli`] | the subcommands' flags and runs, `--config` files, value parsers | `backend`, `data`, `trainer`, `base`, `report` |
-//! | [`experiment`] | the paper's comparison, over child `rlora train` runs | `backend`, `trainer`, `base`, `report`, `cli` |
-//! | [`program`] | the `rlora` command: every subcommand, dispatched | `backend`, `cli`, `experiment` |
+//! | [`run`] | a whole training run as one call: [`run::RunSpec`] (typed settings), [`run::train`], the checks, the output folder, process groups | `backend`, `data`, `trainer`, `base`, `report` |
+//! | [`cli`] | the subcommands' flags and what they run, `--config` files | `backend`, `data`, `trainer`, `base`, `report`, `run` |
+//! | [`experiment`] | the paper's comparison, over child `rlora train` runs | `backend`, `trainer`, `base`, `report`, `run`, `cli` |
+//! | [`program`] | the `rlora` command: every subcommand, dispatched | `backend`, `run`, `cli`, `experiment` |
 
 pub mod backend;
 pub mod base;
@@ -49,6 +65,7 @@ pub mod data;
 pub mod experiment;
 pub mod program;
 pub mod report;
+pub mod run;
 pub mod trainer;
 
 /// The README's Rust examples, compiled (and run unless marked `no_run`) as doc tests so they

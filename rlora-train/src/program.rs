@@ -6,13 +6,14 @@
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::backend::{Backend, TrainBackend, devices, probe_device};
-use crate::cli::values::numbers_may_be_negative;
 use crate::cli::{
     CliError, CoordinatorArgs, EvalArgs, ExportArgs, GenerateArgs, HeadsArgs, LaunchArgs,
-    PretrainArgs, TrainArgs, data_parallel, run_coordinator, run_eval, run_export, run_generate,
-    run_heads, run_launch, run_pretrain, run_train, run_train_worker,
+    PretrainArgs, TrainArgs, run_coordinator, run_eval, run_export, run_generate, run_heads,
+    run_launch, run_pretrain,
 };
 use crate::experiment::{ExperimentArgs, run_experiment_command};
+use crate::run::values::numbers_may_be_negative;
+use crate::run::{data_parallel, train};
 
 /// R-LoRA (Randomized Multi-Head LoRA) fine-tuning for Llama-family models, on burn.
 #[derive(Debug, Parser)]
@@ -64,12 +65,11 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
     let device = Default::default();
     probe_device(&device)?;
     match &cli.command {
-        Command::Train(args) if args.node_rank > 0 => {
-            run_train_worker::<TrainBackend>(args, &devices(args.devices as usize))
-        }
         Command::Train(args) => {
-            let devices = devices(args.devices as usize);
-            run_train::<TrainBackend>(args, &devices, data_parallel(&devices)).map(|_| ())
+            args.check_config_expanded()?;
+            let devices = devices(args.run.placement.devices as usize);
+            train::<TrainBackend>(&args.run, &devices, data_parallel(&devices))?;
+            Ok(())
         }
         Command::Launch(args) => run_launch(args, &current_program()?),
         Command::Coordinator(args) => run_coordinator(args),
@@ -77,7 +77,9 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Eval(args) => run_eval::<Backend>(args, &device).map(|_| ()),
         Command::Export(args) => run_export::<Backend>(args, &device),
         Command::Pretrain(args) => run_pretrain::<TrainBackend>(args, &device),
-        Command::Experiment(args) => run_experiment_command(args, &current_program()?).map(|_| ()),
+        Command::Experiment(args) => {
+            run_experiment_command::<Backend>(args, &current_program()?, &device).map(|_| ())
+        }
         Command::Generate(args) => {
             let output = run_generate::<Backend>(args, &device)?;
             if args.json {

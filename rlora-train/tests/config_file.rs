@@ -43,14 +43,15 @@ fn a_toml_file_sets_flags_and_the_command_line_wins() {
         "--targets",
         "down_proj",
     ]));
-    assert_eq!(args.model.as_deref(), Some(Path::new("base")));
-    assert!(args.builtin);
-    assert_eq!((args.lr, args.batch_size), (5e-4, 4));
-    assert_eq!(args.tasks, ["a=a.jsonl", "b=b.jsonl"]);
-    assert_eq!(args.targets, ["down_proj"]);
-    assert_eq!(args.variant, Preset::HydraLora);
-    assert_eq!(args.rslora, Some(false));
-    assert_eq!(args.mixing, Mixing::Temperature(2.0));
+    let run = args.run;
+    assert_eq!(run.model.model.as_deref(), Some(Path::new("base")));
+    assert!(run.data.builtin);
+    assert_eq!((run.schedule.lr, run.batches.batch_size), (5e-4, 4));
+    assert_eq!(run.data.tasks, ["a=a.jsonl", "b=b.jsonl"]);
+    assert_eq!(run.adapter.targets, ["down_proj"]);
+    assert_eq!(run.adapter.variant, Preset::HydraLora);
+    assert_eq!(run.adapter.rslora, Some(false));
+    assert_eq!(run.data.mixing, Mixing::Temperature(2.0));
 }
 
 #[test]

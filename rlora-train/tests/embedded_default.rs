@@ -4,8 +4,9 @@
 
 use burn::backend::{Autodiff, Flex};
 use rlora_llama::{Llama, TextTokenizer};
-use rlora_train::cli::{example_args, run_train, tiny_base_dir};
+use rlora_train::cli::{example_spec, tiny_base_dir};
 use rlora_train::data::{BUILTIN_TASKS, SplitSizes, builtin_suite};
+use rlora_train::run::train;
 use rlora_train::trainer::{DataParallel, EvalReport, evaluate};
 
 #[test]
@@ -27,10 +28,12 @@ fn the_embedded_default_learns_the_easy_tasks_and_its_adapter_reloads() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let args = example_args(&user, &output.to_string_lossy()).unwrap();
-    assert_eq!(args.model, Some(tiny_base_dir()));
-    let outcome =
-        run_train::<Autodiff<Flex>>(&args, &[Default::default()], DataParallel::Gather).unwrap();
+    let spec = example_spec(&user, &output.to_string_lossy()).unwrap();
+    assert_eq!(spec.model.model, Some(tiny_base_dir()));
+    let outcome = train::<Autodiff<Flex>>(&spec, &[Default::default()], DataParallel::Gather)
+        .unwrap()
+        .evaluated()
+        .expect("a run alone evaluates");
     let base = outcome.base.as_ref().expect("the base is evaluated");
     assert_eq!(outcome.resources.steps, 150);
     assert!(outcome.resources.trainable_params > 0 && outcome.resources.train_seconds > 0.0);
@@ -76,7 +79,7 @@ fn the_embedded_default_learns_the_easy_tasks_and_its_adapter_reloads() {
         .unwrap();
     let tokenizer = TextTokenizer::from_dir(tiny_base_dir()).unwrap();
     let sizes = SplitSizes::default();
-    let tasks: Vec<_> = builtin_suite(args.seed, sizes)
+    let tasks: Vec<_> = builtin_suite(spec.batches.seed, sizes)
         .into_iter()
         .map(|t| {
             let mut examples = t.test.unwrap();

@@ -1,13 +1,14 @@
 //! `rlora experiment` shortened (one seed, a few steps, every arm), so that the harness cannot
 //! rot: every arm runs as a child `rlora train`, the report names them all with their costs and
 //! head similarities, the pictures are drawn, and a second invocation reuses the finished runs.
-//! Also: each arm's `rlora train` arguments, and the statistics over seeds.
+//! Also: each arm's run (read back from its run file as the child reads it), and the statistics
+//! over seeds.
 
 use std::path::Path;
 use std::process::Command;
 
 use rlora::RouterInit;
-use rlora_train::cli::TrainArgs;
+use rlora_train::cli::{TrainArgs, expand_config_file};
 use rlora_train::experiment::{Arm, ExperimentSettings, PairedDifference, Stat, t_quantile_975};
 
 #[test]
@@ -190,10 +191,9 @@ fn every_arm_has_its_variant_and_the_shared_settings() {
     // parameters, and a rank-1 LoRA 3·512 = 1 536: the matched rank is 28.75 → 29.
     assert_eq!((budget, rank), (4 * 44_160, 29));
     for arm in Arm::ALL {
-        let args = settings.train_args(Path::new("base"), arm, rank, 1, Path::new("out"));
-        let train = TrainArgs::try_parse_from(args).unwrap();
-        let adapter = train.hyperparameters();
-        assert_eq!(train.variant, arm.preset());
+        let train = settings.run_spec(Path::new("base"), arm, rank, 1, Path::new("out"));
+        let adapter = train.adapter.hyperparameters();
+        assert_eq!(train.adapter.variant, arm.preset());
         assert_eq!(adapter.rank, if arm == Arm::LoraMatched { 29 } else { 8 });
         assert_eq!(
             (adapter.alpha, adapter.dropout, adapter.use_rslora),
@@ -202,8 +202,28 @@ fn every_arm_has_its_variant_and_the_shared_settings() {
         assert_eq!(adapter.router_init, RouterInit::KaimingUniform);
         assert_eq!(adapter.heads, if arm.multi_head() { 5 } else { 1 });
         assert_eq!(
-            (train.seed, train.data_seed(), train.skip_base_eval),
+            (
+                train.batches.seed,
+                train.data_seed(),
+                train.evaluation.skip_base_eval
+            ),
             (1, 0, true)
+        );
+        // The child reads the spec back from its run file exactly.
+        let file = std::env::temp_dir().join(format!(
+            "rlora-experiment-spec-{}-{}.json",
+            std::process::id(),
+            arm.id()
+        ));
+        std::fs::write(&file, serde_json::to_vec(&train).unwrap()).unwrap();
+        let argv = ["rlora", "train", "--config", file.to_str().unwrap()].map(String::from);
+        let mut argv = expand_config_file(argv.to_vec()).unwrap();
+        argv.remove(0);
+        let read = TrainArgs::try_parse_from(argv).unwrap().run;
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(
+            serde_json::to_value(&read).unwrap(),
+            serde_json::to_value(&train).unwrap()
         );
     }
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use rlora_train::cli::{example_args, expand_config_file};
+use rlora_train::cli::{example_spec, expand_config_file};
 use rlora_train::program::Cli;
 
 fn readme() -> String {
@@ -211,7 +211,7 @@ fn every_readme_command_works() {
                         .skip(1)
                         .cloned()
                         .collect();
-                    example_args(&user, "out").unwrap_or_else(|e| panic!("{line}: {e}"));
+                    example_spec(&user, "out").unwrap_or_else(|e| panic!("{line}: {e}"));
                 }
                 Some("xtask") => assert!(xtask_has(&argv[2]), "{line}: no such xtask"),
                 Some("test" | "build" | "bench") => {}

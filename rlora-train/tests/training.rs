@@ -14,8 +14,8 @@ use rlora_train::data::{
     Mixing, StepBatch, StepBatcher, TaskExample, TokenizedExample, tokenize_examples,
 };
 use rlora_train::trainer::{
-    CausalLm, LogLayout, TrainingConfig, TrainingData, last_logged_step, latest_checkpoint,
-    mean_token_loss, metric_history, train, train_on_devices,
+    CausalLm, DataParallel, LogLayout, Placement, TrainingConfig, TrainingData, last_logged_step,
+    latest_checkpoint, mean_token_loss, metric_history, train, train_on,
 };
 
 type B = Autodiff<Flex>;
@@ -239,9 +239,16 @@ fn data_parallel_training_on_two_cpu_workers_takes_a_batch_per_worker_per_step()
     let before = mean_token_loss(&model().valid_inner(), &data.train, 8);
     let dir = tempdir("two-workers");
     let devices = vec![Default::default(); 2];
-    let trained = train_on_devices(model(), &data, &config(), &dir, false, devices)
-        .unwrap()
-        .model;
+    let trained = train_on(
+        model(),
+        &data,
+        &config(),
+        &dir,
+        false,
+        Placement::devices(devices, DataParallel::Gather),
+    )
+    .unwrap()
+    .model;
     let after = mean_token_loss(&trained, &data.train, 8);
     assert!(after < 0.7 * before, "loss {before} → {after}");
     // 16 examples × 6 passes / batch 4 = 24 batches: 12 steps of 2 batches, checkpoints every
@@ -268,22 +275,22 @@ fn two_workers_of_batch_4_train_as_one_worker_of_batch_8() {
     let data = data(&tokenizer);
     let config = config().with_epochs(2).with_checkpoint_every(2);
     let (one_dir, two_dir) = (tempdir("one-of-8"), tempdir("two-of-4"));
-    let one = train_on_devices(
+    let one = train_on(
         model_without_dropout(),
         &data,
         &config.clone().with_batch_size(8),
         &one_dir,
         false,
-        vec![Default::default()],
+        Placement::device(Default::default()),
     )
     .unwrap();
-    let two = train_on_devices(
+    let two = train_on(
         model_without_dropout(),
         &data,
         &config.with_batch_size(4),
         &two_dir,
         false,
-        vec![Default::default(); 2],
+        Placement::devices(vec![Default::default(); 2], DataParallel::Gather),
     )
     .unwrap();
     let one_losses = metric_history(&one_dir, Split::Train, "Loss", LogLayout::new(2, 1));
@@ -467,7 +474,15 @@ fn steps_are_optimizer_updates_with_accumulation_and_devices() {
 
     let dir = tempdir("updates");
     let devices = vec![Default::default(); 2];
-    let trained = train_on_devices(model(), &data, &config, &dir, false, devices).unwrap();
+    let trained = train_on(
+        model(),
+        &data,
+        &config,
+        &dir,
+        false,
+        Placement::devices(devices, DataParallel::Gather),
+    )
+    .unwrap();
     assert_eq!(trained.steps, 3);
     assert_eq!(latest_checkpoint(&dir), Some(3));
     // One value per update (the devices' entries averaged).

@@ -14,9 +14,7 @@ mod tokenizer;
 use rlora_llama::{LlamaConfig, LlamaError, ModelType, TokenIds};
 
 pub use assets::{model_or_tiny_base, tiny_base_dir};
-pub use corpus::pretraining_corpus;
 pub use pretrain::pretrain_base;
-pub use tokenizer::write_byte_tokenizer;
 
 /// Why the tiny base could not be written or pretrained.
 #[derive(Debug, thiserror::Error)]

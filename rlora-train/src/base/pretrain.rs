@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use rlora_llama::{Llama, TextTokenizer};
 
-use super::{BaseError, pretraining_corpus, tiny_config, write_byte_tokenizer};
+use super::corpus::pretraining_corpus;
+use super::tokenizer::write_byte_tokenizer;
+use super::{BaseError, tiny_config};
 use crate::data::{Tokenize, TokenizedExample};
 use crate::trainer::{TrainingConfig, TrainingData, train};
 use rlora_llama::LlamaAutodiffBackend;

@@ -14,7 +14,7 @@
 use clap::Args;
 
 use super::CliError;
-use super::ports::taken_port;
+use crate::run::taken_port;
 
 /// Arguments of `rlora coordinator`.
 #[derive(Debug, Args)]

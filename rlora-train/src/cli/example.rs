@@ -1,83 +1,91 @@
 //! The embedded default of `cargo run --release --example train`: with no `--model`, the shipped
-//! tiny base and the built-in suite with settings sized for a laptop CPU; with `--model`, the
-//! paper's settings for a real checkpoint. Flags given by the user override either. The
-//! example's own output folder is replaced by each run (`--overwrite`) unless the user gives
-//! `--output`, `--resume` or `--overwrite`.
+//! tiny base and the built-in suite with settings sized for a laptop CPU
+//! ([`RunSpec::tiny_base`]); with `--model`, the flags' defaults (the paper's settings) for a
+//! real checkpoint. Flags given by the user override either. The example's own output folder is
+//! replaced by each run (`--overwrite`) unless the user gives `--output`, `--resume` or
+//! `--overwrite`.
 
+use clap::FromArgMatches;
 use clap::error::ErrorKind;
+use clap::parser::ValueSource;
 
 use super::{TrainArgs, expand_config_file};
-use crate::base::tiny_base_dir;
+use crate::run::RunSpec;
 
-/// The `rlora train` flags for the tiny base: R-LoRA on the MLP, 5 heads of rank 8, the paper's
-/// α, rank stabilization and dropout, a higher learning rate and more passes than a large model
-/// needs.
-pub fn tiny_base_defaults(output: &str) -> Vec<String> {
-    let base = tiny_base_dir().to_string_lossy().to_string();
-    [
-        "--model",
-        &base,
-        "--builtin",
-        "--output",
-        output,
-        "--variant",
-        "rlora",
-        "--heads",
-        "5",
-        "--rank",
-        "8",
-        "--lr",
-        "5e-3",
-        "--batch-size",
-        "16",
-        "--max-steps",
-        "2400",
-        "--checkpoint-every",
-        "200",
-        "--max-seq-len",
-        "96",
-        "--eval-examples",
-        "50",
-        "--eval-max-new-tokens",
-        "12",
-        "--warmup-ratio",
-        "0.03",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-/// The example's `rlora train` arguments: the defaults, then `user` (which win; a `--config`
-/// file among them is expanded in its place).
-pub fn example_args(user: &[String], output: &str) -> Result<TrainArgs, clap::Error> {
+/// The example's run: `user`'s `rlora train` flags (a `--config` file among them expanded in
+/// its place) over the example's defaults, writing into `output` unless the user names a folder.
+///
+/// # Errors
+/// A flag or the `--config` file does not parse; the error is clap's, naming it.
+pub fn example_spec(user: &[String], output: &str) -> Result<RunSpec, clap::Error> {
+    let mut command = TrainArgs::command();
     let argv = ["rlora", "train"]
         .iter()
         .map(|s| s.to_string())
         .chain(user.iter().cloned())
         .collect();
-    let user = expand_config_file(argv)
-        .map_err(|e| TrainArgs::command().error(ErrorKind::ValueValidation, e))?
+    let argv = expand_config_file(argv)
+        .map_err(|e| command.error(ErrorKind::ValueValidation, e))?
         .split_off(2);
-    let gives = |flag: &str| {
-        user.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    let mut defaults = if gives("--model") {
-        vec!["--output".to_string(), output.to_string()]
-    } else {
-        tiny_base_defaults(output)
-    };
+    let no_output = !argv
+        .iter()
+        .any(|a| a == "--output" || a.starts_with("--output="));
+    // `--output` is required of `rlora train`: a stand-in that the example's folder replaces.
+    let stand_in = ["--output".to_string(), output.to_string()];
+    let argv = std::iter::once("rlora train".to_string())
+        .chain(no_output.then_some(stand_in).into_iter().flatten())
+        .chain(argv);
+    let matches = command.try_get_matches_from_mut(argv)?;
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let mut spec = TrainArgs::from_arg_matches(&matches)?.run;
+    if !given("model") {
+        spec.use_tiny_base(given);
+    }
     // The example's own folder is scratch: each run replaces the last, unless the user names
     // the folder or resumes.
-    if !["--output", "--resume", "--overwrite"]
-        .into_iter()
-        .any(gives)
-    {
-        defaults.push("--overwrite".to_string());
+    if no_output && !given("resume") && !given("overwrite") {
+        spec.output.overwrite = true;
     }
-    let argv = std::iter::once("rlora train".to_string())
-        .chain(defaults)
-        .chain(user.iter().cloned());
-    TrainArgs::try_parse_from(argv)
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(flags: &[&str]) -> RunSpec {
+        let user: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        example_spec(&user, "example-out").unwrap()
+    }
+
+    #[test]
+    fn the_tiny_base_defaults_give_way_to_the_users_flags() {
+        let tiny = RunSpec::tiny_base("example-out");
+        let plain = spec(&[]);
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            serde_json::to_value(&tiny).unwrap()
+        );
+        assert!(plain.output.overwrite && !tiny.output.overwrite);
+        let changed = spec(&["--lr", "1e-3", "--max-steps", "7"]);
+        assert_eq!(
+            (changed.schedule.lr, changed.schedule.max_steps),
+            (1e-3, Some(7))
+        );
+        assert_eq!(changed.batches.batch_size, tiny.batches.batch_size);
+        assert_ne!(
+            tiny.batches.batch_size,
+            RunSpec::new("o").batches.batch_size
+        );
+    }
+
+    #[test]
+    fn a_model_of_the_user_takes_the_flags_defaults_and_a_named_folder_is_kept() {
+        let spec = spec(&["--model", "m", "--output", "mine"]);
+        let defaults = RunSpec::new("mine");
+        assert_eq!(spec.model.model.as_deref(), Some(std::path::Path::new("m")));
+        assert_eq!(spec.schedule.lr, defaults.schedule.lr);
+        assert!(!spec.data.builtin && !spec.output.overwrite);
+        assert_eq!(spec.output.output, std::path::Path::new("mine"));
+    }
 }

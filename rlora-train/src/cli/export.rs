@@ -7,9 +7,9 @@ use rlora_llama::{Llama, TextTokenizer};
 
 use super::CliError;
 use super::export_output::StagedOutput;
-use super::routing::{RoutingTasks, analyse};
-use super::values::non_negative;
 use crate::base::model_or_tiny_base;
+use crate::run::values::non_negative;
+use crate::run::{RoutingTasks, analyse};
 use rlora_llama::LlamaBackend;
 
 /// Arguments of `rlora export`.

@@ -6,8 +6,8 @@ use clap::Args;
 use rlora_llama::{GenerationConfig, Llama, LlamaConfig, LlamaError, TextTokenizer};
 use serde::Serialize;
 
-use super::values::{non_negative, probability};
 use crate::base::model_or_tiny_base;
+use crate::run::values::{non_negative, probability};
 use rlora_llama::LlamaBackend;
 
 /// Arguments of `rlora generate`.

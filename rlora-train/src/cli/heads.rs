@@ -8,9 +8,9 @@ use rlora_llama::{Llama, TextTokenizer};
 
 use super::CliError;
 use super::output_folder::check_output_folder;
-use super::routing::{RoutingTasks, analyse, print_routing, write_routing};
 use crate::base::model_or_tiny_base;
 use crate::report::head_heat_maps;
+use crate::run::{RoutingTasks, analyse, print_routing, write_routing};
 use crate::trainer::{HeadSummary, head_summary};
 use rlora_llama::LlamaBackend;
 

@@ -21,10 +21,10 @@ use clap::Args;
 use tempfile::TempDir;
 
 use super::CliError;
-use super::group::{RANK_FOLDERS_VARIABLE, started_run};
 use super::launch_signals::{LaunchSignals, name, pass_on};
-use super::ports::{free_ports, taken_port};
-use super::run_folder::RUN_CONFIG_FILE;
+use crate::run::{
+    RANK_FOLDERS_VARIABLE, RUN_CONFIG_FILE, ended, free_ports, started_run, taken_port,
+};
 use crate::trainer::latest_checkpoint;
 
 /// How often the ranks are checked.
@@ -464,19 +464,4 @@ fn join(ranks: &[usize]) -> String {
         .map(usize::to_string)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `failed (exit status: 1)`, `was killed (signal 9)`, or `ended (exit status: 0)`.
-pub(super) fn ended(status: ExitStatus) -> String {
-    if status.success() {
-        return format!("ended ({status})");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return format!("was killed (signal {signal})");
-        }
-    }
-    format!("failed ({status})")
 }

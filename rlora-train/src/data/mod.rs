@@ -17,8 +17,8 @@ pub use batch::{LmBatch, LmBatcher};
 pub use example::{Choices, TaskData, TaskExample};
 pub use mixture::{Mixing, hold_out, mix};
 pub use prompt::{
-    MAX_CHOICES, alpaca_prompt, choice_completions, choice_label, choice_lines,
-    multiple_choice_example, multiple_choice_prompt,
+    alpaca_prompt, choice_completions, choice_label, multiple_choice_example,
+    multiple_choice_prompt,
 };
 pub use records::{DEFAULT_MAX_LINE_BYTES, DataError, ReadOutcome, RecordError, read_jsonl};
 pub use step_batch::{StepBatch, StepBatcher};

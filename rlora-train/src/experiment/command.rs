@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use rlora_llama::LlamaBackend;
 
 use super::{ExperimentReport, ExperimentSettings, markdown, run_experiment};
 use crate::cli::CliError;
@@ -19,17 +20,18 @@ pub struct ExperimentArgs {
     pub output: Option<PathBuf>,
 }
 
-/// Runs the experiment with this executable as the runs' `rlora`, then prints where the report
-/// is and its Markdown.
-pub fn run_experiment_command(
+/// Runs the experiment with `program` as the runs' `rlora` and the base's evaluation on backend
+/// `B`'s `device`, then prints where the report is and its Markdown.
+pub fn run_experiment_command<B: LlamaBackend>(
     args: &ExperimentArgs,
     program: &Path,
+    device: &B::Device,
 ) -> Result<ExperimentReport, CliError> {
     let output = args
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from("experiments").join(utc_date()));
-    let report = run_experiment(program, &args.settings, &output)?;
+    let report = run_experiment::<B>(program, &args.settings, &output, device)?;
     println!("\n{}", markdown(&report));
     println!("report: {}", output.join("report.md").display());
     Ok(report)

@@ -3,9 +3,11 @@
 //! on the built-in multi-task suite, scored per task, and reported with head similarities over
 //! training, cost, and pictures.
 //!
-//! Every run is a child process (`rlora train`), so that each one's peak memory is its own and
-//! a failed run does not take the others down; a run whose `eval.json` exists is reused, so an
-//! interrupted experiment continues where it stopped.
+//! Every run is a typed [`RunSpec`](crate::run::RunSpec) trained by a child process (`rlora
+//! train --config` of the spec written as a run file), so that each one's peak memory is its own
+//! and a failed run does not take the others down; a run whose `eval.json` exists is reused, so
+//! an interrupted experiment continues where it stopped. The base model is evaluated in this
+//! process.
 
 mod arm;
 mod command;
@@ -19,14 +21,17 @@ use std::process::Command;
 use std::time::Instant;
 
 pub use arm::Arm;
-pub use command::{ExperimentArgs, run_experiment_command, utc_date};
+pub use command::{ExperimentArgs, run_experiment_command};
 pub use power::{PairedDifference, ci95, t_quantile_975};
 pub use settings::ExperimentSettings;
 pub use summary::{ArmSummary, ExperimentReport, HeadHistory, Stat, summarize};
 pub use write::{markdown, write_report};
 
-use crate::cli::CliError;
+use rlora_llama::LlamaBackend;
+
+use crate::cli::{CliError, run_eval};
 use crate::report::write_json;
+use crate::run::RunSpec;
 use crate::trainer::{EvalReport, TrainOutcome};
 
 /// One finished run.
@@ -46,13 +51,14 @@ pub struct RunResult {
 const SETTINGS_FILE: &str = "experiment.json";
 
 /// Runs the experiment with the `rlora` executable `program` into `output`: the base model's
-/// evaluation, then every arm for every seed (seed by seed, so that a partial experiment covers
-/// every arm), then the report (`report.md`, `report.json`, pictures). Runs already finished in
-/// `output` are reused when the settings are the same.
-pub fn run_experiment(
+/// evaluation (on backend `B`'s `device`), then every arm for every seed (seed by seed, so that a
+/// partial experiment covers every arm), then the report (`report.md`, `report.json`,
+/// pictures). Runs already finished in `output` are reused when the settings are the same.
+pub fn run_experiment<B: LlamaBackend>(
     program: &Path,
     settings: &ExperimentSettings,
     output: &Path,
+    device: &B::Device,
 ) -> Result<ExperimentReport, CliError> {
     check_settings(settings, output)?;
     let started = Instant::now();
@@ -70,13 +76,7 @@ pub fn run_experiment(
         Some(report) => report,
         None => {
             println!("experiment: evaluating the base model");
-            run_child(
-                program,
-                &settings.base_eval_args(&model, &base_dir),
-                &base_dir,
-            )?;
-            read_json(&base_dir.join("eval.json"))
-                .ok_or_else(|| format!("{}: no eval.json after `rlora eval`", base_dir.display()))?
+            run_eval::<B>(&settings.base_eval(&model, &base_dir), device)?
         }
     };
     let total = settings.arms.len() * settings.seeds.len();
@@ -104,11 +104,8 @@ pub fn run_experiment(
                         arm.id()
                     );
                     let _ = std::fs::remove_dir_all(&dir);
-                    run_child(
-                        program,
-                        &settings.train_args(&model, arm, matched_rank, seed, &dir),
-                        &dir,
-                    )?;
+                    let spec = settings.run_spec(&model, arm, matched_rank, seed, &dir);
+                    train_in_child(program, &spec)?;
                     read_json(&dir.join("eval.json")).ok_or_else(|| {
                         format!("{}: no eval.json after `rlora train`", dir.display())
                     })?
@@ -152,19 +149,27 @@ fn check_settings(settings: &ExperimentSettings, output: &Path) -> Result<(), Cl
     Ok(write_json(&path, settings)?)
 }
 
-/// Runs `program args`, its output going to ours; an error names the command and its log
-/// folder when it fails.
-fn run_child(program: &Path, args: &[String], dir: &Path) -> Result<(), CliError> {
+/// Trains `spec` with `program train --config FILE` (the spec written as a run file), its
+/// output going to ours; an error names the command and the run's folder when it fails.
+fn train_in_child(program: &Path, spec: &RunSpec) -> Result<(), CliError> {
+    let file = tempfile::Builder::new()
+        .prefix("rlora-experiment-run-")
+        .suffix(".json")
+        .tempfile()
+        .map_err(|e| format!("cannot write a run file: {e}"))?;
+    write_json(file.path(), spec)?;
     let status = Command::new(program)
-        .args(args)
+        .arg("train")
+        .arg("--config")
+        .arg(file.path())
         .status()
         .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
     if !status.success() {
         return Err(format!(
-            "`{} {}` failed ({status}); its files are in {}",
+            "`{} train` of {} failed ({status}); its files are in {}",
             program.display(),
-            args.join(" "),
-            dir.display()
+            serde_json::to_string(spec)?,
+            spec.output.output.display()
         )
         .into());
     }

@@ -1,5 +1,5 @@
-//! [`ExperimentSettings`]: what every arm shares, and the `rlora train` and `rlora eval`
-//! arguments of its runs.
+//! [`ExperimentSettings`]: what every arm shares, and the run of each arm and the base's
+//! evaluation it makes.
 
 use std::path::{Path, PathBuf};
 
@@ -9,8 +9,10 @@ use rlora_llama::{LlamaConfig, Targets};
 use serde::{Deserialize, Serialize};
 
 use super::Arm;
-use crate::cli::CliError;
-use crate::cli::values::{self, flag_value};
+use crate::cli::{CliError, EvalArgs};
+use crate::data::{DEFAULT_MAX_LINE_BYTES, Mixing};
+use crate::run::values;
+use crate::run::{AdapterSettings, EvaluationSettings, RunSpec};
 
 /// The settings shared by every arm: only the adapter variant (and, for the rank-matched LoRA,
 /// the rank) differs between arms.
@@ -98,73 +100,67 @@ impl ExperimentSettings {
         Ok((budget, rank))
     }
 
-    /// The `rlora train` arguments of one run.
-    pub fn train_args(
+    /// The run of `arm` with `seed` into `output` (the rank-matched LoRA with `matched_rank`).
+    pub fn run_spec(
         &self,
         model: &Path,
         arm: Arm,
         matched_rank: usize,
         seed: u64,
         output: &Path,
-    ) -> Vec<String> {
-        let rank = match arm {
-            Arm::LoraMatched => matched_rank,
-            _ => self.rank as usize,
+    ) -> RunSpec {
+        let mut spec = RunSpec::new(output);
+        spec.model.model = Some(model.to_path_buf());
+        spec.adapter = AdapterSettings {
+            variant: arm.preset(),
+            heads: self.heads,
+            rank: match arm {
+                Arm::LoraMatched => matched_rank as u32,
+                _ => self.rank,
+            },
+            alpha: self.alpha,
+            dropout: Some(self.dropout),
+            rslora: Some(self.rslora),
+            router_init: Some(self.router_init),
+            targets: self.targets.clone(),
         };
-        let pairs = [
-            ("--model", model.display().to_string()),
-            ("--output", output.display().to_string()),
-            ("--variant", flag_value(&arm.preset())),
-            ("--heads", self.heads.to_string()),
-            ("--rank", rank.to_string()),
-            ("--alpha", self.alpha.to_string()),
-            ("--dropout", self.dropout.to_string()),
-            ("--rslora", self.rslora.to_string()),
-            ("--router-init", flag_value(&self.router_init)),
-            ("--targets", self.targets.join(",")),
-            ("--lr", self.lr.to_string()),
-            ("--batch-size", self.batch_size.to_string()),
-            ("--max-steps", self.steps.to_string()),
-            ("--checkpoint-every", self.checkpoint_every.to_string()),
-            ("--max-seq-len", self.max_seq_len.to_string()),
-            ("--eval-examples", self.eval_examples.to_string()),
-            ("--builtin-test-examples", self.eval_examples.to_string()),
-            (
-                "--eval-max-new-tokens",
-                self.eval_max_new_tokens.to_string(),
-            ),
-            ("--seed", seed.to_string()),
-            ("--data-seed", self.data_seed.to_string()),
-            ("--warmup-ratio", "0.03".into()),
-            ("--mixing", "proportional".into()),
-            ("--epochs", "1".into()),
-        ];
-        arguments(
-            &["train", "--builtin", "--skip-base-eval", "--eval-merged"],
-            pairs,
-        )
+        let data = &mut spec.data;
+        data.builtin = true;
+        data.mixing = Mixing::Proportional;
+        data.max_seq_len = self.max_seq_len;
+        data.builtin_test_examples = self.eval_examples;
+        data.data_seed = Some(self.data_seed);
+        let schedule = &mut spec.schedule;
+        schedule.lr = self.lr;
+        schedule.max_steps = Some(self.steps);
+        schedule.epochs = 1;
+        schedule.warmup_ratio = 0.03;
+        let batches = &mut spec.batches;
+        batches.batch_size = self.batch_size;
+        batches.checkpoint_every = self.checkpoint_every;
+        batches.seed = seed;
+        spec.evaluation = EvaluationSettings {
+            eval_examples: self.eval_examples,
+            eval_max_new_tokens: self.eval_max_new_tokens,
+            skip_base_eval: true,
+            eval_merged: true,
+        };
+        spec
     }
 
-    /// The `rlora eval` arguments of the base model's evaluation.
-    pub fn base_eval_args(&self, model: &Path, output: &Path) -> Vec<String> {
-        let pairs = [
-            ("--model", model.display().to_string()),
-            ("--seed", self.data_seed.to_string()),
-            ("--eval-examples", self.eval_examples.to_string()),
-            ("--builtin-test-examples", self.eval_examples.to_string()),
-            ("--max-new-tokens", self.eval_max_new_tokens.to_string()),
-            ("--output", output.display().to_string()),
-        ];
-        arguments(&["eval", "--builtin"], pairs)
+    /// The evaluation of the base model into `output`.
+    pub fn base_eval(&self, model: &Path, output: &Path) -> EvalArgs {
+        EvalArgs {
+            model: Some(model.to_path_buf()),
+            adapter: None,
+            tasks: Vec::new(),
+            builtin: true,
+            eval_examples: self.eval_examples,
+            max_new_tokens: self.eval_max_new_tokens,
+            output: Some(output.to_path_buf()),
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES as u64,
+            seed: self.data_seed,
+            builtin_test_examples: self.eval_examples,
+        }
     }
-}
-
-/// The words `leading`, then `flag value` for each pair.
-fn arguments<const N: usize>(leading: &[&str], pairs: [(&str, String); N]) -> Vec<String> {
-    let mut args: Vec<String> = leading.iter().map(|word| word.to_string()).collect();
-    for (flag, value) in pairs {
-        args.push(flag.into());
-        args.push(value);
-    }
-    args
 }

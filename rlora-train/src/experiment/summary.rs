@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::power::{PairedDifference, ci95};
 use super::{Arm, ExperimentSettings, RunResult};
-use crate::cli::{MERGED_FILE, MergedScore, ROUTING_FILE};
+use crate::run::{MERGED_FILE, MergedScore, ROUTING_FILE};
 use crate::trainer::{
     EvalReport, HEAD_SIMILARITY, LogLayout, RoutingAnalysis, head_similarity_modules,
     metric_history,

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Arm, ArmSummary, ExperimentReport, Stat};
 use crate::cli::CliError;
-use crate::cli::values::flag_value;
 use crate::report::{Series, heat_map_png, line_chart_png, write_json};
+use crate::run::values::flag_value;
 
 /// Writes the report files into `dir`; returns the pictures' paths.
 pub fn write_report(report: &ExperimentReport, dir: &Path) -> Result<Vec<PathBuf>, CliError> {

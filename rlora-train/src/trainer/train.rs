@@ -18,10 +18,7 @@ use super::clip::GlobalNormClip;
 use super::config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
 use super::dashboard::StepDashboard;
 use super::data_parallel::DataParallel;
-use super::group::{
-    GroupIdentity, GroupSettings, GroupWatch, ProcessGroup, RunIdentity, UpdateExchange,
-    digest_adapters,
-};
+use super::group::{GroupIdentity, ProcessGroup, UpdateExchange, digest_adapters};
 use super::heads::module_type;
 use super::loader::{Shards, StreamLoader};
 use super::metric_log::RunMetricLogger;
@@ -30,6 +27,7 @@ use super::metrics::{
     tokens_per_second_metric,
 };
 use super::model::{CausalLm, GroupHandle};
+use super::placement::{GroupMember, Placement};
 use super::renderer::ProgressLines;
 use super::resume::intact_checkpoint;
 use super::schedule::WarmupCosine;
@@ -60,8 +58,8 @@ type Optim<B> = GlobalNormClip<OptimizerAdaptor<AdamW, CausalLm<B>, B>>;
 type Training<B> =
     SupervisedTraining<LearningComponentsMarker<B, WarmupCosine, CausalLm<B>, Optim<B>>>;
 
-/// Fine-tunes the adapters of `model` on `data`, writing metrics and checkpoints under `dir`;
-/// with `resume`, continues from the latest checkpoint there.
+/// Fine-tunes the adapters of `model` on `data` on the model's device, writing metrics and
+/// checkpoints under `dir`; with `resume`, continues from the latest checkpoint there.
 pub fn train<B: LlamaAutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
@@ -70,95 +68,30 @@ pub fn train<B: LlamaAutodiffBackend>(
     resume: bool,
 ) -> Result<Trained<B::InnerBackend>, TrainError> {
     let device = model.embed_tokens.weight.device();
-    train_on_devices(model, data, config, dir, resume, vec![device])
+    train_on(model, data, config, dir, resume, Placement::device(device))
 }
 
-/// [`train`], data-parallel over `devices` (the model's device first) with burn's multi-device
-/// strategy ([`DataParallel::Gather`]); see [`train_data_parallel`].
-pub fn train_on_devices<B: LlamaAutodiffBackend>(
+/// [`train`] where `placement` says: data-parallel over its devices (the model's device first),
+/// alone or as a member of a group. Every step, each device runs the forward and backward passes
+/// of its own `grad_accumulation` micro-batches (its shard of the update, see [`StreamLoader`]),
+/// and the summed gradients make the optimizer update of one batch of all the devices' rows
+/// (and, in a group, of all the processes'). A step is one update, whatever the accumulation
+/// and the device count: the schedule, checkpoints (every `checkpoint_every` steps),
+/// `max_steps` and the progress count updates; the metric logs have one entry per device and
+/// update. In a group, each process writes its checkpoints and logs under its own `dir`.
+pub fn train_on<B: LlamaAutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
     config: &TrainingConfig,
     dir: &Path,
     resume: bool,
-    devices: Vec<B::Device>,
+    placement: Placement<B::Device>,
 ) -> Result<Trained<B::InnerBackend>, TrainError> {
-    let parallel = DataParallel::Gather;
-    fit(model, data, config, dir, resume, devices, parallel, None)
-}
-
-/// [`train`], data-parallel over `devices` (the model's device first), their gradients summed as
-/// `parallel` says: every step, each device runs the forward and backward passes of its own
-/// `grad_accumulation` micro-batches (its shard of the update, see [`StreamLoader`]), and the
-/// summed gradients make the optimizer update of one batch of all the devices' rows. A step is
-/// one update, whatever the accumulation and the device count: the schedule, checkpoints (every
-/// `checkpoint_every` steps), `max_steps` and the progress count updates; the metric logs have
-/// one entry per device and update.
-pub fn train_data_parallel<B: LlamaAutodiffBackend>(
-    model: Llama<B>,
-    data: &TrainingData,
-    config: &TrainingConfig,
-    dir: &Path,
-    resume: bool,
-    devices: Vec<B::Device>,
-    parallel: DataParallel,
-) -> Result<Trained<B::InnerBackend>, TrainError> {
-    fit(model, data, config, dir, resume, devices, parallel, None)
-}
-
-/// A process's part in a group run ([`train_in_group`]).
-#[derive(Debug, Clone)]
-pub struct GroupMember {
-    /// Its place in the group.
-    pub settings: GroupSettings,
-    /// What it trains (settings, data, base), which every process must share.
-    pub identity: RunIdentity,
-    /// What else the group needs, checked while waiting for it (rank 0's coordinator).
-    pub watch: Option<GroupWatch>,
-}
-
-/// [`train_on_devices`] as one process of a group of `member.settings.nodes`, each with
-/// `devices`: the process joins the group (refusing processes whose settings, training data,
-/// base model, initial adapters or resumed checkpoint differ, naming what differs), trains on
-/// its shards of every update, and sums every update's gradients and loss over the group with
-/// burn's collective all-reduce before the optimizer update, which is then the same in every
-/// process: the run of one process with the whole batch. Each process writes its checkpoints and logs under its own `dir`. The devices of a
-/// process sum their gradients with burn's multi-device strategy before the exchange.
-pub fn train_in_group<B: LlamaAutodiffBackend>(
-    model: Llama<B>,
-    data: &TrainingData,
-    config: &TrainingConfig,
-    dir: &Path,
-    resume: bool,
-    devices: Vec<B::Device>,
-    member: GroupMember,
-) -> Result<Trained<B::InnerBackend>, TrainError> {
-    let parallel = DataParallel::Gather;
-    fit(
-        model,
-        data,
-        config,
-        dir,
-        resume,
+    let Placement {
         devices,
         parallel,
-        Some(member),
-    )
-}
-
-/// [`train_data_parallel`] alone (`member` none) or as one process of a group
-/// ([`train_in_group`]).
-#[allow(clippy::too_many_arguments)]
-fn fit<B: LlamaAutodiffBackend>(
-    model: Llama<B>,
-    data: &TrainingData,
-    config: &TrainingConfig,
-    dir: &Path,
-    resume: bool,
-    devices: Vec<B::Device>,
-    parallel: DataParallel,
-    member: Option<GroupMember>,
-) -> Result<Trained<B::InnerBackend>, TrainError> {
+        member,
+    } = placement;
     config.validate()?;
     parallel.check(config).map_err(TrainError::Invalid)?;
     if devices.is_empty() {
@@ -201,20 +134,14 @@ fn fit<B: LlamaAutodiffBackend>(
     let group = model.group.clone();
     let failure = WriteFailure::default();
     let recorder = AtomicRecorder::stopping(interrupter.clone(), failure.clone());
-    let training = loops::<B>(
-        data,
-        config,
-        dir,
+    let part = ProcessPart {
         stream,
         shards,
         checkpoint,
-        devices,
-        parallel,
-        &interrupter,
-        checks,
-    )
-    .with_file_checkpointer(recorder)
-    .with_interrupter(interrupter.clone());
+    };
+    let training = loops::<B>(data, config, dir, part, devices, parallel, checks)
+        .with_file_checkpointer(recorder)
+        .with_interrupter(interrupter.clone());
     let training = with_metrics(training, &data.task_names, &head_modules, replicas);
     let optimizer = GlobalNormClip::new(
         AdamWConfig::new()
@@ -305,24 +232,34 @@ fn resume_point<B: LlamaAutodiffBackend>(
     Ok(epoch)
 }
 
-/// The Learner's loops over this process's `shards` of the training `stream` (one update of
-/// `grad_accumulation` micro-batches per device and iteration), in "epochs" of
-/// `checkpoint_every` updates with a validation pass and a checkpoint after each (written once
-/// `checks` found every update before it finite), from the epoch after `checkpoint` when
-/// resuming; on `devices`, summing their gradients as `parallel` says.
-#[allow(clippy::too_many_arguments)]
+/// This process's part of a run: its shards of the training stream, and the checkpoint it
+/// resumes after.
+struct ProcessPart {
+    stream: TrainingStream,
+    shards: Shards,
+    checkpoint: Option<usize>,
+}
+
+/// The Learner's loops over this process's `part` of the run (one update of `grad_accumulation`
+/// micro-batches per device and iteration), in "epochs" of `checkpoint_every` updates with a
+/// validation pass and a checkpoint after each (written once `checks` found every update before
+/// it finite), from the epoch after the resumed checkpoint; on `devices`, summing their
+/// gradients as `parallel` says.
 fn loops<B: LlamaAutodiffBackend>(
     data: &TrainingData,
     config: &TrainingConfig,
     dir: &Path,
-    stream: TrainingStream,
-    shards: Shards,
-    checkpoint: Option<usize>,
+    part: ProcessPart,
     devices: Vec<B::Device>,
     parallel: DataParallel,
-    interrupter: &Interrupter,
     checks: Arc<UpdateChecks>,
 ) -> Training<B> {
+    let ProcessPart {
+        stream,
+        shards,
+        checkpoint,
+    } = part;
+    let interrupter = checks.interrupter().clone();
     let replicas = devices.len();
     let steps = stream.steps();
     let count = StepCount::new(&stream, config.checkpoint_every, replicas);

@@ -70,6 +70,11 @@ impl UpdateChecks {
         })
     }
 
+    /// The interrupter that stops the run.
+    pub fn interrupter(&self) -> &Interrupter {
+        &self.interrupter
+    }
+
     /// Stops the run with `message`, unless it is stopping already.
     pub fn stop(&self, message: &str) {
         if !self.interrupter.should_stop() {

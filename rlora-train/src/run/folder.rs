@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::lock::{LOCK_FILE, RunLock};
 use super::resume_check::{announcement, compare, refusal};
-use super::run_lock::{LOCK_FILE, RunLock};
-use super::{CliError, TrainArgs};
+use super::{Failure, RunSpec};
 use crate::trainer::latest_checkpoint;
 
 /// The settings of the run in a folder.
@@ -69,7 +69,7 @@ enum Plan {
     Resume(usize),
 }
 
-/// Creates and locks `args.output`, and checks it against `--resume` / `--overwrite` (see the
+/// Creates and locks `spec.output.output`, and checks it against `--resume` / `--overwrite` (see the
 /// [module docs](self)); deletes nothing: [`RunFolder::prepare`] does, once every check has
 /// passed.
 ///
@@ -77,12 +77,12 @@ enum Plan {
 /// The folder is in use by another run (naming its process id), holds a run and neither flag is
 /// given, has nothing to resume, or holds a run whose settings differ in ways a resume cannot
 /// apply (a diff of them); or a file cannot be read (naming it and the reason).
-pub fn claim(args: &TrainArgs) -> Result<RunFolder, CliError> {
-    let dir = &args.output;
+pub fn claim(spec: &RunSpec) -> Result<RunFolder, Failure> {
+    let dir = &spec.output.output;
     if dir.exists() && !dir.is_dir() {
         return Err(format!("--output {} is a file, not a folder", dir.display()).into());
     }
-    if args.resume && !dir.exists() {
+    if spec.output.resume && !dir.exists() {
         return Err(format!(
             "--resume: {} does not exist; there is nothing to resume",
             dir.display()
@@ -94,9 +94,9 @@ pub fn claim(args: &TrainArgs) -> Result<RunFolder, CliError> {
     let run = run_entries(dir)?;
     let started = run.iter().any(|e| !SETTINGS_ENTRIES.contains(&e.as_str()));
     let checkpoint = latest_checkpoint(dir);
-    let plan = if args.resume {
-        Plan::Resume(resumable(args, &run, started)?)
-    } else if started && args.overwrite {
+    let plan = if spec.output.resume {
+        Plan::Resume(resumable(spec, &run, started)?)
+    } else if started && spec.output.overwrite {
         Plan::Replace(run)
     } else if started && checkpoint.is_none() {
         return Err(format!(
@@ -131,7 +131,7 @@ impl RunFolder {
     ///
     /// # Errors
     /// A file cannot be deleted (naming it and the reason).
-    pub fn prepare(&mut self) -> Result<(), CliError> {
+    pub fn prepare(&mut self) -> Result<(), Failure> {
         match std::mem::replace(&mut self.plan, Plan::Nothing) {
             Plan::Nothing => Ok(()),
             Plan::Resume(epoch) => discard_logs_after(&self.dir, epoch),
@@ -151,10 +151,10 @@ impl RunFolder {
 }
 
 /// The checkpoint epoch that `--resume` continues from, once the saved settings are checked
-/// against `args` (printing the changes it applies); `run` is the folder's run entries, and
+/// against `spec` (printing the changes it applies); `run` is the folder's run entries, and
 /// `started` whether any of them is more than the settings.
-fn resumable(args: &TrainArgs, run: &[String], started: bool) -> Result<usize, CliError> {
-    let dir = &args.output;
+fn resumable(spec: &RunSpec, run: &[String], started: bool) -> Result<usize, Failure> {
+    let dir = &spec.output.output;
     let file = dir.join(RUN_CONFIG_FILE);
     if !file.is_file() {
         return Err(format!(
@@ -167,7 +167,7 @@ fn resumable(args: &TrainArgs, run: &[String], started: bool) -> Result<usize, C
     let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let saved: Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-    let (applied, refused) = compare(&saved, &serde_json::to_value(args)?);
+    let (applied, refused) = compare(&saved, &serde_json::to_value(spec)?);
     if !refused.is_empty() {
         return Err(refusal(&file, &refused).into());
     }
@@ -195,7 +195,7 @@ fn resumable(args: &TrainArgs, run: &[String], started: bool) -> Result<usize, C
 }
 
 /// The names of the run's entries in `dir` ([`RUN_ENTRIES`] and `heads_*.png`), sorted.
-fn run_entries(dir: &Path) -> Result<Vec<String>, CliError> {
+fn run_entries(dir: &Path) -> Result<Vec<String>, Failure> {
     let listing = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut names = Vec::new();
     for entry in listing {
@@ -216,7 +216,7 @@ fn run_entries(dir: &Path) -> Result<Vec<String>, CliError> {
 /// Deletes the metric logs of the epochs after `epoch` (`train/epoch-N`, `valid/epoch-N`,
 /// `N > epoch`): a run killed after its last checkpoint leaves some, and the resumed run logs
 /// those epochs again, every step exactly once.
-fn discard_logs_after(dir: &Path, epoch: usize) -> Result<(), CliError> {
+fn discard_logs_after(dir: &Path, epoch: usize) -> Result<(), Failure> {
     for split in ["train", "valid"] {
         let Ok(listing) = std::fs::read_dir(dir.join(split)) else {
             continue;
@@ -237,7 +237,7 @@ fn discard_logs_after(dir: &Path, epoch: usize) -> Result<(), CliError> {
 }
 
 /// Deletes a file or a folder with what it holds.
-fn remove(path: &Path) -> Result<(), CliError> {
+fn remove(path: &Path) -> Result<(), Failure> {
     let removed = if path.is_dir() {
         std::fs::remove_dir_all(path)
     } else {

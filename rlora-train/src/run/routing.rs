@@ -8,7 +8,7 @@ use clap::Args;
 use rlora_llama::{Llama, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
-use super::CliError;
+use super::Failure;
 use crate::data::{
     DEFAULT_MAX_LINE_BYTES, SplitSizes, TaskExample, TokenizedExample, evaluation_examples,
     load_tasks, tokenize_examples,
@@ -55,7 +55,7 @@ impl RoutingTasks {
 
     /// The tasks' examples (test split, else validation, else train), at most
     /// `--routing-examples` each.
-    pub fn load(&self) -> Result<Vec<(String, Vec<TaskExample>)>, CliError> {
+    pub fn load(&self) -> Result<Vec<(String, Vec<TaskExample>)>, Failure> {
         let builtin = self.builtin.then_some((self.seed, SplitSizes::default()));
         let tasks = load_tasks(&self.tasks, builtin, self.max_line_bytes as usize)?;
         Ok(evaluation_examples(tasks, self.routing_examples as usize))
@@ -67,7 +67,7 @@ pub fn tokenize_tasks(
     tasks: &[(String, Vec<TaskExample>)],
     tokenizer: &TextTokenizer,
     max_len: usize,
-) -> Result<Vec<(String, Vec<TokenizedExample>)>, CliError> {
+) -> Result<Vec<(String, Vec<TokenizedExample>)>, Failure> {
     tasks
         .iter()
         .enumerate()
@@ -113,7 +113,7 @@ pub fn write_routing(
     analysis: &RoutingAnalysis,
     dir: &Path,
     per_layer: bool,
-) -> Result<Vec<PathBuf>, CliError> {
+) -> Result<Vec<PathBuf>, Failure> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let json = dir.join(ROUTING_FILE);
     write_json(&json, analysis)?;
@@ -146,7 +146,7 @@ pub fn merged_scores<B: LlamaBackend>(
     eval_sets: &[(String, Vec<TaskExample>)],
     routed: &crate::trainer::EvalReport,
     max_new_tokens: usize,
-) -> Result<Vec<MergedScore>, CliError> {
+) -> Result<Vec<MergedScore>, Failure> {
     let mut scores = Vec::with_capacity(eval_sets.len());
     for (t, task) in eval_sets.iter().enumerate() {
         let merged = model
@@ -194,7 +194,7 @@ pub fn analyse<B: LlamaBackend>(
     model: &Llama<B>,
     tokenizer: &TextTokenizer,
     tasks: &RoutingTasks,
-) -> Result<RoutingAnalysis, CliError> {
+) -> Result<RoutingAnalysis, Failure> {
     let examples = tasks.load()?;
     let rows = tokenize_tasks(&examples, tokenizer, tasks.max_seq_len as usize)?;
     Ok(routing_analysis(model, &rows)?)

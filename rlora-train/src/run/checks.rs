@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rlora_llama::{AdapterSpec, LlamaConfig, Targets, TextTokenizer};
 
-use super::{CliError, TrainArgs};
+use super::{Failure, RunSpec};
 use crate::trainer::TrainingData;
 
 /// The model's parts that the checks read: its tokenizer, and the adapters to put on it.
@@ -16,7 +16,7 @@ pub struct CheckedModel {
     /// The tokenizer of the model folder, its ids checked against the model's vocabulary.
     pub tokenizer: TextTokenizer,
     /// The adapters' targets and settings, checked against the target projections.
-    pub spec: AdapterSpec,
+    pub adapters: AdapterSpec,
 }
 
 /// Checks the flags that need only the model's `config.json` and tokenizer (not its weights).
@@ -25,12 +25,12 @@ pub struct CheckedModel {
 /// An unknown target, adapter settings that the R-LoRA layer refuses or that do not fit a target
 /// projection, inconsistent training settings, or a tokenizer that does not belong to the model;
 /// each names the flag or the file.
-pub fn check_model(args: &TrainArgs, model_dir: &Path) -> Result<CheckedModel, CliError> {
-    let targets = Targets::parse(&args.targets).map_err(|e| format!("--targets: {e}"))?;
-    args.training_config().validate()?;
+pub fn check_model(spec: &RunSpec, model_dir: &Path) -> Result<CheckedModel, Failure> {
+    let targets = Targets::parse(&spec.adapter.targets).map_err(|e| format!("--targets: {e}"))?;
+    spec.training_config().validate()?;
     let config_file = model_dir.join("config.json");
     let config = LlamaConfig::from_file(&config_file)?;
-    let hyperparameters = args.hyperparameters();
+    let hyperparameters = spec.adapter.hyperparameters();
     for module in targets.iter() {
         let (d_input, d_output) = module.dims(&config);
         let largest = d_input.min(d_output);
@@ -53,41 +53,43 @@ pub fn check_model(args: &TrainArgs, model_dir: &Path) -> Result<CheckedModel, C
     tokenizer.check_fits(config.vocab_size)?;
     Ok(CheckedModel {
         tokenizer,
-        spec: AdapterSpec::new(targets, &hyperparameters),
+        adapters: AdapterSpec::new(targets, &hyperparameters),
     })
 }
 
 /// Checks the flags that need the tasks' data: `--mixing` against the tasks, and that an
 /// update (`--batch-size` examples × `--grad-accumulation` micro-batches on each of `devices`
 /// devices) fits in the training mixture.
-pub fn check_data(args: &TrainArgs, data: &TrainingData, devices: usize) -> Result<(), CliError> {
+pub fn check_data(spec: &RunSpec, data: &TrainingData, devices: usize) -> Result<(), Failure> {
     let mut sizes = vec![0usize; data.task_names.len()];
     for example in &data.train {
         sizes[example.task] += 1;
     }
-    args.mixing.shares(&sizes).map_err(|e| {
+    spec.data.mixing.shares(&sizes).map_err(|e| {
         format!(
             "--mixing {}: {e} (the tasks: {})",
-            args.mixing,
+            spec.data.mixing,
             data.task_names.join(", ")
         )
     })?;
-    let step = u128::from(args.batch_size) * u128::from(args.grad_accumulation) * devices as u128;
+    let step = u128::from(spec.batches.batch_size)
+        * u128::from(spec.batches.grad_accumulation)
+        * devices as u128;
     if step > data.train.len() as u128 {
         let tasks: Vec<String> = (data.task_names.iter().zip(&sizes))
             .map(|(name, n)| format!("{name} {n}"))
             .collect();
-        let (flags, lower) = if args.grad_accumulation > 1 {
+        let (flags, lower) = if spec.batches.grad_accumulation > 1 {
             (
                 format!(
                     "--batch-size {} × --grad-accumulation {}",
-                    args.batch_size, args.grad_accumulation
+                    spec.batches.batch_size, spec.batches.grad_accumulation
                 ),
                 "lower --grad-accumulation or --batch-size",
             )
         } else {
             (
-                format!("--batch-size {}", args.batch_size),
+                format!("--batch-size {}", spec.batches.batch_size),
                 "lower --batch-size",
             )
         };

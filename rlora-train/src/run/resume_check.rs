@@ -10,30 +10,48 @@
 
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::Value;
 
-/// The settings that may change on a resume, with what they are, in `run_config.json`'s keys.
-const APPLIED: [(&str, &str); 6] = [
-    ("lr", "learning rate"),
-    ("max_steps", "steps"),
-    ("epochs", "epochs"),
-    ("warmup_ratio", "warmup"),
-    ("weight_decay", "weight decay"),
-    ("max_grad_norm", "gradient clipping"),
-];
+use super::RunSpec;
 
-/// The settings that do not change what is trained (`resume` and `overwrite` are actions, which
-/// earlier versions wrote too).
-pub(super) const IGNORED: [&str; 8] = [
-    "output",
-    "resume",
-    "overwrite",
-    "eval_examples",
-    "eval_max_new_tokens",
-    "skip_base_eval",
-    "eval_merged",
-    "max_line_bytes",
-];
+/// The `run_config.json` keys of the settings a resume may change: the schedule's
+/// ([`ScheduleSettings`](super::ScheduleSettings)), which the checkpoint does not fix.
+fn applied() -> Vec<String> {
+    keys_of(&RunSpec::new("").schedule)
+}
+
+/// The keys of the settings that do not change what is trained: the evaluation's and the
+/// output folder's, the longest line of a task file, and `resume` and `overwrite` (actions,
+/// which earlier versions wrote too).
+pub(super) fn ignored() -> Vec<String> {
+    let spec = RunSpec::new("");
+    let mut keys = keys_of(&spec.evaluation);
+    keys.extend(keys_of(&spec.output));
+    keys.extend(["max_line_bytes", "resume", "overwrite"].map(String::from));
+    keys
+}
+
+/// The keys a part of a [`RunSpec`] writes into `run_config.json`.
+fn keys_of(part: &impl Serialize) -> Vec<String> {
+    match serde_json::to_value(part) {
+        Ok(Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What an applied setting is, for the announcement: `learning rate`, `steps`, ….
+fn what(key: &str) -> &'static str {
+    match key {
+        "lr" => "learning rate",
+        "max_steps" => "steps",
+        "epochs" => "epochs",
+        "warmup_ratio" => "warmup",
+        "weight_decay" => "weight decay",
+        "max_grad_norm" => "gradient clipping",
+        _ => "setting",
+    }
+}
 
 /// One setting that differs: its key, the saved value and the new one.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,13 +87,14 @@ pub fn compare(saved: &Value, new: &Value) -> (Vec<Change>, Vec<Change>) {
     let mut keys: Vec<&String> = saved_map.keys().chain(new_map.keys()).collect();
     keys.sort();
     keys.dedup();
+    let (ignored, resumable) = (ignored(), applied());
     let (mut applied, mut refused) = (Vec::new(), Vec::new());
     for key in keys {
         let (before, after) = (
             saved_map.get(key).unwrap_or(&Value::Null),
             new_map.get(key).unwrap_or(&Value::Null),
         );
-        if IGNORED.contains(&key.as_str()) || same(key, before, after) {
+        if ignored.contains(key) || same(key, before, after) {
             continue;
         }
         let change = Change {
@@ -83,7 +102,7 @@ pub fn compare(saved: &Value, new: &Value) -> (Vec<Change>, Vec<Change>) {
             saved: before.clone(),
             new: after.clone(),
         };
-        if APPLIED.iter().any(|(k, _)| k == key) {
+        if resumable.contains(key) {
             applied.push(change);
         } else {
             refused.push(change);
@@ -110,13 +129,7 @@ pub fn refusal(file: &Path, refused: &[Change]) -> String {
 pub fn announcement(applied: &[Change]) -> Option<String> {
     let parts: Vec<String> = applied
         .iter()
-        .map(|c| {
-            let what = APPLIED
-                .iter()
-                .find(|(k, _)| *k == c.key)
-                .map_or("", |(_, what)| what);
-            format!("{what} {}", c.line())
-        })
+        .map(|c| format!("{} {}", what(&c.key), c.line()))
         .collect();
     (!parts.is_empty()).then(|| {
         format!(
@@ -206,6 +219,29 @@ mod tests {
             "{line}"
         );
         assert_eq!(announcement(&[]), None);
+    }
+
+    #[test]
+    fn the_schedule_may_change_and_each_of_its_settings_is_named() {
+        let mut keys = applied();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "epochs",
+                "lr",
+                "max_grad_norm",
+                "max_steps",
+                "warmup_ratio",
+                "weight_decay"
+            ]
+        );
+        assert!(keys.iter().all(|key| what(key) != "setting"));
+        let ignored = ignored();
+        for key in ["output", "eval_examples", "eval_merged", "max_line_bytes"] {
+            assert!(ignored.contains(&key.to_string()), "{key}");
+        }
+        assert!(!ignored.contains(&"batch_size".to_string()));
     }
 
     #[test]

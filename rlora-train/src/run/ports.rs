@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 
-use super::CliError;
+use super::Failure;
 
 /// The first port of `first ..= first + count − 1` that cannot be served on every interface now,
 /// with the system's reason; `None` when all can (ports past 65535 are the caller's to refuse).
@@ -17,7 +17,7 @@ pub fn taken_port(first: u16, count: u16) -> Option<(u16, std::io::Error)> {
 }
 
 /// A port `p` such that `p ..= p + count − 1` are all free on every interface.
-pub fn free_ports(count: usize) -> Result<u16, CliError> {
+pub fn free_ports(count: usize) -> Result<u16, Failure> {
     for _ in 0..50 {
         let first = TcpListener::bind(("0.0.0.0", 0))
             .and_then(|l| l.local_addr())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::{CliError, TrainArgs};
+use super::{Failure, RunSpec};
 use crate::trainer::GroupSettings;
 
 /// The environment variable naming the folder where ranks 1.. make their private folders
@@ -26,7 +26,7 @@ pub const RUN_STARTED_FILE: &str = "run-started";
 ///
 /// # Errors
 /// The file cannot be written.
-pub fn mark_run_started(output: &Path) -> Result<(), CliError> {
+pub fn mark_run_started(output: &Path) -> Result<(), Failure> {
     let Some(folders) = std::env::var_os(RANK_FOLDERS_VARIABLE).map(PathBuf::from) else {
         return Ok(());
     };
@@ -46,17 +46,17 @@ pub fn started_run(folders: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
-/// This process's place in a group run, or `None` when `args` train in one process.
+/// This process's place in a group run, or `None` when `spec` trains in one process.
 ///
 /// # Errors
 /// `--node-rank`, `--coordinator` or `--node-address` without `--nodes`, `--nodes` without
 /// `--coordinator`, a rank out of range, or an address that is not `HOST:PORT`.
-pub fn group_settings(args: &TrainArgs) -> Result<Option<GroupSettings>, CliError> {
-    if args.nodes <= 1 {
+pub fn group_settings(spec: &RunSpec) -> Result<Option<GroupSettings>, Failure> {
+    if spec.placement.nodes <= 1 {
         let stray = [
-            (args.node_rank != 0, "--node-rank"),
-            (args.coordinator.is_some(), "--coordinator"),
-            (args.node_address.is_some(), "--node-address"),
+            (spec.placement.node_rank != 0, "--node-rank"),
+            (spec.placement.coordinator.is_some(), "--coordinator"),
+            (spec.placement.node_address.is_some(), "--node-address"),
         ];
         if let Some((_, flag)) = stray.iter().find(|(given, _)| *given) {
             return Err(format!(
@@ -66,16 +66,16 @@ pub fn group_settings(args: &TrainArgs) -> Result<Option<GroupSettings>, CliErro
         }
         return Ok(None);
     }
-    let coordinator = args.coordinator.as_deref().ok_or(
+    let coordinator = spec.placement.coordinator.as_deref().ok_or(
         "--nodes needs --coordinator HOST:PORT: the address rank 0 serves the group's \
          coordinator at (every process gets the same)",
     )?;
     let settings = GroupSettings::new(
-        args.nodes as usize,
-        args.node_rank as usize,
+        spec.placement.nodes as usize,
+        spec.placement.node_rank as usize,
         coordinator,
-        args.node_address.as_deref(),
-        Duration::from_secs(args.group_timeout),
+        spec.placement.node_address.as_deref(),
+        Duration::from_secs(spec.placement.group_timeout),
     )?;
     Ok(Some(settings))
 }
@@ -88,28 +88,28 @@ pub fn group_settings(args: &TrainArgs) -> Result<Option<GroupSettings>, CliErro
 /// # Errors
 /// The folder cannot be made, or `--resume` finds no checkpoint folder in `--output` (this
 /// machine does not share it with rank 0's).
-pub fn worker_folder(args: &TrainArgs) -> Result<TempDir, CliError> {
+pub fn worker_folder(spec: &RunSpec) -> Result<TempDir, Failure> {
     let parent = std::env::var_os(RANK_FOLDERS_VARIABLE)
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
     let folder = tempfile::Builder::new()
-        .prefix(&format!("rlora-rank-{}-", args.node_rank))
+        .prefix(&format!("rlora-rank-{}-", spec.placement.node_rank))
         .tempdir_in(&parent)
         .map_err(|e| {
             format!(
                 "cannot make a folder for rank {} in {}: {e}",
-                args.node_rank,
+                spec.placement.node_rank,
                 parent.display()
             )
         })?;
-    if args.resume {
-        let source = args.output.join("checkpoint");
+    if spec.output.resume {
+        let source = spec.output.output.join("checkpoint");
         let listing = std::fs::read_dir(&source).map_err(|e| {
             format!(
                 "--resume: rank {} reads the run's checkpoints from {} ({e}): rank 0 writes \
                  them there; put --output on a file system every node shares, or copy the \
                  folder to this machine",
-                args.node_rank,
+                spec.placement.node_rank,
                 source.display()
             )
         })?;

@@ -3,11 +3,10 @@
 //! for it, so that its end stops rank 0 at once with its cause.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 
-use super::CliError;
-use super::launch::ended;
+use super::Failure;
 use super::ports::taken_port;
 use crate::trainer::{GroupSettings, GroupWatch};
 
@@ -25,7 +24,7 @@ impl Coordinator {
     ///
     /// # Errors
     /// A port is taken: the error names it, `--coordinator` and the system's reason.
-    pub fn check_ports(settings: &GroupSettings) -> Result<(), CliError> {
+    pub fn check_ports(settings: &GroupSettings) -> Result<(), Failure> {
         let port = settings.coordinator_addr.port();
         match taken_port(port, 2) {
             None => Ok(()),
@@ -45,7 +44,7 @@ impl Coordinator {
     /// # Errors
     /// A port of the coordinator is taken (see [`Coordinator::check_ports`]), or the program
     /// cannot be started.
-    pub fn start(program: &Path, settings: &GroupSettings) -> Result<Self, CliError> {
+    pub fn start(program: &Path, settings: &GroupSettings) -> Result<Self, Failure> {
         Self::check_ports(settings)?;
         let port = settings.coordinator_addr.port();
         let child = Command::new(program)
@@ -99,4 +98,19 @@ impl Drop for Coordinator {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// `failed (exit status: 1)`, `was killed (signal 9)`, or `ended (exit status: 0)`.
+pub(crate) fn ended(status: ExitStatus) -> String {
+    if status.success() {
+        return format!("ended ({status})");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("was killed (signal {signal})");
+        }
+    }
+    format!("failed ({status})")
 }

@@ -8,24 +8,24 @@ use std::path::Path;
 use rlora_llama::BaseFingerprint;
 use serde_json::Value;
 
-use super::resume_check::{IGNORED, flag, shown};
-use super::{CliError, TrainArgs};
+use super::resume_check::{flag, ignored, shown};
+use super::{Failure, RunSpec};
 use crate::data::parse_task_spec;
 use crate::trainer::{RunIdentity, TrainingData, task_digests};
 
-/// The identity of the run of `args` on `data` (before a rank drops its validation examples)
+/// The identity of the run of `spec` on `data` (before a rank drops its validation examples)
 /// with the base in `model_dir` (read once more, after the weights loaded).
 ///
 /// # Errors
 /// The settings cannot be serialized, or the base's files cannot be read.
 pub fn run_identity(
-    args: &TrainArgs,
+    spec: &RunSpec,
     data: &TrainingData,
     model_dir: &Path,
-) -> Result<RunIdentity, CliError> {
+) -> Result<RunIdentity, Failure> {
     Ok(RunIdentity {
-        settings: settings(args)?,
-        data: data_digests(args, data),
+        settings: settings(spec)?,
+        data: data_digests(spec, data),
         base: BaseFingerprint::of(model_dir)?,
     })
 }
@@ -33,25 +33,24 @@ pub fn run_identity(
 /// `run_config.json`'s settings without the keys that do not decide what is trained (the
 /// output folder, the evaluation's settings, …), each under its flag, as the command line
 /// writes its value.
-fn settings(args: &TrainArgs) -> Result<BTreeMap<String, String>, CliError> {
-    let Value::Object(map) = serde_json::to_value(args)? else {
+fn settings(spec: &RunSpec) -> Result<BTreeMap<String, String>, Failure> {
+    let Value::Object(map) = serde_json::to_value(spec)? else {
         return Err("the settings are not a JSON object".into());
     };
+    let ignored = ignored();
     Ok(map
         .iter()
-        .filter(|(key, _)| !IGNORED.contains(&key.as_str()))
+        .filter(|(key, _)| !ignored.contains(key))
         .map(|(key, value)| (flag(key), shown(value)))
         .collect())
 }
 
 /// Each task, named `` task `x` (FILES) `` (`built-in` for the built-in suite's), and the
 /// digest of its training examples in hex.
-fn data_digests(args: &TrainArgs, data: &TrainingData) -> BTreeMap<String, String> {
-    let files: BTreeMap<String, String> = args
-        .tasks
-        .iter()
-        .filter_map(|spec| {
-            let task = parse_task_spec(spec).ok()?;
+fn data_digests(spec: &RunSpec, data: &TrainingData) -> BTreeMap<String, String> {
+    let files: BTreeMap<String, String> = (spec.data.tasks.iter())
+        .filter_map(|task| {
+            let task = parse_task_spec(task).ok()?;
             let files = [
                 Some(&task.train),
                 task.validation.as_ref(),
@@ -85,20 +84,15 @@ mod tests {
 
     #[test]
     fn tasks_are_named_with_their_files_and_settings_with_their_flags() {
-        let args = crate::cli::TrainArgs::try_parse_from(
-            [
-                "rlora",
-                "--output",
-                "o",
-                "--task",
-                "x=x.jsonl,v.jsonl",
-                "--builtin",
-                "--lr",
-                "2e-4",
-            ]
-            .map(String::from),
-        )
-        .unwrap();
+        let spec = RunSpec::parse_flags(&[
+            "--output",
+            "o",
+            "--task",
+            "x=x.jsonl,v.jsonl",
+            "--builtin",
+            "--lr",
+            "2e-4",
+        ]);
         let data = TrainingData {
             task_names: vec!["x".into(), "facts".into()],
             train: vec![TokenizedExample {
@@ -108,13 +102,13 @@ mod tests {
             }],
             validation: Vec::new(),
         };
-        let digests = data_digests(&args, &data);
+        let digests = data_digests(&spec, &data);
         let names: Vec<&String> = digests.keys().collect();
         assert_eq!(
             names,
             ["task `facts` (built-in)", "task `x` (x.jsonl,v.jsonl)"]
         );
-        let settings = settings(&args).unwrap();
+        let settings = settings(&spec).unwrap();
         assert_eq!(settings.get("--lr").map(String::as_str), Some("0.0002"));
         assert_eq!(
             settings.get("--task").map(String::as_str),

@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-use super::CliError;
+use super::Failure;
 
 /// The lock file's name in a run's folder.
 pub const LOCK_FILE: &str = ".rlora-train.lock";
@@ -27,7 +27,7 @@ impl RunLock {
     /// # Errors
     /// Another process holds the lock (the error names its id), or the lock file cannot be
     /// opened or written (the error names it and the system's reason).
-    pub fn acquire(dir: &Path) -> Result<Self, CliError> {
+    pub fn acquire(dir: &Path) -> Result<Self, Failure> {
         let path = dir.join(LOCK_FILE);
         let io = |e: std::io::Error| format!("{}: {e}", path.display());
         let mut file = OpenOptions::new()

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use rlora_llama::BaseFingerprint;
 
-use super::run_folder::BASE_FINGERPRINT_FILE;
-use super::{CliError, TrainArgs};
+use super::folder::BASE_FINGERPRINT_FILE;
+use super::{Failure, RunSpec};
 use crate::report::write_json;
 
 /// Tensors named at most in a refusal.
@@ -18,9 +18,9 @@ const NAMED_TENSORS: usize = 5;
 /// or a run whose fingerprint is missing (every run with an adapter-only checkpoint wrote one
 /// before its first step, so a missing one was deleted, and nothing else could tell another
 /// base of the same shapes). Runs before anything is written.
-pub fn check_same_base(args: &TrainArgs, model_dir: &Path) -> Result<(), CliError> {
-    let file = args.output.join(BASE_FINGERPRINT_FILE);
-    if !args.resume {
+pub fn check_same_base(spec: &RunSpec, model_dir: &Path) -> Result<(), Failure> {
+    let file = spec.output.output.join(BASE_FINGERPRINT_FILE);
+    if !spec.output.resume {
         return Ok(());
     }
     if !file.exists() {
@@ -54,9 +54,9 @@ pub fn check_same_base(args: &TrainArgs, model_dir: &Path) -> Result<(), CliErro
 /// Saves the fingerprint of `model_dir` in the run's folder (a fresh run, or a resumed one that
 /// has none yet). Runs after the weights have loaded, so that a broken checkpoint is reported
 /// by the loader.
-pub fn record_base(args: &TrainArgs, model_dir: &Path) -> Result<(), CliError> {
-    let file = args.output.join(BASE_FINGERPRINT_FILE);
-    if args.resume && file.exists() {
+pub fn record_base(spec: &RunSpec, model_dir: &Path) -> Result<(), Failure> {
+    let file = spec.output.output.join(BASE_FINGERPRINT_FILE);
+    if spec.output.resume && file.exists() {
         return Ok(());
     }
     Ok(write_json(&file, &BaseFingerprint::of(model_dir)?)?)
