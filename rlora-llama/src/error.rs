@@ -101,6 +101,24 @@ pub enum LlamaError {
     /// An R-LoRA layer could not be built or loaded.
     #[error(transparent)]
     RLora(#[from] rlora::RLoraError),
+    /// An adapter's rank or head count is larger than a target projection's dimensions.
+    #[error(
+        "{setting} {value} is larger than the {module} projections ({d_input} → {d_output}): at \
+         most {}",
+        d_input.min(d_output)
+    )]
+    AdapterTooLarge {
+        /// `rank` or `heads`.
+        setting: &'static str,
+        /// Its value.
+        value: usize,
+        /// The target projection (`gate_proj`, …).
+        module: &'static str,
+        /// The projection's input size.
+        d_input: usize,
+        /// Its output size.
+        d_output: usize,
+    },
     /// An argument is out of its domain.
     #[error("{0}")]
     InvalidArgument(String),

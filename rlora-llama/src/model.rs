@@ -135,6 +135,9 @@ impl<B: LlamaBackend> Llama<B> {
         adapter: Option<&AdapterSpec>,
         device: &B::Device,
     ) -> Result<Self, LlamaError> {
+        if let Some(adapter) = adapter {
+            adapter.check(&config)?;
+        }
         let (d, d_ff, d_head) = (
             config.hidden_size,
             config.intermediate_size,

@@ -185,4 +185,35 @@ impl AdapterSpec {
             template: hyperparameters.config(0, 0),
         }
     }
+
+    /// Checks the adapters against the target projections of a model of `config`: each
+    /// adapter's settings are in their domains, and its rank and head count are at most the
+    /// smaller of the projection's dimensions.
+    ///
+    /// # Errors
+    /// [`LlamaError::AdapterTooLarge`] naming the setting and the projection, or the R-LoRA
+    /// layer's refusal naming the field.
+    pub fn check(&self, config: &LlamaConfig) -> Result<(), LlamaError> {
+        for module in self.targets.iter() {
+            let (d_input, d_output) = module.dims(config);
+            for (setting, value) in [("rank", self.template.rank), ("heads", self.template.heads)] {
+                if value > d_input.min(d_output) {
+                    return Err(LlamaError::AdapterTooLarge {
+                        setting,
+                        value,
+                        module: module.name(),
+                        d_input,
+                        d_output,
+                    });
+                }
+            }
+            RLoraConfig {
+                d_input,
+                d_output,
+                ..self.template.clone()
+            }
+            .validate()?;
+        }
+        Ok(())
+    }
 }

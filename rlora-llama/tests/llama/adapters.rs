@@ -335,3 +335,44 @@ fn trainable_parameters_are_counted_from_the_config_as_built() {
         );
     }
 }
+
+#[test]
+fn adapters_larger_than_a_target_are_refused_before_the_weights_load() {
+    let config =
+        rlora_llama::LlamaConfig::from_file(fixture("llama-gqa").join("config.json")).unwrap();
+    let spec = |rank: usize, heads: usize| {
+        let settings = Preset::RLora.hyperparameters(heads).with_rank(rank);
+        AdapterSpec::new(Targets::mlp(), &settings)
+    };
+    // The fixture's MLP: gate/up 64 → 172, down 172 → 64.
+    assert!(spec(64, 5).check(&config).is_ok());
+    let error = spec(65, 5).check(&config).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            LlamaError::AdapterTooLarge {
+                setting: "rank",
+                value: 65,
+                d_input: 64,
+                d_output: 172,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("at most 64"), "{error}");
+    let error = spec(8, 65).check(&config).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            LlamaError::AdapterTooLarge {
+                setting: "heads",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let refused =
+        Llama::<TestBackend>::from_pretrained(fixture("llama-gqa"), Some(&spec(65, 5)), &device());
+    assert!(matches!(refused, Err(LlamaError::AdapterTooLarge { .. })));
+}

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use rlora_llama::{AdapterSpec, LlamaConfig, Targets, TextTokenizer};
+use rlora_llama::{AdapterSpec, LlamaConfig, LlamaError, Targets, TextTokenizer};
 
 use super::{Failure, RunSpec};
 use crate::trainer::TrainingData;
@@ -30,30 +30,17 @@ pub fn check_model(spec: &RunSpec, model_dir: &Path) -> Result<CheckedModel, Fai
     spec.training_config().validate()?;
     let config_file = model_dir.join("config.json");
     let config = LlamaConfig::from_file(&config_file)?;
-    let hyperparameters = spec.adapter.hyperparameters();
-    for module in targets.iter() {
-        let (d_input, d_output) = module.dims(&config);
-        let largest = d_input.min(d_output);
-        for (flag, value) in [
-            ("--rank", hyperparameters.rank),
-            ("--heads", hyperparameters.heads),
-        ] {
-            if value > largest {
-                return Err(format!(
-                    "{flag} {value} is larger than the {module} projections of {} \
-                     ({d_input} → {d_output}): at most {largest}",
-                    config_file.display()
-                )
-                .into());
-            }
-        }
-        hyperparameters.config(d_input, d_output).validate()?;
-    }
+    let adapters = AdapterSpec::new(targets, &spec.adapter.hyperparameters());
+    adapters.check(&config).map_err(|error| match error {
+        // `rank 9 is larger than …`: the flag's name, and the model's config.
+        LlamaError::AdapterTooLarge { .. } => format!("--{error} (in {})", config_file.display()),
+        other => other.to_string(),
+    })?;
     let tokenizer = TextTokenizer::from_dir(model_dir)?;
     tokenizer.check_fits(config.vocab_size)?;
     Ok(CheckedModel {
         tokenizer,
-        adapters: AdapterSpec::new(targets, &hyperparameters),
+        adapters,
     })
 }
 
