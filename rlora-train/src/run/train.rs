@@ -121,32 +121,66 @@ pub fn train<B: LlamaAutodiffBackend>(
         placement(spec, devices.len(), &parallel)
     );
     let trained = fit(model, &data, spec, output, devices, parallel, member)?;
-    let adapter_dir = output.join("adapter");
-    trained.model.save_adapter(&adapter_dir).map_err(failed)?;
-    println!("evaluating the base and the adapted model …");
-    let (base, adapted) = evaluate_both(spec, &model_dir, &tokenizer, &trained.model, &eval_sets)
-        .map_err(RunError::Failed)?;
-    let outcome = TrainOutcome {
-        base,
-        adapted,
-        adapter_dir,
-        resources: RunResources {
-            trainable_params: trainable,
-            steps: trained.steps,
-            train_seconds: trained.seconds,
-            peak_memory_bytes: peak_memory_bytes(),
-        },
+    let done = Finished {
+        model_dir: &model_dir,
+        tokenizer: &tokenizer,
+        eval_sets: &eval_sets,
+        trainable,
+        devices: devices.len(),
     };
-    write_report(spec, &trained.model, &outcome, devices.len()).map_err(RunError::Failed)?;
-    write_routing_report(
-        spec,
-        &tokenizer,
-        &trained.model,
-        &eval_sets,
-        &outcome.adapted,
-    )
-    .map_err(RunError::Failed)?;
-    Ok(RunOutcome::Evaluated(outcome))
+    done.report(spec, trained).map(RunOutcome::Evaluated)
+}
+
+/// What rank 0 needs after training to save, evaluate and report.
+struct Finished<'a> {
+    model_dir: &'a Path,
+    tokenizer: &'a TextTokenizer,
+    eval_sets: &'a EvalSets,
+    trainable: usize,
+    devices: usize,
+}
+
+impl Finished<'_> {
+    /// Saves the adapter, evaluates the base and the adapted model, and writes the reports.
+    fn report(
+        &self,
+        spec: &RunSpec,
+        trained: Trained<impl LlamaBackend>,
+    ) -> Result<TrainOutcome, RunError> {
+        let adapter_dir = spec.output.output.join("adapter");
+        trained.model.save_adapter(&adapter_dir).map_err(failed)?;
+        println!("evaluating the base and the adapted model …");
+        let (base, adapted) = evaluate_both(
+            spec,
+            self.model_dir,
+            self.tokenizer,
+            &trained.model,
+            self.eval_sets,
+        )
+        .map_err(RunError::Failed)?;
+        let outcome = TrainOutcome {
+            base,
+            adapted,
+            adapter_dir,
+            resources: RunResources {
+                trainable_params: self.trainable,
+                steps: trained.steps,
+                train_seconds: trained.seconds,
+                peak_memory_bytes: peak_memory_bytes(),
+            },
+        };
+        write_report(spec, &trained.model, &outcome, self.devices).map_err(RunError::Failed)?;
+        let adapted = &outcome.adapted;
+        write_routing_report(
+            spec,
+            self.tokenizer,
+            &trained.model,
+            self.eval_sets,
+            adapted,
+        )
+        .map_err(RunError::Failed)?;
+        Ok(outcome)
+    }
 }
 
 /// Ranks 1.. of a group: the same checks as rank 0, then training with the group in a private
