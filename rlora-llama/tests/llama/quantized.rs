@@ -1,6 +1,7 @@
 //! The quantized frozen base (`BaseDtype::Q8`, `Q4`): a quantized projection against the same
 //! projection on its dequantized weights, output and gradients; a model's adapters on a
-//! quantized base saved, loaded back and merged into a float copy of the base.
+//! quantized base saved, loaded back and merged into a float copy of the base, and exported to
+//! PEFT and loaded back.
 
 use std::convert::Infallible;
 
@@ -155,5 +156,46 @@ fn adapters_on_a_quantized_base_load_back_and_merge_into_its_float_copy() {
         assert!(diff < 1e-5, "merged: {diff}");
     }
     assert!(merged.adapters().is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_single_head_adapter_on_a_quantized_base_exports_to_peft_and_back() {
+    let spec = AdapterSpec {
+        targets: Targets::mlp(),
+        template: RLoraConfig::r_lora(1, 1, 1),
+    };
+    let load = |adapter| {
+        Llama::<TestBackend>::from_pretrained_with_base(
+            fixture("llama-gqa"),
+            adapter,
+            BaseDtype::Q4,
+            &device(),
+        )
+        .unwrap()
+    };
+    // Heads moved away from their start, so the adapter changes the model (at its start it
+    // cancels its offset and the model is the base's).
+    let model = load(Some(&spec))
+        .map_projections(|_, _, projection| {
+            Ok::<_, Infallible>(projection.map_adapter(|mut adapter| {
+                adapter.lora_b = adapter.lora_b.map(|b| b.clone() + b.ones_like() * 0.05);
+                adapter
+            }))
+        })
+        .unwrap();
+    let base = load(None);
+    let moved = max_abs_diff(
+        &logits(&model, &prompts()[0]),
+        &logits(&base, &prompts()[0]),
+    );
+    assert!(moved > 1e-2, "the adapter moves the logits: {moved}");
+    let dir = std::env::temp_dir().join(format!("rlora-llama-q4-peft-{}", std::process::id()));
+    model.export_peft_adapter(&dir, Some("llama-gqa")).unwrap();
+    let again = base.load_peft_adapter(&dir, &device()).unwrap();
+    for prompt in &prompts() {
+        let diff = max_abs_diff(&logits(&again, prompt), &logits(&model, prompt));
+        assert!(diff < 1e-4, "PEFT round trip on a q4 base: {diff}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
