@@ -27,7 +27,8 @@ Cases:
   decode-N        16 tokens, one at a time, after N tokens of context in the KV cache
 The bench shape puts the adapters on all seven projections, batch 4 × 256; the Qwen shapes on
 gate/up/down (the paper's targets), batch 2 × 256; Llama-2-7B on gate/up/down, batch 1 × 512.
-`--batch N` and `--seq N` change a shape's batch. `--dtype bf16` builds and keeps the frozen base in
+`--batch N` and `--seq N` change a shape's batch; `--iters 0` times one step without a warm-up (for
+shapes whose step takes many minutes on a CPU). `--dtype bf16` builds and keeps the frozen base in
 bfloat16 (adapters, loss and optimizer-facing tensors in float32, as PEFT does).
 """
 
@@ -171,6 +172,11 @@ def random_tokens(vocab: int, shape) -> torch.Tensor:
 
 
 def median_seconds(run, iters: int) -> float:
+    if iters == 0:  # one cold step, for shapes whose step takes minutes
+        start = time.perf_counter()
+        run()
+        sync()
+        return time.perf_counter() - start
     run()  # warm-up
     sync()
     times = []
