@@ -111,22 +111,19 @@ fn a_quantized_projection_computes_what_its_dequantized_weights_compute() {
     }
 }
 
+/// The fixture with a 4-bit base and `adapter`.
+fn q4_fixture(adapter: Option<&AdapterSpec>) -> Llama<TestBackend> {
+    Llama::from_pretrained_with_base(fixture("llama-gqa"), adapter, BaseDtype::Q4, &device())
+        .unwrap()
+}
+
 #[test]
 fn adapters_on_a_quantized_base_load_back_and_merge_into_its_float_copy() {
     let spec = AdapterSpec {
         targets: Targets::parse(&["all-linear"]).unwrap(),
         template: RLoraConfig::r_lora(1, 1, 3),
     };
-    let load = |adapter| {
-        Llama::<TestBackend>::from_pretrained_with_base(
-            fixture("llama-gqa"),
-            adapter,
-            BaseDtype::Q4,
-            &device(),
-        )
-        .unwrap()
-    };
-    let quantized = load(Some(&spec));
+    let quantized = q4_fixture(Some(&spec));
     for layer in &quantized.layers {
         for module in rlora_llama::TargetModule::ALL {
             let projection = layer.projection(module);
@@ -145,7 +142,7 @@ fn adapters_on_a_quantized_base_load_back_and_merge_into_its_float_copy() {
 
     let dir = std::env::temp_dir().join(format!("rlora-llama-quantized-{}", std::process::id()));
     quantized.save_adapter(&dir).unwrap();
-    let loaded = load(None).load_adapter(&dir, &device()).unwrap();
+    let loaded = q4_fixture(None).load_adapter(&dir, &device()).unwrap();
     let merged = quantized.clone().merge_adapters(None).unwrap();
     let merged_dense = dense.clone().merge_adapters(None).unwrap();
     for prompt in &prompts {
@@ -165,18 +162,9 @@ fn a_single_head_adapter_on_a_quantized_base_exports_to_peft_and_back() {
         targets: Targets::mlp(),
         template: RLoraConfig::r_lora(1, 1, 1),
     };
-    let load = |adapter| {
-        Llama::<TestBackend>::from_pretrained_with_base(
-            fixture("llama-gqa"),
-            adapter,
-            BaseDtype::Q4,
-            &device(),
-        )
-        .unwrap()
-    };
     // Heads moved away from their start, so the adapter changes the model (at its start it
     // cancels its offset and the model is the base's).
-    let model = load(Some(&spec))
+    let model = q4_fixture(Some(&spec))
         .map_projections(|_, _, projection| {
             Ok::<_, Infallible>(projection.map_adapter(|mut adapter| {
                 adapter.lora_b = adapter.lora_b.map(|b| b.clone() + b.ones_like() * 0.05);
@@ -184,7 +172,7 @@ fn a_single_head_adapter_on_a_quantized_base_exports_to_peft_and_back() {
             }))
         })
         .unwrap();
-    let base = load(None);
+    let base = q4_fixture(None);
     let moved = max_abs_diff(
         &logits(&model, &prompts()[0]),
         &logits(&base, &prompts()[0]),
