@@ -27,7 +27,6 @@ pub struct CheckedModel {
 /// each names the flag or the file.
 pub fn check_model(spec: &RunSpec, model_dir: &Path) -> Result<CheckedModel, Failure> {
     let targets = Targets::parse(&spec.adapter.targets).map_err(|e| format!("--targets: {e}"))?;
-    spec.training_config().validate()?;
     let config_file = model_dir.join("config.json");
     let config = LlamaConfig::from_file(&config_file)?;
     let adapters = AdapterSpec::new(targets, &spec.adapter.hyperparameters());

@@ -331,6 +331,50 @@ impl RunSpec {
         });
     }
 
+    /// Checks every setting against its flag's domain, so that a spec built in Rust is refused
+    /// as the command line refuses it (its parsers give the same domains): the training
+    /// settings through the trainer's own check, the rest here; the adapters' against the
+    /// model come later, with its config ([`rlora_llama::AdapterSpec::check`]).
+    ///
+    /// # Errors
+    /// The first setting out of its domain, named by its flag.
+    pub fn check(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let (data, evaluation, placement) = (&self.data, &self.evaluation, &self.placement);
+        let counts = [
+            ("max-seq-len", u64::from(data.max_seq_len), 2),
+            ("max-line-bytes", data.max_line_bytes, 1),
+            ("max-examples", data.max_examples.map_or(1, u64::from), 1),
+            (
+                "builtin-test-examples",
+                u64::from(data.builtin_test_examples),
+                1,
+            ),
+            ("heads", u64::from(self.adapter.heads), 1),
+            ("rank", u64::from(self.adapter.rank), 1),
+            ("eval-examples", u64::from(evaluation.eval_examples), 1),
+            (
+                "eval-max-new-tokens",
+                u64::from(evaluation.eval_max_new_tokens),
+                1,
+            ),
+            ("devices", u64::from(placement.devices), 1),
+            ("nodes", u64::from(placement.nodes), 1),
+            ("group-timeout", placement.group_timeout, 1),
+        ];
+        if let Some((flag, value, least)) = counts.iter().find(|(_, value, least)| value < least) {
+            return Err(format!("--{flag} is {value}: it must be at least {least}").into());
+        }
+        values::fraction(&data.holdout.to_string()).map_err(|e| format!("--holdout: {e}"))?;
+        values::non_negative(&self.adapter.alpha.to_string())
+            .map_err(|e| format!("--alpha: {e}"))?;
+        if let Some(dropout) = self.adapter.dropout {
+            values::fraction(&dropout.to_string()).map_err(|e| format!("--dropout: {e}"))?;
+        }
+        values::mixing(&data.mixing.to_string()).map_err(|e| format!("--mixing: {e}"))?;
+        self.training_config().validate()?;
+        Ok(())
+    }
+
     /// The seed of the data: `--data-seed`, else `--seed`.
     pub fn data_seed(&self) -> u64 {
         self.data.data_seed.unwrap_or(self.batches.seed)
@@ -343,7 +387,8 @@ impl RunSpec {
             .with_learning_rate(schedule.lr)
             .with_warmup_ratio(schedule.warmup_ratio)
             .with_weight_decay(schedule.weight_decay)
-            .with_max_grad_norm((schedule.max_grad_norm > 0.0).then_some(schedule.max_grad_norm))
+            // 0 turns clipping off; a negative or NaN limit reaches the trainer's check.
+            .with_max_grad_norm((schedule.max_grad_norm != 0.0).then_some(schedule.max_grad_norm))
             .with_epochs(schedule.epochs as usize)
             .with_max_steps(schedule.max_steps.map(|s| s as usize))
             .with_batch_size(batches.batch_size as usize)
@@ -421,5 +466,113 @@ impl AdapterSettings {
             settings.dropout = p;
         }
         settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{RunError, train};
+    use crate::trainer::DataParallel;
+
+    /// A change to a default spec that puts one setting out of its flag's domain.
+    type Edit = fn(&mut RunSpec);
+
+    /// Each setting out of its domain, set in code: `check` refuses it naming the flag (or, for
+    /// the trainer's settings, the trainer's name for it), as the command line refuses the flag
+    /// with that value; and a run of such a spec is refused before it writes anything.
+    #[test]
+    fn a_spec_built_in_code_is_checked_as_its_flags_are() {
+        let cases: [(&str, &str, &str, Edit); 26] = [
+            ("max-seq-len", "1", "--max-seq-len", |s| {
+                s.data.max_seq_len = 1
+            }),
+            ("max-line-bytes", "0", "--max-line-bytes", |s| {
+                s.data.max_line_bytes = 0
+            }),
+            ("max-examples", "0", "--max-examples", |s| {
+                s.data.max_examples = Some(0)
+            }),
+            (
+                "builtin-test-examples",
+                "0",
+                "--builtin-test-examples",
+                |s| s.data.builtin_test_examples = 0,
+            ),
+            ("holdout", "1", "--holdout", |s| s.data.holdout = 1.0),
+            ("holdout", "NaN", "--holdout", |s| s.data.holdout = f64::NAN),
+            ("mixing", "temperature:-1", "--mixing", |s| {
+                s.data.mixing = Mixing::Temperature(-1.0)
+            }),
+            ("heads", "0", "--heads", |s| s.adapter.heads = 0),
+            ("rank", "0", "--rank", |s| s.adapter.rank = 0),
+            ("alpha", "-1", "--alpha", |s| s.adapter.alpha = -1.0),
+            ("dropout", "1", "--dropout", |s| {
+                s.adapter.dropout = Some(1.0)
+            }),
+            ("lr", "0", "learning rate", |s| s.schedule.lr = 0.0),
+            ("lr", "inf", "learning rate", |s| {
+                s.schedule.lr = f64::INFINITY
+            }),
+            ("warmup-ratio", "1", "warmup ratio", |s| {
+                s.schedule.warmup_ratio = 1.0
+            }),
+            ("weight-decay", "-1", "weight decay", |s| {
+                s.schedule.weight_decay = -1.0
+            }),
+            ("max-grad-norm", "-1", "gradient norm limit", |s| {
+                s.schedule.max_grad_norm = -1.0
+            }),
+            ("epochs", "0", "epochs", |s| s.schedule.epochs = 0),
+            ("max-steps", "0", "max steps", |s| {
+                s.schedule.max_steps = Some(0)
+            }),
+            ("batch-size", "0", "batch size", |s| {
+                s.batches.batch_size = 0
+            }),
+            ("grad-accumulation", "0", "gradient accumulation", |s| {
+                s.batches.grad_accumulation = 0
+            }),
+            ("checkpoint-every", "0", "checkpoint interval", |s| {
+                s.batches.checkpoint_every = 0
+            }),
+            ("eval-examples", "0", "--eval-examples", |s| {
+                s.evaluation.eval_examples = 0
+            }),
+            ("eval-max-new-tokens", "0", "--eval-max-new-tokens", |s| {
+                s.evaluation.eval_max_new_tokens = 0
+            }),
+            ("devices", "0", "--devices", |s| s.placement.devices = 0),
+            ("nodes", "0", "--nodes", |s| s.placement.nodes = 0),
+            ("group-timeout", "0", "--group-timeout", |s| {
+                s.placement.group_timeout = 0
+            }),
+        ];
+        let command =
+            values::numbers_may_be_negative(RunSpec::augment_args(clap::Command::new("train")));
+        let output = std::env::temp_dir().join(format!("rlora-spec-check-{}", std::process::id()));
+        RunSpec::new(&output).check().expect("the defaults pass");
+        for (flag, value, named, edit) in cases {
+            let argv = ["train", "--output", ".", &format!("--{flag}={value}")];
+            assert!(
+                command.clone().try_get_matches_from(argv).is_err(),
+                "the command line takes --{flag}={value}"
+            );
+            let mut spec = RunSpec::new(&output);
+            edit(&mut spec);
+            let error = spec.check().expect_err(flag).to_string();
+            assert!(error.contains(named), "--{flag}={value}: {error}");
+            let ran = train::<crate::backend::TrainBackend>(
+                &spec,
+                &[Default::default()],
+                DataParallel::Gather,
+            );
+            assert!(matches!(ran, Err(RunError::Refused(_))), "--{flag}={value}");
+            assert!(
+                !output.exists(),
+                "--{flag}={value} wrote {}",
+                output.display()
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rlora_llama::{Llama, LlamaAutodiffBackend, LlamaBackend, TextTokenizer};
+use rlora_llama::{AdapterSpec, Llama, LlamaAutodiffBackend, LlamaBackend, TextTokenizer};
 
 use super::base_check::{check_same_base, record_base};
 use super::checks::{CheckedModel, check_data, check_model};
@@ -56,6 +56,7 @@ pub fn train<B: LlamaAutodiffBackend>(
     devices: &[B::Device],
     parallel: DataParallel,
 ) -> Result<RunOutcome, RunError> {
+    spec.check().map_err(RunError::Refused)?;
     if spec.placement.node_rank > 0 {
         let steps = train_other_rank::<B>(spec, devices)?;
         return Ok(RunOutcome::Rank {
@@ -86,11 +87,7 @@ pub fn train<B: LlamaAutodiffBackend>(
     };
     check_same_base(spec, &model_dir).map_err(RunError::Refused)?;
 
-    B::seed(device, spec.batches.seed);
-    let base_dtype = spec.model.base_dtype;
-    let model =
-        Llama::<B>::from_pretrained_with_base(&model_dir, Some(&adapters), base_dtype, device)
-            .map_err(|e| RunError::Refused(e.into()))?;
+    let model = load_model::<B>(spec, &model_dir, &adapters, device)?;
     // Every check has passed: only now is anything in the output folder deleted or written.
     folder.prepare().map_err(failed)?;
     let output = &spec.output.output;
@@ -107,9 +104,8 @@ pub fn train<B: LlamaAutodiffBackend>(
         }),
         None => None,
     };
-    let trainable: usize = (model.adapters().iter())
-        .map(|(_, a)| a.num_trainable_params())
-        .sum();
+    let adapters = model.adapters();
+    let trainable: usize = adapters.iter().map(|(_, a)| a.num_trainable_params()).sum();
     // A group's processes sum their devices' gradients with the multi-device strategy.
     let parallel = match member {
         Some(_) => DataParallel::Gather,
@@ -117,7 +113,7 @@ pub fn train<B: LlamaAutodiffBackend>(
     };
     println!(
         "{} adapters, {trainable} trainable parameters; training on {}",
-        model.adapters().len(),
+        adapters.len(),
         placement(spec, devices.len(), &parallel)
     );
     let trained = fit(model, &data, spec, output, devices, parallel, member)?;
@@ -202,15 +198,7 @@ fn train_other_rank<B: LlamaAutodiffBackend>(
     // Rank 0 validates; this rank's validation pass would repeat it.
     data.validation.clear();
     let folder = worker_folder(spec).map_err(RunError::Refused)?;
-    B::seed(device, spec.batches.seed);
-    let base_dtype = spec.model.base_dtype;
-    let model = Llama::<B>::from_pretrained_with_base(
-        &model_dir,
-        Some(&checked.adapters),
-        base_dtype,
-        device,
-    )
-    .map_err(|e| RunError::Refused(e.into()))?;
+    let model = load_model::<B>(spec, &model_dir, &checked.adapters, device)?;
     let member = GroupMember {
         settings,
         identity: run_identity(spec, &data, &model_dir).map_err(failed)?,
@@ -246,6 +234,19 @@ fn prepare(
     let (data, eval_sets) = prepare_data(spec, &checked.tokenizer)?;
     check_data(spec, &data, devices * spec.placement.nodes as usize)?;
     Ok((model_dir, checked, data, eval_sets))
+}
+
+/// The model of `model_dir` with `adapters` on `device`, seeded by the run's seed (which the
+/// adapters' random start draws from).
+fn load_model<B: LlamaAutodiffBackend>(
+    spec: &RunSpec,
+    model_dir: &Path,
+    adapters: &AdapterSpec,
+    device: &B::Device,
+) -> Result<Llama<B>, RunError> {
+    B::seed(device, spec.batches.seed);
+    Llama::from_pretrained_with_base(model_dir, Some(adapters), spec.model.base_dtype, device)
+        .map_err(|e| RunError::Refused(e.into()))
 }
 
 /// A failure once the run has started.
@@ -331,13 +332,10 @@ fn explain_stop(error: TrainError, spec: &RunSpec, devices: usize) -> RunError {
         .or_else(|| last_logged_step(output, "Loss", layout))
         .map(|step| format!(" at step {step}"))
         .unwrap_or_default();
-    let checkpoint = output.join("checkpoint");
-    let advice = match latest_checkpoint(output) {
-        Some(epoch) => format!(
-            "the last good state is the checkpoint of step {} in {}: continue from it with the \
-             same flags, --resume and a lower --lr",
-            epoch * every,
-            checkpoint.display()
+    let advice = match last_checkpoint(spec) {
+        Some(checkpoint) => format!(
+            "the last good state is {checkpoint}: continue from it with the same flags, --resume \
+             and a lower --lr"
         ),
         None => format!(
             "no checkpoint was written before it (one comes every --checkpoint-every {every} \
@@ -350,14 +348,8 @@ fn explain_stop(error: TrainError, spec: &RunSpec, devices: usize) -> RunError {
 /// A run stopped for another reason than its values (see [`TrainError::Interrupted`]), and the
 /// checkpoint to continue from: its learning rate is not the cause, so no lower one is advised.
 fn explain_interruption(message: &str, spec: &RunSpec) -> RunError {
-    let (output, every) = (&spec.output.output, spec.batches.checkpoint_every as usize);
-    let advice = match latest_checkpoint(output) {
-        Some(epoch) => format!(
-            "the last checkpoint is that of step {} in {}: continue from it with the same flags \
-             and --resume",
-            epoch * every,
-            output.join("checkpoint").display()
-        ),
+    let advice = match last_checkpoint(spec) {
+        Some(checkpoint) => format!("continue from {checkpoint} with the same flags and --resume"),
         None => "no checkpoint was written before it: start again with --overwrite".to_string(),
     };
     RunError::Stopped(format!("training stopped: {message}; {advice}"))
@@ -365,17 +357,25 @@ fn explain_interruption(message: &str, spec: &RunSpec) -> RunError {
 
 /// A group's failure, and the checkpoint the whole group can resume from.
 fn explain_group_failure(message: &str, spec: &RunSpec) -> RunError {
-    let (output, every) = (&spec.output.output, spec.batches.checkpoint_every as usize);
-    let advice = match latest_checkpoint(output) {
-        Some(epoch) => format!(
-            "the last checkpoint is that of step {} in {}: start every process again with the \
-             same flags and --resume",
-            epoch * every,
-            output.join("checkpoint").display()
-        ),
+    let advice = match last_checkpoint(spec) {
+        Some(checkpoint) => {
+            format!("start every process again with the same flags and --resume, from {checkpoint}")
+        }
         None => "no checkpoint was written yet".to_string(),
     };
     RunError::Stopped(format!("{message}; {advice}"))
+}
+
+/// `the checkpoint of step S in OUTPUT/checkpoint`, the run's latest, if any.
+fn last_checkpoint(spec: &RunSpec) -> Option<String> {
+    let output = &spec.output.output;
+    latest_checkpoint(output).map(|epoch| {
+        format!(
+            "the checkpoint of step {} in {}",
+            epoch * spec.batches.checkpoint_every as usize,
+            output.join("checkpoint").display()
+        )
+    })
 }
 
 /// The training and validation examples of every task, tokenized, and the examples each task is

@@ -101,26 +101,58 @@ pub enum TrainError {
 }
 
 impl TrainingConfig {
+    /// Checks every setting against its domain; the error names the setting.
     pub(crate) fn validate(&self) -> Result<(), TrainError> {
-        let invalid = |m: String| Err(TrainError::Invalid(m));
-        if self.batch_size == 0 || self.grad_accumulation == 0 || self.checkpoint_every == 0 {
-            return invalid(
-                "batch size, gradient accumulation and checkpoint interval must be ≥ 1".into(),
-            );
+        let counts = [
+            ("batch size", self.batch_size),
+            ("gradient accumulation", self.grad_accumulation),
+            ("checkpoint interval", self.checkpoint_every),
+            ("epochs", self.epochs),
+            ("max steps", self.max_steps.unwrap_or(1)),
+            ("batch shards", self.batch_shards),
+        ];
+        if let Some((name, _)) = counts.iter().find(|(_, count)| *count == 0) {
+            return Err(TrainError::Invalid(format!(
+                "{name} must be at least 1, got 0"
+            )));
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return invalid(format!(
-                "learning rate must be positive, got {}",
-                self.learning_rate
-            ));
+        let clip = self.max_grad_norm.unwrap_or(1.0);
+        let reals = [
+            (
+                "learning rate",
+                self.learning_rate,
+                "positive",
+                self.learning_rate > 0.0,
+            ),
+            (
+                "minimum learning rate",
+                self.min_learning_rate,
+                "≥ 0",
+                self.min_learning_rate >= 0.0,
+            ),
+            (
+                "warmup ratio",
+                self.warmup_ratio,
+                "in [0, 1)",
+                (0.0..1.0).contains(&self.warmup_ratio),
+            ),
+            (
+                "weight decay",
+                self.weight_decay,
+                "≥ 0",
+                self.weight_decay >= 0.0,
+            ),
+            ("gradient norm limit", clip, "positive", clip > 0.0),
+        ];
+        match reals
+            .iter()
+            .find(|(_, value, _, ok)| !(value.is_finite() && *ok))
+        {
+            Some((name, value, domain, _)) => Err(TrainError::Invalid(format!(
+                "{name} must be finite and {domain}, got {value}"
+            ))),
+            None => Ok(()),
         }
-        if !(0.0..1.0).contains(&self.warmup_ratio) {
-            return invalid(format!(
-                "warmup ratio must be in [0, 1), got {}",
-                self.warmup_ratio
-            ));
-        }
-        Ok(())
     }
 
     /// The examples of one optimizer update over `replicas` devices.
