@@ -38,7 +38,7 @@ impl Checkpoint {
     /// Opens `dir/model.safetensors`, or the shards that `dir/model.safetensors.index.json` lists.
     ///
     /// # Errors
-    /// A shard the index names outside the folder (see [`shard_path`]), a weights file that is
+    /// A shard the index names outside the folder (see `shard_path`), a weights file that is
     /// not a regular file (a folder, a device), or one that cannot be read or parsed; each names
     /// the file.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, LlamaError> {

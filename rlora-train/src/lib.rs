@@ -4,7 +4,8 @@
 //! ## What a library user calls
 //!
 //! - A whole run, as `rlora train` makes it: [`run::RunSpec`] (its settings in typed parts, one
-//!   field per flag; [`run::RunSpec::tiny_base`] and [`run::RunSpec::new`] to start from),
+//!   field per flag; [`run::RunSpec::tiny_base`], [`run::RunSpec::new`] or a run file read by
+//!   [`run::RunSpec::from_file`] to start from, [`run::RunSpec::check`] for its values),
 //!   [`run::train`] on any burn autodiff backend, [`run::RunOutcome`] (the adapter's folder, the
 //!   scores, the cost) or [`run::RunError`] (refused before anything was written, stopped with
 //!   the checkpoint to continue from, or failed).

@@ -6,6 +6,7 @@ use std::path::Path;
 use rlora::Preset;
 use rlora_train::cli::{TrainArgs, expand_config_file};
 use rlora_train::data::Mixing;
+use rlora_train::run::RunSpec;
 
 fn write(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("rlora-config-{}", std::process::id()));
@@ -86,6 +87,28 @@ fn the_written_run_config_repeats_the_run() {
     assert_eq!(
         serde_json::to_value(&again).unwrap(),
         serde_json::to_value(&original).unwrap()
+    );
+    // A library user reads the same file into the same spec.
+    let read = RunSpec::from_file(&path).unwrap();
+    assert_eq!(
+        serde_json::to_value(&read).unwrap(),
+        serde_json::to_value(&original.run).unwrap()
+    );
+}
+
+#[test]
+fn a_run_file_without_an_output_or_with_a_bad_value_is_refused_naming_it() {
+    let path = write("no-output.toml", "builtin = true\n");
+    let error = RunSpec::from_file(&path).unwrap_err().to_string();
+    assert!(
+        error.contains("no-output.toml") && error.contains("--output"),
+        "{error}"
+    );
+    let path = write("bad-holdout.toml", "output = \"o\"\nholdout = 1.5\n");
+    let error = RunSpec::from_file(&path).unwrap_err().to_string();
+    assert!(
+        error.contains("bad-holdout.toml") && error.contains("`holdout`"),
+        "{error}"
     );
 }
 

@@ -1,6 +1,6 @@
 //! The tiny base model the examples fine-tune: a ~0.8M-parameter Llama over bytes
 //! ([`tiny_config`]), pretrained from scratch ([`pretrain_base`]: `rlora pretrain`,
-//! `cargo xtask pretrain`) on a generated English-like corpus ([`pretraining_corpus`]), so that
+//! `cargo xtask pretrain`) on a generated English-like corpus (`corpus::pretraining_corpus`), so that
 //! fine-tuning starts from a model that knows words, digits and the `Q: … A: …` form but none
 //! of the built-in tasks' answers. The shipped copy is compiled in ([`model_or_tiny_base`]).
 //!

@@ -22,8 +22,8 @@ pub struct EvalArgs {
     /// An adapter folder (this project's or PEFT's).
     #[arg(long)]
     pub adapter: Option<PathBuf>,
-    /// A task: NAME=FILE.jsonl (its examples are evaluated), or NAME=TRAIN,VALID[,TEST] (the
-    /// test file, else the validation file). Repeatable.
+    /// A task: NAME=FILE.jsonl (its examples are evaluated), or NAME=TRAIN,VALID or
+    /// NAME=TRAIN,VALID,TEST (the test file, else the validation file). Repeatable.
     #[arg(long = "task", value_name = "NAME=FILES")]
     pub tasks: Vec<String>,
     /// Evaluate the built-in suite's test splits.

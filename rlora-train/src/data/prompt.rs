@@ -30,7 +30,7 @@ pub fn alpaca_prompt(instruction: &str, input: Option<&str>) -> String {
 ///
 /// # Panics
 ///
-/// If there are more than [`MAX_CHOICES`] choices.
+/// If there are more than `MAX_CHOICES` (26) choices.
 pub fn multiple_choice_prompt(question: &str, choices: &[String]) -> String {
     format!(
         "### Question:\n{question}\n\n### Choices:\n{}\n\nAnswer:",
@@ -42,7 +42,7 @@ pub fn multiple_choice_prompt(question: &str, choices: &[String]) -> String {
 ///
 /// # Panics
 ///
-/// If there are more than [`MAX_CHOICES`] choices.
+/// If there are more than `MAX_CHOICES` (26) choices.
 pub fn choice_lines(choices: &[String]) -> String {
     let lines: Vec<String> = choices
         .iter()
@@ -57,7 +57,7 @@ pub fn choice_lines(choices: &[String]) -> String {
 ///
 /// # Panics
 ///
-/// If `count` exceeds [`MAX_CHOICES`] or `correct` is not below it.
+/// If `count` exceeds `MAX_CHOICES` (26) or `correct` is not below it.
 pub fn multiple_choice_example(prompt: String, count: usize, correct: usize) -> TaskExample {
     assert!(correct < count, "correct choice {correct} out of {count}");
     let options = choice_completions(count);
@@ -68,7 +68,7 @@ pub fn multiple_choice_example(prompt: String, count: usize, correct: usize) -> 
     }
 }
 
-/// The letter of the choice at `index` (`0 → 'A'`), or `None` past [`MAX_CHOICES`].
+/// The letter of the choice at `index` (`0 → 'A'`), or `None` past `MAX_CHOICES` (26).
 pub fn choice_label(index: usize) -> Option<char> {
     let offset = u8::try_from(index)
         .ok()
@@ -80,7 +80,7 @@ pub fn choice_label(index: usize) -> Option<char> {
 ///
 /// # Panics
 ///
-/// If `count` exceeds [`MAX_CHOICES`].
+/// If `count` exceeds `MAX_CHOICES` (26).
 pub fn choice_completions(count: usize) -> Vec<String> {
     (0..count)
         .map(|index| format!(" {}", label(index)))

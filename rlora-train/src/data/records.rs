@@ -218,7 +218,7 @@ pub enum RecordError {
     },
 }
 
-/// Reads a JSONL file of records (see the [module docs](self)); a line longer than
+/// Reads a JSONL file of records (see the module docs); a line longer than
 /// `max_line_bytes` (its newline not counted) is an error naming the file and the line.
 pub fn read_jsonl(path: &Path, max_line_bytes: usize) -> Result<ReadOutcome, DataError> {
     let io = |source| DataError::Io {

@@ -3,7 +3,7 @@
 //! on the built-in multi-task suite, scored per task, and reported with head similarities over
 //! training, cost, and pictures.
 //!
-//! Every run is a typed [`RunSpec`](crate::run::RunSpec) trained by a child process (`rlora
+//! Every run is a typed [`RunSpec`] trained by a child process (`rlora
 //! train --config` of the spec written as a run file), so that each one's peak memory is its own
 //! and a failed run does not take the others down; a run whose `eval.json` exists is reused, so
 //! an interrupted experiment continues where it stopped. The base model is evaluated in this

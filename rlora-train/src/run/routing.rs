@@ -26,8 +26,8 @@ pub const MERGED_FILE: &str = "merged.json";
 /// The tasks whose routing is analysed.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RoutingTasks {
-    /// A task to analyse the routing on: NAME=FILE.jsonl, or NAME=TRAIN,VALID[,TEST] (the test
-    /// file, else the validation file). Repeatable.
+    /// A task to analyse the routing on: NAME=FILE.jsonl, or NAME=TRAIN,VALID or
+    /// NAME=TRAIN,VALID,TEST (the test file, else the validation file). Repeatable.
     #[arg(long = "task", value_name = "NAME=FILES")]
     pub tasks: Vec<String>,
     /// The built-in suite's test splits.

@@ -285,8 +285,7 @@ impl RunSpec {
     pub fn new(output: impl Into<PathBuf>) -> Self {
         use clap::FromArgMatches;
         // The flags' defaults, as clap fills them in (the output is required: a stand-in here).
-        let command = Self::augment_args(clap::Command::new("train"));
-        let matches = command.get_matches_from(["train", "--output", "."]);
+        let matches = Self::command().get_matches_from(["train", "--output", "."]);
         let mut spec = Self::from_arg_matches(&matches).expect("the flags' defaults parse");
         spec.output.output = output.into();
         spec
@@ -375,6 +374,12 @@ impl RunSpec {
         Ok(())
     }
 
+    /// `rlora train`'s flags as a clap command named `train` (a number's flag takes a value
+    /// starting with `-`, for its parser to judge).
+    pub(crate) fn command() -> clap::Command {
+        values::numbers_may_be_negative(Self::augment_args(clap::Command::new("train")))
+    }
+
     /// The seed of the data: `--data-seed`, else `--seed`.
     pub fn data_seed(&self) -> u64 {
         self.data.data_seed.unwrap_or(self.batches.seed)
@@ -442,9 +447,8 @@ impl RunSpec {
     /// The spec of `rlora train`'s `flags` (the program's name left out), for tests.
     pub(crate) fn parse_flags(flags: &[&str]) -> Self {
         use clap::FromArgMatches;
-        let command = Self::augment_args(clap::Command::new("train"));
         let argv = std::iter::once("train").chain(flags.iter().copied());
-        Self::from_arg_matches(&command.get_matches_from(argv)).expect("the flags parse")
+        Self::from_arg_matches(&Self::command().get_matches_from(argv)).expect("the flags parse")
     }
 }
 
@@ -548,8 +552,7 @@ mod tests {
                 s.placement.group_timeout = 0
             }),
         ];
-        let command =
-            values::numbers_may_be_negative(RunSpec::augment_args(clap::Command::new("train")));
+        let command = RunSpec::command();
         let output = std::env::temp_dir().join(format!("rlora-spec-check-{}", std::process::id()));
         RunSpec::new(&output).check().expect("the defaults pass");
         for (flag, value, named, edit) in cases {

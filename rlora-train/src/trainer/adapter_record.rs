@@ -160,7 +160,7 @@ impl<B: LlamaBackend> Module<B> for CausalLm<B> {
     }
 
     /// The adapters of the checkpoint, onto this model's (a checkpoint that does not fit is
-    /// refused before the Learner loads it, by [`AdapterCheckpoint::mismatch`]).
+    /// refused before the Learner loads it, by `AdapterCheckpoint::mismatch`).
     fn load_record(self, record: AdapterCheckpoint<B>) -> Self {
         let mut states: BTreeMap<String, AdapterState<B>> = record
             .adapters

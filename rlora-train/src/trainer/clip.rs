@@ -42,7 +42,7 @@ pub fn clip_global_norm<B: LlamaAutodiffBackend, M: Module<B>>(
 /// `max_norm` (none: not clipped) before each step. The record is `O`'s own.
 ///
 /// In a process group, the gradients are first summed over the group
-/// ([`UpdateExchange`](super::group::UpdateExchange)), so that every process clips and steps
+/// (the group's `UpdateExchange`), so that every process clips and steps
 /// the same gradients; an exchange that fails, or a loss that is not finite anywhere in the
 /// group, stops the run with the weights as they are.
 ///

@@ -23,7 +23,7 @@ use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
 
 /// A causal LM whose adapters train on next-token cross-entropy over completion tokens.
 ///
-/// A burn module whose record is its adapters only ([`AdapterCheckpoint`](super::AdapterCheckpoint)):
+/// A burn module whose record is its adapters only (`AdapterCheckpoint`):
 /// the frozen base never goes into a checkpoint.
 #[derive(Clone, Debug)]
 pub struct CausalLm<B: LlamaBackend> {

@@ -40,7 +40,7 @@ pub struct ProjectionRouting {
     pub separation: f64,
 }
 
-/// The routing of every adapted projection over a set of tasks; see the [module docs](self).
+/// The routing of every adapted projection over a set of tasks; see the module docs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoutingAnalysis {
     /// The task names, in the order of every per-task list.

@@ -16,7 +16,7 @@ const ENGINE_CRATES: [&str; 2] = ["burn-collective", "burn-communication"];
 /// Prints the engine's logs at warning level and above to stderr (burn's communication layer
 /// otherwise installs a subscriber that prints every connection and transfer to stdout when its
 /// first server starts), colored only on a terminal, and reports a panic of the engine's threads
-/// in one line ([`engine_panic_line`]) unless `RUST_BACKTRACE` is set. Installed once per
+/// in one line (`engine_panic_line`) unless `RUST_BACKTRACE` is set. Installed once per
 /// process.
 pub fn quiet_engine_output() {
     static ONCE: Once = Once::new();
