@@ -1,9 +1,10 @@
 //! The repository's chores: `cargo xtask <task>`.
 //!
-//! - `ci`: what `.ci/run` runs: formatting, the README's test command, clippy, a compile check of
-//!   every GPU backend feature and of the `ddp` build (CUDA through burn's DDP strategy), and on
-//!   wgpu, when a Vulkan driver is present (required when `CI` is set), the backend-generic tests
-//!   and training steps checked against the CPU backend.
+//! - `ci`: what `.ci/run` runs: formatting, the README's test command, clippy, the API docs of
+//!   `rlora-llama` and `rlora-train` (rustdoc's warnings, broken links among them, are errors), a
+//!   compile check of every GPU backend feature and of the `ddp` build (CUDA through burn's DDP
+//!   strategy), and on wgpu, when a Vulkan driver is present (required when `CI` is set), the
+//!   backend-generic tests and training steps checked against the CPU backend.
 //! - `wgpu-group`: a group of two processes on wgpu against one process (outside CI: each process
 //!   tunes its kernels anew on the software GPU).
 //! - `soak`: exchanges between two processes until burn's collective engine fails, then long
@@ -28,7 +29,8 @@ mod vs_pytorch;
 const USAGE: &str =
     "usage: cargo xtask <ci | fixtures | bench | gpu-bundle | wgpu-group | soak | pretrain | experiment [ARGS]>
 
-  ci        fmt check, cargo test --workspace, clippy, cargo check of the GPU features and
+  ci        fmt check, cargo test --workspace, clippy, the API docs (no rustdoc warning),
+            cargo check of the GPU features and
             of the ddp build, on wgpu (Vulkan, fused and autotuned): the backend-generic
             tests and 3 training steps against the CPU; each stage says how long it took
   wgpu-group
@@ -121,6 +123,12 @@ fn ci() -> Result<(), String> {
             "-D",
             "warnings",
         ]),
+    )?;
+    run(
+        "the API docs of rlora-llama and rlora-train, without broken links",
+        cargo()
+            .args(["doc", "-p", "rlora-llama", "-p", "rlora-train", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     run(
         "GPU backends compile",
