@@ -49,6 +49,18 @@ pub enum AttentionKernel {
     Fused,
 }
 
+impl AttentionKernel {
+    /// The faster kernel on backend `B`: [`AttentionKernel::Fused`] on a GPU, the blocked path
+    /// on the CPU.
+    pub fn for_backend<B: LlamaBackend>() -> Self {
+        if B::computes_on_cpu() {
+            Self::Blocked
+        } else {
+            Self::Fused
+        }
+    }
+}
+
 /// Which keys each query of one forward pass may see, shared by every layer.
 ///
 /// Blocked ([`KeyMask::causal`], [`KeyMask::per_row`]): the queries in blocks, each with the

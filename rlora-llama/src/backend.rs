@@ -36,6 +36,13 @@ impl<B> LlamaAutodiffBackend for B where
 
 /// A burn backend that can multiply by a frozen [`QuantizedMatrix`].
 pub trait LlamaBackend: Backend {
+    /// Whether the backend computes on the CPU (Flex, NdArray: element-wise operations on one
+    /// thread, no fused attention kernel), which decides how a pass is best run on it; false for
+    /// the GPU backends.
+    fn computes_on_cpu() -> bool {
+        false
+    }
+
     /// `x · dequantize(W)ᵀ` for `x: [T, d_in]` and `W [d_out, d_in]`: `[T, d_out]`, computed in
     /// `x`'s float type.
     fn quantized_product(x: Tensor<Self, 2>, weight: &QuantizedMatrix<Self>) -> Tensor<Self, 2> {
@@ -45,6 +52,10 @@ pub trait LlamaBackend: Backend {
 }
 
 impl<B: LlamaBackend, C: CheckpointStrategy> LlamaBackend for Autodiff<B, C> {
+    fn computes_on_cpu() -> bool {
+        B::computes_on_cpu()
+    }
+
     fn quantized_product(x: Tensor<Self, 2>, weight: &QuantizedMatrix<Self>) -> Tensor<Self, 2> {
         // The same tensors on the inner backend (an autodiff backend's integer tensors are its
         // inner backend's; the scales are constants, never tracked).
@@ -90,9 +101,17 @@ impl<B: Backend> Backward<B, 1> for QuantizedProduct {
     }
 }
 
-impl LlamaBackend for burn::backend::Flex {}
+impl LlamaBackend for burn::backend::Flex {
+    fn computes_on_cpu() -> bool {
+        true
+    }
+}
 
-impl LlamaBackend for burn::backend::NdArray {}
+impl LlamaBackend for burn::backend::NdArray {
+    fn computes_on_cpu() -> bool {
+        true
+    }
+}
 
 #[cfg(feature = "cubecl")]
 impl<R, F, I, BT> LlamaBackend for burn_cubecl::CubeBackend<R, F, I, BT>

@@ -52,9 +52,9 @@ use rlora_llama::{
     AdapterSpec, Llama, LlamaConfig, ModelType, Quantization, TargetModule, Targets,
 };
 use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
-use rlora_train::backend::{BACKEND_NAME, TrainBackend as Train, batch_shards, tune_cpu_allocator};
+use rlora_train::backend::{BACKEND_NAME, TrainBackend as Train, tune_cpu_allocator};
 use rlora_train::data::{LmBatch, LmBatcher, StepBatch, TokenizedExample};
-use rlora_train::trainer::{CausalLm, TrainingConfig, TrainingData, train};
+use rlora_train::trainer::{CausalLm, TrainingConfig, TrainingData, batch_shards, train};
 
 type Inner = rlora_train::backend::Backend;
 
@@ -590,7 +590,7 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
     let dtype_name = flag(args, "--dtype").unwrap_or("f32");
     let run = Run {
         iters: count("--iters", 3)?,
-        shards: count("--shards", batch_shards())?,
+        shards: count("--shards", batch_shards::<Train>())?,
         dtype: match dtype_name {
             "f32" => DType::F32,
             "f16" => DType::F16,
@@ -663,7 +663,7 @@ fn one_case(args: &[String], case: &str) -> Result<(), String> {
 fn tables(iters: usize) {
     let run = Run {
         iters,
-        shards: batch_shards(),
+        shards: batch_shards::<Train>(),
         dtype: DType::F32,
         quantization: None,
         host_reads: false,

@@ -72,28 +72,6 @@ pub const BACKEND_NAME: &str = if cfg!(feature = "cuda") {
     "ndarray"
 };
 
-/// Whether the backend computes on the CPU.
-pub const ON_CPU: bool = matches!(BACKEND_NAME.as_bytes(), b"flex" | b"ndarray");
-
-/// How the passes without autodiff (generation, evaluation) compute attention: burn's fused
-/// kernels on a GPU; the blocked path on the CPU, where it is the faster.
-pub const ATTENTION: rlora_llama::layers::AttentionKernel = if ON_CPU {
-    rlora_llama::layers::AttentionKernel::Blocked
-} else {
-    rlora_llama::layers::AttentionKernel::Fused
-};
-
-/// How many shards of rows a training batch is cut into
-/// ([`TrainingConfig::batch_shards`](crate::trainer::TrainingConfig::batch_shards)): one per core
-/// on the CPU, whose backends run element-wise operations on one thread; 1 on a GPU.
-pub fn batch_shards() -> usize {
-    if ON_CPU {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        1
-    }
-}
-
 /// Keeps the memory of freed tensors in the process for the next ones (glibc's malloc, Linux):
 /// by default every tensor above 128 KiB to 32 MiB is mapped fresh from the OS and unmapped when
 /// freed, so each operation's output pays a page fault per 4 KiB (and, with several threads,

@@ -49,13 +49,13 @@
 //!
 //! | room | what | imports |
 //! |---|---|---|
-//! | [`backend`] | the backend picked by cargo feature | — |
+//! | [`backend`] | the backend the `rlora` command and the examples run on, picked by cargo feature (the library itself is generic over it) | — |
 //! | [`data`] | task files, prompts, the built-in suite, tokenization, mixing, batches | — |
 //! | [`trainer`] | the Learner step, training, checkpoints, metrics, evaluation, the run's outcome | `data` |
 //! | [`base`] | the tiny base model: its config, tokenizer, corpus, pretraining, embedded copy | `data`, `trainer` |
 //! | [`report`] | tables, pictures (plotters, an embedded font) and JSON files | `trainer` |
 //! | [`run`] | a whole training run as one call: [`run::RunSpec`] (typed settings), [`run::train`], the checks, the output folder, process groups | `backend`, `data`, `trainer`, `base`, `report` |
-//! | [`cli`] | the subcommands' flags and what they run, `--config` files | `backend`, `data`, `trainer`, `base`, `report`, `run` |
+//! | [`cli`] | the subcommands' flags and what they run, `--config` files | `data`, `trainer`, `base`, `report`, `run` |
 //! | [`experiment`] | the paper's comparison, over child `rlora train` runs | `backend`, `trainer`, `base`, `report`, `run`, `cli` |
 //! | [`program`] | the `rlora` command: every subcommand, dispatched | `backend`, `run`, `cli`, `experiment` |
 

@@ -12,11 +12,13 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::metric::store::Split;
 use rlora::Preset;
-use rlora_llama::{AdapterSpec, Llama, Targets, TextTokenizer};
+use rlora_llama::{AdapterSpec, AttentionKernel, Llama, Targets, TextTokenizer};
 use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
 use rlora_train::cli::tiny_base_dir;
 use rlora_train::data::{SplitSizes, builtin_suite, tokenize_examples};
-use rlora_train::trainer::{LogLayout, TrainingConfig, TrainingData, metric_history, train};
+use rlora_train::trainer::{
+    LogLayout, TrainingConfig, TrainingData, batch_shards, metric_history, train,
+};
 
 /// The GPU backend under test: CUDA when enabled, else wgpu.
 #[cfg(feature = "cuda")]
@@ -172,5 +174,23 @@ fn training_steps_on_the_gpu_match_the_cpu_backend() {
     assert!(
         relative <= 1e-2,
         "the backends' updates differ by {relative:.2e} of the update's norm {moved}"
+    );
+}
+
+/// What a run gets from the library follows its backend type, not the build's features: one shard
+/// per batch and burn's fused attention on the GPU, a shard per core and the blocked attention
+/// on the CPU backend of the same build.
+#[test]
+fn the_gpu_and_the_cpu_backend_each_get_their_own_settings() {
+    assert_eq!(batch_shards::<Autodiff<Gpu>>(), 1);
+    assert_eq!(
+        AttentionKernel::for_backend::<Gpu>(),
+        AttentionKernel::Fused
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(batch_shards::<Autodiff<Flex>>(), cores);
+    assert_eq!(
+        AttentionKernel::for_backend::<Flex>(),
+        AttentionKernel::Blocked
     );
 }

@@ -157,3 +157,24 @@ fn fused_attention_equals_the_blocked_path() {
     };
     close("a left-padded batch", logits(&blocked), logits(&fused));
 }
+
+/// The kernel a pass without autodiff takes on each backend: the blocked path on the CPU
+/// backends, with or without autodiff, and burn's fused kernels on a GPU.
+#[test]
+fn each_backend_gets_its_faster_attention_kernel() {
+    use burn::backend::{Autodiff, Flex, NdArray};
+    assert_eq!(
+        AttentionKernel::for_backend::<Flex>(),
+        AttentionKernel::Blocked
+    );
+    assert_eq!(
+        AttentionKernel::for_backend::<Autodiff<NdArray>>(),
+        AttentionKernel::Blocked
+    );
+    let expected = if cfg!(any(feature = "test-wgpu", feature = "test-cuda")) {
+        AttentionKernel::Fused
+    } else {
+        AttentionKernel::Blocked
+    };
+    assert_eq!(AttentionKernel::for_backend::<TestBackend>(), expected);
+}

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use rlora_llama::{Llama, TextTokenizer};
+use rlora_llama::{AttentionKernel, Llama, TextTokenizer};
 
 use super::CliError;
 use super::output_folder::check_output_folder;
@@ -71,7 +71,7 @@ pub fn run_eval<B: LlamaBackend>(
     if let Some(adapter) = &args.adapter {
         model = model.load_any_adapter(adapter, device)?;
     }
-    let model = model.with_attention(crate::backend::ATTENTION);
+    let model = model.with_attention(AttentionKernel::for_backend::<B>());
     let report = evaluate(&model, &tokenizer, &tasks, args.max_new_tokens as usize)?;
     let column = if args.adapter.is_some() {
         "adapted"

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use rlora_llama::{GenerationConfig, Llama, LlamaConfig, LlamaError, TextTokenizer};
+use rlora_llama::{
+    AttentionKernel, GenerationConfig, Llama, LlamaConfig, LlamaError, TextTokenizer,
+};
 use serde::Serialize;
 
 use crate::base::model_or_tiny_base;
@@ -82,7 +84,7 @@ pub fn run_generate<B: LlamaBackend>(
     if let Some(adapter) = &args.adapter {
         model = model.load_any_adapter(adapter, device)?;
     }
-    let model = model.with_attention(crate::backend::ATTENTION);
+    let model = model.with_attention(AttentionKernel::for_backend::<B>());
     let config = GenerationConfig {
         max_new_tokens: args.max_new_tokens as usize,
         temperature: args.temperature,

@@ -385,7 +385,8 @@ impl RunSpec {
         self.data.data_seed.unwrap_or(self.batches.seed)
     }
 
-    /// The trainer's config of this run.
+    /// The trainer's config of this run (one shard per batch: the backend's count is set where
+    /// the backend is known, [`train`](super::train)).
     pub fn training_config(&self) -> TrainingConfig {
         let (schedule, batches) = (&self.schedule, &self.batches);
         TrainingConfig::new()
@@ -402,7 +403,6 @@ impl RunSpec {
             .with_checkpoint_every(batches.checkpoint_every as usize)
             .with_seed(batches.seed)
             .with_mixing(self.data.mixing.clone())
-            .with_batch_shards(crate::backend::batch_shards())
     }
 
     /// The tasks: files named by --task, then the built-in suite with --builtin.

@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use rlora_llama::{AdapterSpec, Llama, LlamaAutodiffBackend, LlamaBackend, TextTokenizer};
+use burn::tensor::backend::Backend;
+use rlora_llama::{
+    AdapterSpec, AttentionKernel, Llama, LlamaAutodiffBackend, LlamaBackend, TextTokenizer,
+};
 
 use super::base_check::{check_same_base, record_base};
 use super::checks::{CheckedModel, check_data, check_model};
@@ -16,15 +19,14 @@ use super::routing::{
     MERGED_FILE, merged_scores, print_merged, print_routing, tokenize_tasks, write_routing,
 };
 use super::{Failure, RunError, RunOutcome, RunSpec};
-use crate::backend::ATTENTION;
 use crate::base::model_or_tiny_base;
 use crate::data::{TaskExample, TokenizedExample, tokenize_examples};
 use crate::report::{head_heat_maps, markdown_table, training_curves, write_json};
 use crate::trainer::{
     DataParallel, EvalReport, GRADIENT_NORM, GroupMember, LogLayout, Placement, RunResources,
-    TrainError, TrainOutcome, Trained, TrainingData, evaluate, head_summary, last_logged_step,
-    latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes, routing_analysis,
-    train_on,
+    TrainError, TrainOutcome, Trained, TrainingData, batch_shards, evaluate, head_summary,
+    last_logged_step, latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes,
+    routing_analysis, train_on,
 };
 
 /// Each task's name and the examples it is evaluated on.
@@ -114,7 +116,7 @@ pub fn train<B: LlamaAutodiffBackend>(
     println!(
         "{} adapters, {trainable} trainable parameters; training on {}",
         adapters.len(),
-        placement(spec, devices.len(), &parallel)
+        placement::<B>(spec, devices, &parallel)
     );
     let trained = fit(model, &data, spec, output, devices, parallel, member)?;
     let done = Finished {
@@ -205,7 +207,7 @@ fn train_other_rank<B: LlamaAutodiffBackend>(
         watch: None,
     };
     let parallel = DataParallel::Gather;
-    println!("training on {}", placement(spec, devices.len(), &parallel));
+    println!("training on {}", placement::<B>(spec, devices, &parallel));
     let trained = fit(
         model,
         &data,
@@ -265,13 +267,19 @@ pub fn data_parallel(devices: &[burn::tensor::Device<crate::backend::Backend>]) 
     DataParallel::Gather
 }
 
-/// `flex (1 device)`, `cuda (2 devices, all-reduce)`, or `flex (1 device), rank 0 of 2
-/// processes`.
-fn placement(spec: &RunSpec, devices: usize, parallel: &DataParallel) -> String {
+/// `flex (1 device)`, `fusion<cubecl<cuda>> (2 devices, all-reduce)`, or `flex (1 device), rank
+/// 0 of 2 processes`: burn's name of the backend under autodiff, and where it trains.
+fn placement<B: LlamaAutodiffBackend>(
+    spec: &RunSpec,
+    devices: &[B::Device],
+    parallel: &DataParallel,
+) -> String {
+    let backend = devices.first().map(<B::InnerBackend as Backend>::name);
+    let count = devices.len();
     let mut text = format!(
-        "{} ({devices} device{}{})",
-        crate::backend::BACKEND_NAME,
-        if devices == 1 { "" } else { "s" },
+        "{} ({count} device{}{})",
+        backend.unwrap_or_default(),
+        if count == 1 { "" } else { "s" },
         match parallel {
             DataParallel::Gather => "",
             #[cfg(feature = "ddp")]
@@ -299,7 +307,9 @@ fn fit<B: LlamaAutodiffBackend>(
     parallel: DataParallel,
     member: Option<GroupMember>,
 ) -> Result<Trained<B::InnerBackend>, RunError> {
-    let mut config = spec.training_config();
+    let mut config = spec
+        .training_config()
+        .with_batch_shards(batch_shards::<B>());
     if spec.placement.node_rank > 0 {
         config = config.with_log_every(usize::MAX);
     }
@@ -437,10 +447,12 @@ fn evaluate_both<B: LlamaBackend>(
         let device = trained.embed_tokens.weight.device();
         let base =
             Llama::<B>::from_pretrained_with_base(model_dir, None, spec.model.base_dtype, &device)?
-                .with_attention(ATTENTION);
+                .with_attention(AttentionKernel::for_backend::<B>());
         Some(evaluate(&base, tokenizer, eval_sets, max_new)?)
     };
-    let trained = trained.clone().with_attention(ATTENTION);
+    let trained = trained
+        .clone()
+        .with_attention(AttentionKernel::for_backend::<B>());
     Ok((base, evaluate(&trained, tokenizer, eval_sets, max_new)?))
 }
 

@@ -2,6 +2,7 @@
 //! of [`TrainingData`].
 
 use burn::config::Config;
+use rlora_llama::LlamaBackend;
 
 use crate::data::{Mixing, TokenizedExample, mix};
 
@@ -98,6 +99,17 @@ pub enum TrainError {
     /// checkpoints are intact.
     #[error("{0}")]
     Checkpoint(String),
+}
+
+/// How many shards of rows a training batch is best cut into on backend `B`
+/// ([`TrainingConfig::batch_shards`]): one per core on the CPU, whose backends run element-wise
+/// operations on one thread; 1 on a GPU.
+pub fn batch_shards<B: LlamaBackend>() -> usize {
+    if B::computes_on_cpu() {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    }
 }
 
 impl TrainingConfig {

@@ -36,7 +36,7 @@ mod update_checks;
 
 pub use checkpoint::latest_checkpoint;
 pub use clip::{GlobalNormClip, clip_global_norm};
-pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream};
+pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream, batch_shards};
 pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use gradients::global_norm;
