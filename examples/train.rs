@@ -9,9 +9,11 @@
 
 use std::process::ExitCode;
 
-use rlora_examples::{BACKEND_NAME, TrainBackend, devices, probe_device, tune_cpu_allocator};
+use rlora_examples::{
+    BACKEND_NAME, TrainBackend, data_parallel, devices, probe_device, tune_cpu_allocator,
+};
 use rlora_train::cli::example_spec;
-use rlora_train::run::{RunSpec, data_parallel, train};
+use rlora_train::run::{RunSpec, train};
 
 fn main() -> ExitCode {
     tune_cpu_allocator();

@@ -2,5 +2,5 @@
 //! its backend features pick [`rlora_train::backend`]'s backend.
 
 pub use rlora_train::backend::{
-    BACKEND_NAME, Backend, TrainBackend, devices, probe_device, tune_cpu_allocator,
+    BACKEND_NAME, Backend, TrainBackend, data_parallel, devices, probe_device, tune_cpu_allocator,
 };

@@ -61,11 +61,6 @@ impl Quantization {
     pub const fn per_word(self) -> usize {
         32 / self.bits()
     }
-
-    /// The bytes a quantized matrix holds per parameter: the values and the scales.
-    pub fn bytes_per_parameter(self) -> f64 {
-        self.bits() as f64 / 8.0 + 4.0 / BLOCK as f64
-    }
 }
 
 /// A frozen matrix `W [d_out, d_in]`, block-wise quantized (see the module documentation). Its

@@ -367,12 +367,13 @@ fn train_case<A: LlamaAutodiffBackend>(
         llama,
         shards: run.shards,
         activation_checkpointing: run.checkpointing == Checkpointing::Layers,
-        checks: None,
-        group: None,
     };
     let batch = random_batch::<A>(shape);
     let seconds = median::<A>(&device, run.iters, || {
-        std::hint::black_box(TrainStep::step(&model, StepBatch::from(batch.clone())));
+        std::hint::black_box(TrainStep::step(
+            &model,
+            StepBatch::from(batch.clone()).into(),
+        ));
     });
     Measured {
         seconds,
@@ -412,14 +413,12 @@ fn update_case(shape: &Shape, run: &Run, host_reads: bool) -> Measured {
         llama,
         shards: run.shards,
         activation_checkpointing: false,
-        checks: None,
-        group: None,
     });
     let mut optimizer = GlobalNormClip::new(AdamWConfig::new().init(), Some(1.0));
     let batch = random_batch::<Train>(shape);
     let seconds = median::<Train>(&device, run.iters, || {
         let current = model.take().expect("the model");
-        let output = TrainStep::step(&current, StepBatch::from(batch.clone()));
+        let output = TrainStep::step(&current, StepBatch::from(batch.clone()).into());
         if host_reads {
             std::hint::black_box(output.item.sync());
             let norm = global_norm(&current, &output.grads).map(|n| n.into_scalar());

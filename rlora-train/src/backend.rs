@@ -1,10 +1,14 @@
 //! The backend the `rlora` command and the examples run on, picked by cargo feature: the first
 //! enabled of `cuda`, `metal`, `vulkan`, `wgpu`, else the CPU: `flex` (the default) or
-//! `ndarray`. Everything else is one generic code path.
+//! `ndarray`; its devices and their data-parallel strategy. The library's other rooms are generic
+//! over the backend: only the `rlora` command ([`program`](crate::program)) and the examples
+//! pick it here.
 //!
 //! Flex is the default CPU backend by measurement (README, "Performance"): its matrix products
 //! (the `gemm` crate, AVX-512 where the CPU has it, on every core) and its zero-copy views made
 //! the training step 1.2× faster than NdArray's (with its threads and SIMD) and decoding 5×.
+
+use crate::trainer::DataParallel;
 
 #[cfg(feature = "cuda")]
 /// The inference backend: CUDA.
@@ -122,6 +126,17 @@ pub fn devices(count: usize) -> Vec<burn::tensor::Device<Backend>> {
     )))]
     let devices = vec![Default::default(); count];
     devices
+}
+
+/// How the build's `devices` sum their gradients: burn's DDP strategy in a build with the `ddp`
+/// feature, its multi-device strategy otherwise.
+#[cfg_attr(not(feature = "ddp"), allow(unused_variables))]
+pub fn data_parallel(devices: &[burn::tensor::Device<Backend>]) -> DataParallel {
+    #[cfg(feature = "ddp")]
+    if devices.len() > 1 {
+        return DataParallel::AllReduce(all_reduce_runtime(devices));
+    }
+    DataParallel::Gather
 }
 
 /// burn's distributed data parallel runtime for `devices` (`ddp` feature): the session of the

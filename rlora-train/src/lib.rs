@@ -25,7 +25,7 @@
 //!   └──────────────► TaskData { train, validation, test } ◄─┘   (TaskExample: prompt, completion)
 //!                      │ data::hold_out (no validation file), data::tokenize_examples
 //!                      ▼
-//!                    trainer::TrainingData ── TrainingConfig::stream (data::mix) ──► StreamLoader
+//!                    trainer::TrainingData ── TrainingConfig's stream (data::mix), in updates
 //!                      │ trainer::train: burn's Learner, CausalLm's TrainStep on data::LmBatch,
 //!                      │ AdamW + WarmupCosine, metrics logged under train/ valid/, checkpoint/
 //!                      ▼
@@ -49,14 +49,14 @@
 //!
 //! | room | what | imports |
 //! |---|---|---|
-//! | [`backend`] | the backend the `rlora` command and the examples run on, picked by cargo feature (the library itself is generic over it) | — |
 //! | [`data`] | task files, prompts, the built-in suite, tokenization, mixing, batches | — |
 //! | [`trainer`] | the Learner step, training, checkpoints, metrics, evaluation, the run's outcome | `data` |
 //! | [`base`] | the tiny base model: its config, tokenizer, corpus, pretraining, embedded copy | `data`, `trainer` |
 //! | [`report`] | tables, pictures (plotters, an embedded font) and JSON files | `trainer` |
-//! | [`run`] | a whole training run as one call: [`run::RunSpec`] (typed settings), [`run::train`], the checks, the output folder, process groups | `backend`, `data`, `trainer`, `base`, `report` |
+//! | [`run`] | a whole training run as one call: [`run::RunSpec`] (typed settings), [`run::train`], the checks, the output folder, process groups | `data`, `trainer`, `base`, `report` |
 //! | [`cli`] | the subcommands' flags and what they run, `--config` files | `data`, `trainer`, `base`, `report`, `run` |
-//! | [`experiment`] | the paper's comparison, over child `rlora train` runs | `backend`, `trainer`, `base`, `report`, `run`, `cli` |
+//! | [`experiment`] | the paper's comparison, over child `rlora train` runs | `trainer`, `base`, `report`, `run`, `cli` |
+//! | [`backend`] | the backend that the `rlora` command and the examples run on, picked by cargo feature, with its devices and their data-parallel strategy (the rooms above are generic over the backend) | `trainer` |
 //! | [`program`] | the `rlora` command: every subcommand, dispatched | `backend`, `run`, `cli`, `experiment` |
 
 pub mod backend;

@@ -5,15 +5,15 @@
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::backend::{Backend, TrainBackend, devices, probe_device};
+use crate::backend::{Backend, TrainBackend, data_parallel, devices, probe_device};
 use crate::cli::{
     CliError, CoordinatorArgs, EvalArgs, ExportArgs, GenerateArgs, HeadsArgs, LaunchArgs,
     PretrainArgs, TrainArgs, run_coordinator, run_eval, run_export, run_generate, run_heads,
     run_launch, run_pretrain,
 };
 use crate::experiment::{ExperimentArgs, run_experiment_command};
+use crate::run::train;
 use crate::run::values::numbers_may_be_negative;
-use crate::run::{data_parallel, train};
 
 /// R-LoRA (Randomized Multi-Head LoRA) fine-tuning for Llama-family models, on burn.
 #[derive(Debug, Parser)]

@@ -5,7 +5,6 @@ use std::path::Path;
 
 /// The rooms, each allowed to import only those before it.
 const ROOMS: [&str; 9] = [
-    "backend",
     "data",
     "trainer",
     "base",
@@ -13,6 +12,7 @@ const ROOMS: [&str; 9] = [
     "run",
     "cli",
     "experiment",
+    "backend",
     "program",
 ];
 

@@ -336,7 +336,7 @@ fn update_gradients(
     micro_batch: usize,
 ) -> Vec<Vec<f32>> {
     let step: StepBatch<B> = StepBatcher { micro_batch }.batch(rows.to_vec(), &Default::default());
-    let grads = TrainStep::step(model, step).grads;
+    let grads = TrainStep::step(model, step.into()).grads;
     model
         .trainable_ids()
         .into_iter()
@@ -377,8 +377,6 @@ fn accumulated_micro_batches_give_the_gradients_of_one_large_batch() {
         llama: model_without_dropout(),
         shards: 1,
         activation_checkpointing: false,
-        checks: None,
-        group: None,
     };
 
     let one_batch = update_gradients(&model, &rows, 4);
@@ -420,8 +418,6 @@ fn activation_checkpointing_gives_the_same_update_gradients() {
         llama: model_without_dropout(),
         shards: 2,
         activation_checkpointing: false,
-        checks: None,
-        group: None,
     };
     let checkpointed = CausalLm {
         activation_checkpointing: true,
@@ -469,9 +465,6 @@ fn steps_are_optimizer_updates_with_accumulation_and_devices() {
         .with_max_steps(Some(3))
         .with_checkpoint_every(1)
         .with_keep_checkpoints(5);
-    let stream = config.stream(&data, 2).unwrap();
-    assert_eq!((stream.steps(), stream.order.len()), (3, 3 * 2 * 2 * 2));
-
     let dir = tempdir("updates");
     let devices = vec![Default::default(); 2];
     let trained = train_on(
@@ -511,7 +504,9 @@ fn updates_that_are_not_finite_stop_the_run_at_their_read_and_no_checkpoint_foll
     use burn::tensor::Tensor;
     use burn::train::metric::ItemLazy;
     use burn::train::{Interrupter, TrainOutput};
-    use rlora_train::trainer::{GlobalNormClip, UpdateChecks, global_norm};
+    use rlora_train::trainer::{
+        GlobalNormClip, UpdateBatch, UpdateChannels, UpdateChecks, global_norm,
+    };
 
     let _serial = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let tokenizer = TextTokenizer::from_dir(fixture()).unwrap();
@@ -521,16 +516,20 @@ fn updates_that_are_not_finite_stop_the_run_at_their_read_and_no_checkpoint_foll
         for poison in [None, Some(f32::NAN), Some(f32::INFINITY)] {
             let case = format!("gradients poisoned with {poison:?}, max norm {max_norm:?}");
             let interrupter = Interrupter::new();
-            let checks = UpdateChecks::new(interrupter.clone());
+            let channels = UpdateChannels {
+                checks: UpdateChecks::new(interrupter.clone()),
+                exchange: None,
+            };
+            let checks = channels.checks.clone();
             let model = CausalLm {
                 llama: llama.clone(),
                 shards: 1,
                 activation_checkpointing: false,
-                checks: Some(checks.clone()),
-                group: None,
             };
-            let step: StepBatch<B> =
-                StepBatcher { micro_batch: 4 }.batch(rows.clone(), &Default::default());
+            let step = UpdateBatch {
+                batch: StepBatcher { micro_batch: 4 }.batch(rows.clone(), &Default::default()),
+                channels: Some(channels.clone()),
+            };
             let TrainOutput { grads, item } = TrainStep::step(&model, step);
             let grads = match poison {
                 None => grads,
@@ -551,7 +550,8 @@ fn updates_that_are_not_finite_stop_the_run_at_their_read_and_no_checkpoint_foll
                 }
             };
             let expected_norm: f64 = global_norm(&model, &grads).unwrap().into_scalar() as f64;
-            let mut optimizer = GlobalNormClip::new(AdamWConfig::new().init(), max_norm);
+            let mut optimizer =
+                GlobalNormClip::new(AdamWConfig::new().init(), max_norm).with_channels(channels);
             let stepped = optimizer.step(1e-2, model, grads);
             assert!(
                 !interrupter.should_stop(),
@@ -609,11 +609,9 @@ fn a_model_trained_whole_is_clipped_by_the_norm_of_all_its_gradients() {
             .unfrozen(),
         shards: 1,
         activation_checkpointing: false,
-        checks: None,
-        group: None,
     };
     let step: StepBatch<B> = StepBatcher { micro_batch: 4 }.batch(rows, &Default::default());
-    let mut grads = TrainStep::step(&model, step).grads;
+    let mut grads = TrainStep::step(&model, step.into()).grads;
     let norm: f64 = global_norm(&model, &grads).unwrap().into_scalar() as f64;
     assert!(norm > 0.0 && norm.is_finite(), "global norm {norm}");
     let clipped: f64 = clip_global_norm(&model, &mut grads, norm / 2.0)

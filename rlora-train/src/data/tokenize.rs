@@ -17,11 +17,6 @@ pub struct TokenizedExample {
 }
 
 impl TokenizedExample {
-    /// The number of tokens the loss counts.
-    pub fn num_targets(&self) -> usize {
-        self.tokens.len() - self.prompt_len
-    }
-
     /// The tokens the loss counts in a batch ([`LmBatcher`](super::LmBatcher)): the positions
     /// `t ≥ max(1, prompt_len)`, each predicted from the one before.
     pub fn counted_tokens(&self) -> usize {

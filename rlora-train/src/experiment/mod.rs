@@ -24,7 +24,8 @@ pub use arm::Arm;
 pub use command::{ExperimentArgs, run_experiment_command};
 pub use power::{PairedDifference, ci95, t_quantile_975};
 pub use settings::ExperimentSettings;
-pub use summary::{ArmSummary, ExperimentReport, HeadHistory, Stat, summarize};
+pub(crate) use summary::summarize;
+pub use summary::{ArmSummary, ExperimentReport, HeadHistory, Stat};
 pub use write::{markdown, write_report};
 
 use rlora_llama::LlamaBackend;
@@ -126,6 +127,7 @@ pub fn run_experiment<B: LlamaBackend>(
         &base,
         &runs,
         started.elapsed().as_secs_f64(),
+        B::name(device),
     );
     write_report(&report, output)?;
     Ok(report)

@@ -111,7 +111,7 @@ pub struct ExperimentReport {
     pub model: PathBuf,
     /// The rank-matched LoRA's rank.
     pub matched_rank: usize,
-    /// The backend the runs trained on.
+    /// burn's name of the backend the runs trained on (`flex`, `fusion<cubecl<cuda>>`, …).
     pub backend: String,
     /// The machine: CPU model and cores.
     pub machine: String,
@@ -149,13 +149,14 @@ fn label(arm: Arm, rank: usize) -> String {
 }
 
 /// Summarizes `runs` (every arm of the settings for every seed).
-pub fn summarize(
+pub(crate) fn summarize(
     settings: &ExperimentSettings,
     model: &Path,
     matched_rank: usize,
     base: &EvalReport,
     runs: &[RunResult],
     wall_seconds: f64,
+    backend: String,
 ) -> ExperimentReport {
     let arms = settings
         .arms
@@ -185,7 +186,7 @@ pub fn summarize(
         settings: settings.clone(),
         model: model.to_path_buf(),
         matched_rank,
-        backend: crate::backend::BACKEND_NAME.to_string(),
+        backend,
         machine: machine(),
         wall_seconds,
         train_seconds: runs.iter().map(|r| r.outcome.resources.train_seconds).sum(),

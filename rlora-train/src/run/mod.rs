@@ -24,8 +24,8 @@
 //! # Ok::<(), rlora_train::run::RunError>(())
 //! ```
 //!
-//! Imports [`backend`](crate::backend), [`data`](crate::data), [`trainer`](crate::trainer),
-//! [`base`](crate::base) and [`report`](crate::report).
+//! Imports [`data`](crate::data), [`trainer`](crate::trainer), [`base`](crate::base) and
+//! [`report`](crate::report).
 
 mod base_check;
 mod checks;
@@ -54,7 +54,7 @@ pub use spec::{
     AdapterSettings, DataSettings, EvaluationSettings, ModelSettings, OutputSettings,
     PlacementSettings, RunSpec, ScheduleSettings,
 };
-pub use train::{data_parallel, train};
+pub use train::train;
 
 use crate::trainer::TrainOutcome;
 

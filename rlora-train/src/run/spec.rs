@@ -565,7 +565,7 @@ mod tests {
             edit(&mut spec);
             let error = spec.check().expect_err(flag).to_string();
             assert!(error.contains(named), "--{flag}={value}: {error}");
-            let ran = train::<crate::backend::TrainBackend>(
+            let ran = train::<burn::backend::Autodiff<burn::backend::Flex>>(
                 &spec,
                 &[Default::default()],
                 DataParallel::Gather,

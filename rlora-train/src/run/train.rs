@@ -37,7 +37,8 @@ type TaskRows = Vec<(String, Vec<TokenizedExample>)>;
 
 /// Runs `spec` on backend `B`, printing progress. The model lives on the first of `devices`;
 /// with more than one, training is data-parallel over them, their gradients summed as
-/// `parallel` says ([`data_parallel`] of the devices gives the build's strategy).
+/// `parallel` says ([`backend::data_parallel`](crate::backend::data_parallel) gives the
+/// strategy of the build's devices).
 ///
 /// Every setting, the model's config and tokenizer, the tasks' files and the output folder are
 /// checked before the model's weights load and before anything is written; the folder stays
@@ -254,17 +255,6 @@ fn load_model<B: LlamaAutodiffBackend>(
 /// A failure once the run has started.
 fn failed(error: impl Into<Failure>) -> RunError {
     RunError::Failed(error.into())
-}
-
-/// How the build's `devices` sum their gradients: burn's DDP strategy in a build with the `ddp`
-/// feature, its multi-device strategy otherwise.
-#[cfg_attr(not(feature = "ddp"), allow(unused_variables))]
-pub fn data_parallel(devices: &[burn::tensor::Device<crate::backend::Backend>]) -> DataParallel {
-    #[cfg(feature = "ddp")]
-    if devices.len() > 1 {
-        return DataParallel::AllReduce(crate::backend::all_reduce_runtime(devices));
-    }
-    DataParallel::Gather
 }
 
 /// `flex (1 device)`, `fusion<cubecl<cuda>> (2 devices, all-reduce)`, or `flex (1 device), rank

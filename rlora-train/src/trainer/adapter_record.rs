@@ -199,8 +199,6 @@ impl<B: LlamaAutodiffBackend> AutodiffModule<B> for CausalLm<B> {
             llama: self.llama.valid(),
             shards: self.shards,
             activation_checkpointing: self.activation_checkpointing,
-            checks: self.checks.clone(),
-            group: self.group.clone(),
         }
     }
 
@@ -209,8 +207,6 @@ impl<B: LlamaAutodiffBackend> AutodiffModule<B> for CausalLm<B> {
             llama: Llama::from_inner(module.llama),
             shards: module.shards,
             activation_checkpointing: module.activation_checkpointing,
-            checks: module.checks,
-            group: module.group,
         }
     }
 }

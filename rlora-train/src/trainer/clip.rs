@@ -9,9 +9,11 @@
 use burn::module::Module;
 use burn::optim::{GradientsParams, LearningRate, MultiGradientsParams, Optimizer};
 use burn::tensor::Tensor;
+use burn::tensor::backend::AutodiffBackend;
 
 use super::gradients::{gather_gradients, global_norm, scale_gradients};
 use super::model::CausalLm;
+use super::update_batch::UpdateChannels;
 use rlora_llama::LlamaAutodiffBackend;
 
 /// Added to the norm in the denominator of the scale, as PyTorch does.
@@ -39,10 +41,11 @@ pub fn clip_global_norm<B: LlamaAutodiffBackend, M: Module<B>>(
 }
 
 /// An optimizer `O` over a [`CausalLm`] whose gradients are clipped to the global norm
-/// `max_norm` (none: not clipped) before each step. The record is `O`'s own.
+/// `max_norm` (none: not clipped) before each step, on the training backend `B`. The record is
+/// `O`'s own.
 ///
-/// In a process group, the gradients are first summed over the group
-/// (the group's `UpdateExchange`), so that every process clips and steps
+/// In a process group (the channels' exchange), the gradients are first summed over the group,
+/// so that every process clips and steps
 /// the same gradients; an exchange that fails, or a loss that is not finite anywhere in the
 /// group, stops the run with the weights as they are.
 ///
@@ -51,36 +54,54 @@ pub fn clip_global_norm<B: LlamaAutodiffBackend, M: Module<B>>(
 /// is not finite stops the run, and no checkpoint is written after it. Every replica of burn's
 /// DDP strategy holds the same summed gradients, so every device's items report the same norm.
 #[derive(Clone)]
-pub struct GlobalNormClip<O> {
+pub struct GlobalNormClip<O, B: AutodiffBackend> {
     inner: O,
     max_norm: Option<f64>,
+    channels: Option<UpdateChannels<B::InnerBackend>>,
 }
 
-impl<O> GlobalNormClip<O> {
-    /// Wraps `inner`, clipping to `max_norm`.
+impl<O, B: AutodiffBackend> GlobalNormClip<O, B> {
+    /// Wraps `inner`, clipping to `max_norm`, outside a run (nothing checks its updates).
     pub fn new(inner: O, max_norm: Option<f64>) -> Self {
-        Self { inner, max_norm }
+        Self {
+            inner,
+            max_norm,
+            channels: None,
+        }
     }
 
+    /// The optimizer of a run: its gradient norms go to the run's checks, its gradients
+    /// through the group's exchange.
+    pub fn with_channels(self, channels: UpdateChannels<B::InnerBackend>) -> Self {
+        Self {
+            channels: Some(channels),
+            ..self
+        }
+    }
+}
+
+impl<O, B> GlobalNormClip<O, B>
+where
+    B: LlamaAutodiffBackend,
+    O: Optimizer<CausalLm<B>, B>,
+{
     /// Clips `grads` and hands their norm to the items of the update, those of `module`'s
     /// device or, with `every_device`, all of them; then steps.
-    fn clip_and_step<B>(
+    fn clip_and_step(
         &mut self,
         lr: LearningRate,
         module: CausalLm<B>,
         mut grads: GradientsParams,
         every_device: bool,
-    ) -> CausalLm<B>
-    where
-        B: LlamaAutodiffBackend,
-        O: Optimizer<CausalLm<B>, B>,
-    {
+    ) -> CausalLm<B> {
         let device = module.llama.embed_tokens.weight.device();
-        if let Some(exchange) = module.exchange() {
+        let checks = self.channels.as_ref().map(|channels| &channels.checks);
+        let exchange = self.channels.as_ref().and_then(|c| c.exchange.as_ref());
+        if let Some(exchange) = exchange {
             match exchange.exchange(grads, &module.trainable_shapes(), &device) {
                 Ok(summed) => grads = summed,
                 Err(message) => {
-                    if let Some(checks) = &module.checks {
+                    if let Some(checks) = checks {
                         checks.stop(&message);
                     }
                     return module;
@@ -91,7 +112,7 @@ impl<O> GlobalNormClip<O> {
             Some(max_norm) => clip_global_norm(&module, &mut grads, max_norm),
             None => global_norm(&module, &grads),
         };
-        if let (Some(checks), Some(norm)) = (&module.checks, norm) {
+        if let (Some(checks), Some(norm)) = (checks, norm) {
             let norm = Tensor::<B, 1>::from_inner(norm);
             checks.fill(&norm, (!every_device).then_some(&device));
         }
@@ -99,7 +120,7 @@ impl<O> GlobalNormClip<O> {
     }
 }
 
-impl<B, O> Optimizer<CausalLm<B>, B> for GlobalNormClip<O>
+impl<B, O> Optimizer<CausalLm<B>, B> for GlobalNormClip<O, B>
 where
     B: LlamaAutodiffBackend,
     O: Optimizer<CausalLm<B>, B>,
@@ -134,7 +155,7 @@ where
     fn load_record(self, record: Self::Record) -> Self {
         Self {
             inner: self.inner.load_record(record),
-            max_norm: self.max_norm,
+            ..self
         }
     }
 }

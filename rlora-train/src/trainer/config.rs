@@ -174,7 +174,7 @@ impl TrainingConfig {
 
     /// The training stream on `replicas` devices (of every process): `epochs` passes over the mixture (or as many
     /// as `max_steps` updates need), cut to whole updates.
-    pub fn stream(
+    pub(crate) fn stream(
         &self,
         data: &TrainingData,
         replicas: usize,
@@ -222,7 +222,7 @@ impl TrainingConfig {
 /// The example indices of a run in training order, whole optimizer updates only, and where each
 /// pass over the mixture ends.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TrainingStream {
+pub(crate) struct TrainingStream {
     /// Indices into [`TrainingData::train`], `per_step` per update.
     pub order: Vec<usize>,
     /// The stream position after each pass over the mixture.

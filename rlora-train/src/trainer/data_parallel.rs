@@ -5,7 +5,7 @@ use burn::train::{ExecutionStrategy, MultiDeviceOptim};
 use super::config::TrainingConfig;
 
 /// How a run on several devices of one process sums each update's gradients. Either way every
-/// device trains on its own shard of the update (see [`StreamLoader`](super::StreamLoader)) and
+/// device trains on its own shard of the update (see the run's loader, `StreamLoader`) and
 /// divides its loss by the whole update's counted tokens, so the sum is the gradient of one
 /// batch of all the rows.
 pub enum DataParallel {

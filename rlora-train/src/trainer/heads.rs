@@ -58,7 +58,7 @@ pub fn module_type(path: &str) -> &str {
 }
 
 /// The mean of the off-diagonal entries of a square matrix (NaN for 1 × 1).
-pub fn mean_off_diagonal(matrix: &[Vec<f64>]) -> f64 {
+pub(crate) fn mean_off_diagonal(matrix: &[Vec<f64>]) -> f64 {
     let n = matrix.len();
     let sum: f64 = (0..n)
         .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))

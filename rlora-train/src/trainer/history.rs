@@ -70,7 +70,7 @@ fn weighted_mean(entries: &[(f64, f64)]) -> Option<f64> {
 
 /// The first optimizer update at which the training split of the run in `dir` logged a value of
 /// metric `name` that is not finite, if any.
-pub fn non_finite_step(dir: &Path, name: &str, layout: LogLayout) -> Option<usize> {
+pub(crate) fn non_finite_step(dir: &Path, name: &str, layout: LogLayout) -> Option<usize> {
     logged_epochs(dir, &Split::Train, name)
         .into_iter()
         .find_map(|(epoch, entries)| {
@@ -121,7 +121,7 @@ fn logged_epochs(dir: &Path, split: &Split, name: &str) -> Vec<(usize, Vec<(f64,
 
 /// The projection types (file-safe: `mlp_up_proj`) whose head similarity the run in `dir` logged
 /// (the names of its `Head similarity <module>` metrics).
-pub fn head_similarity_modules(dir: &Path) -> Vec<String> {
+pub(crate) fn head_similarity_modules(dir: &Path) -> Vec<String> {
     let prefix = format!("{}_", HEAD_SIMILARITY.replace(' ', "_"));
     let Ok(entries) = std::fs::read_dir(dir.join("train").join("epoch-1")) else {
         return Vec::new();

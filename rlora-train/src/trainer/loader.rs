@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
-use burn::tensor::backend::Backend;
+use burn::tensor::backend::AutodiffBackend;
 
-use crate::data::{StepBatch, StepBatcher, TokenizedExample};
+use super::update_batch::{UpdateBatch, UpdateChannels};
+use crate::data::{StepBatcher, TokenizedExample};
 
 /// The shards of every update that one process trains on: `first .. first + local` of `total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +43,9 @@ impl Shards {
 }
 
 /// Serves Learner epoch `e` (1-based) as updates `(e − 1)·K .. e·K` of the stream: for each of
-/// this process's devices in turn, its [`StepBatch`] (its shard, in micro-batches) of each update.
-pub struct StreamLoader<B: Backend> {
+/// this process's devices in turn, its [`UpdateBatch`] (its shard, in micro-batches, with the
+/// run's channels) of each update.
+pub(crate) struct StreamLoader<B: AutodiffBackend> {
     examples: Arc<Vec<TokenizedExample>>,
     /// Example indices in training order, `shard_examples × shards.total` per update.
     order: Arc<Vec<usize>>,
@@ -59,10 +61,12 @@ pub struct StreamLoader<B: Backend> {
     /// Reseeds the backend with `seed + epoch` as each epoch starts, so dropout masks depend
     /// only on the seed and the epoch, and a resumed run draws what the uninterrupted one did.
     seed: Option<u64>,
+    /// The run's channels, handed to every batch.
+    channels: Option<UpdateChannels<B::InnerBackend>>,
     device: B::Device,
 }
 
-impl<B: Backend> Clone for StreamLoader<B> {
+impl<B: AutodiffBackend> Clone for StreamLoader<B> {
     fn clone(&self) -> Self {
         Self {
             examples: self.examples.clone(),
@@ -74,12 +78,13 @@ impl<B: Backend> Clone for StreamLoader<B> {
             next_epoch: self.next_epoch.clone(),
             local_device: self.local_device,
             seed: self.seed,
+            channels: self.channels.clone(),
             device: self.device.clone(),
         }
     }
 }
 
-impl<B: Backend> StreamLoader<B> {
+impl<B: AutodiffBackend> StreamLoader<B> {
     /// A loader over `order` (indices into `examples`) for a process with all the shards of
     /// every update (see [`with_shards`](Self::with_shards)), `shard_examples` rows per shard cut
     /// into micro-batches by `batcher`, epochs of `steps_per_epoch` updates, the first `iter()`
@@ -103,6 +108,7 @@ impl<B: Backend> StreamLoader<B> {
             next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
             local_device: None,
             seed: None,
+            channels: None,
             device,
         }
     }
@@ -116,6 +122,12 @@ impl<B: Backend> StreamLoader<B> {
     /// Reseed the backend with `seed + epoch` at the start of every epoch.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
+        self
+    }
+
+    /// Hand every batch the run's `channels`.
+    pub fn with_channels(mut self, channels: UpdateChannels<B::InnerBackend>) -> Self {
+        self.channels = Some(channels);
         self
     }
 
@@ -144,7 +156,7 @@ impl<B: Backend> StreamLoader<B> {
     }
 
     /// Shard `shard` of update `step`, with the update's counted tokens.
-    fn shard(&self, step: usize, shard: usize) -> StepBatch<B> {
+    fn shard(&self, step: usize, shard: usize) -> UpdateBatch<B> {
         let update = step * self.update_examples();
         let rows = update + shard * self.shard_examples;
         let batch = self.order[rows..rows + self.shard_examples]
@@ -156,11 +168,14 @@ impl<B: Backend> StreamLoader<B> {
             .iter()
             .map(|&i| self.examples[i].counted_tokens())
             .sum();
-        batch
+        UpdateBatch {
+            batch,
+            channels: self.channels.clone(),
+        }
     }
 }
 
-struct StreamIter<'a, B: Backend> {
+struct StreamIter<'a, B: AutodiffBackend> {
     loader: &'a StreamLoader<B>,
     steps: Range<usize>,
     devices: Range<usize>,
@@ -168,16 +183,16 @@ struct StreamIter<'a, B: Backend> {
     position: usize,
 }
 
-impl<B: Backend> StreamIter<'_, B> {
+impl<B: AutodiffBackend> StreamIter<'_, B> {
     fn len(&self) -> usize {
         self.steps.len() * self.devices.len()
     }
 }
 
-impl<B: Backend> Iterator for StreamIter<'_, B> {
-    type Item = StepBatch<B>;
+impl<B: AutodiffBackend> Iterator for StreamIter<'_, B> {
+    type Item = UpdateBatch<B>;
 
-    fn next(&mut self) -> Option<StepBatch<B>> {
+    fn next(&mut self) -> Option<UpdateBatch<B>> {
         if self.position >= self.len() {
             return None;
         }
@@ -188,15 +203,15 @@ impl<B: Backend> Iterator for StreamIter<'_, B> {
     }
 }
 
-impl<B: Backend> DataLoaderIterator<StepBatch<B>> for StreamIter<'_, B> {
+impl<B: AutodiffBackend> DataLoaderIterator<UpdateBatch<B>> for StreamIter<'_, B> {
     fn progress(&self) -> Progress {
         let rows = self.loader.shard_examples;
         Progress::new(self.position * rows, self.len() * rows)
     }
 }
 
-impl<B: Backend> DataLoader<B, StepBatch<B>> for StreamLoader<B> {
-    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<StepBatch<B>> + 'a> {
+impl<B: AutodiffBackend> DataLoader<B, UpdateBatch<B>> for StreamLoader<B> {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<UpdateBatch<B>> + 'a> {
         let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
         if let Some(seed) = self.seed {
             B::seed(&self.device, seed.wrapping_add(epoch as u64));
@@ -215,7 +230,7 @@ impl<B: Backend> DataLoader<B, StepBatch<B>> for StreamLoader<B> {
         steps.len() * self.local_devices().len() * self.shard_examples
     }
 
-    fn to_device(&self, device: &B::Device) -> Arc<dyn DataLoader<B, StepBatch<B>>> {
+    fn to_device(&self, device: &B::Device) -> Arc<dyn DataLoader<B, UpdateBatch<B>>> {
         Arc::new(Self {
             device: device.clone(),
             ..self.clone()
@@ -226,7 +241,7 @@ impl<B: Backend> DataLoader<B, StepBatch<B>> for StreamLoader<B> {
     /// strategy cuts [`num_items`](DataLoader::num_items) into one equal, contiguous range per
     /// device, which the device-major order makes that device's shards: the range's start tells
     /// which device it is.
-    fn slice(&self, start: usize, _end: usize) -> Arc<dyn DataLoader<B, StepBatch<B>>> {
+    fn slice(&self, start: usize, _end: usize) -> Arc<dyn DataLoader<B, UpdateBatch<B>>> {
         let per_device = (self.num_items() / self.shards.local).max(1);
         Arc::new(Self {
             local_device: Some((start / per_device).min(self.shards.local - 1)),
@@ -240,7 +255,7 @@ impl<B: Backend> DataLoader<B, StepBatch<B>> for StreamLoader<B> {
 mod tests {
     use super::*;
 
-    type B = crate::backend::Backend;
+    type B = burn::backend::Autodiff<burn::backend::Flex>;
 
     /// Examples whose first token is their index, with `1 + index % 3` counted tokens.
     fn examples(n: usize) -> Arc<Vec<TokenizedExample>> {
@@ -256,10 +271,13 @@ mod tests {
     }
 
     /// Each batch of `loader`'s epochs as (its examples' first tokens, the update's tokens).
-    fn batches(loader: &dyn DataLoader<B, StepBatch<B>>, epochs: usize) -> Vec<(Vec<i64>, usize)> {
+    fn batches(
+        loader: &dyn DataLoader<B, UpdateBatch<B>>,
+        epochs: usize,
+    ) -> Vec<(Vec<i64>, usize)> {
         let mut all = Vec::new();
         for _ in 0..epochs {
-            for batch in loader.iter() {
+            for UpdateBatch { batch, .. } in loader.iter() {
                 let firsts = batch
                     .micro_batches
                     .iter()

@@ -172,7 +172,7 @@ impl StatsValue for GradientNorm {
 }
 
 /// The name of the gradient-norm metric.
-pub const GRADIENT_NORM: &str = "Gradient norm";
+pub(crate) const GRADIENT_NORM: &str = "Gradient norm";
 
 /// The global norm of each update's gradients, before clipping (Hugging Face's `grad_norm`).
 pub fn gradient_norm_metric() -> StatsMetric<GradientNorm> {
@@ -241,7 +241,7 @@ pub fn head_similarity_metric(module: Option<&str>) -> StatsMetric<HeadSimilarit
 }
 
 /// The name of the head-similarity metric (of one module: this, a space, and the module).
-pub const HEAD_SIMILARITY: &str = "Head similarity";
+pub(crate) const HEAD_SIMILARITY: &str = "Head similarity";
 
 #[cfg(test)]
 mod tests {

@@ -32,23 +32,24 @@ mod routing;
 mod schedule;
 mod step_count;
 mod train;
+mod update_batch;
 mod update_checks;
 
 pub use checkpoint::latest_checkpoint;
 pub use clip::{GlobalNormClip, clip_global_norm};
-pub use config::{TrainError, TrainingConfig, TrainingData, TrainingStream, batch_shards};
+pub use config::{TrainError, TrainingConfig, TrainingData, batch_shards};
 pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use gradients::global_norm;
 pub use group::{
     GroupSettings, GroupWatch, ProcessGroup, RunIdentity, quiet_engine_output, task_digests,
 };
-pub use heads::{HeadSummary, head_summary, mean_off_diagonal};
-pub use history::{
-    LogLayout, head_similarity_modules, last_logged_step, metric_history, non_finite_step,
-};
-pub use loader::{Shards, StreamLoader};
-pub use metrics::{GRADIENT_NORM, HEAD_SIMILARITY};
+pub(crate) use heads::mean_off_diagonal;
+pub use heads::{HeadSummary, head_summary};
+pub use history::{LogLayout, last_logged_step, metric_history};
+pub(crate) use history::{head_similarity_modules, non_finite_step};
+pub use loader::Shards;
+pub(crate) use metrics::{GRADIENT_NORM, HEAD_SIMILARITY};
 pub use model::CausalLm;
 pub use outcome::{RunResources, TrainOutcome, peak_memory_bytes};
 pub use placement::{GroupMember, Placement};
@@ -57,4 +58,5 @@ pub use routing::{
 };
 pub use schedule::WarmupCosine;
 pub use train::{Trained, train, train_on};
+pub use update_batch::{UpdateBatch, UpdateChannels};
 pub use update_checks::{UpdateChecks, VerifiedCheckpoints};

@@ -2,12 +2,10 @@
 //! (`TrainStep`: one optimizer update's gradients from a [`StepBatch`] of micro-batches) and one
 //! validation step (`InferenceStep`) on an [`LmBatch`].
 
-use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, Transaction};
 use burn::train::metric::ItemLazy;
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
@@ -15,8 +13,9 @@ use rlora::HeadSimilarity;
 use rlora_llama::Llama;
 
 use super::gradients::sum_gradients;
-use super::group::{GroupLoss, UpdateExchange};
+use super::group::GroupLoss;
 use super::heads::module_type;
+use super::update_batch::UpdateBatch;
 use super::update_checks::{NormCell, UpdateChecks};
 use crate::data::{LmBatch, StepBatch};
 use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
@@ -37,35 +36,6 @@ pub struct CausalLm<B: LlamaBackend> {
     /// Whether a step recomputes each decoder layer in the backward pass instead of keeping its
     /// activations ([`Llama::checkpointed_gradients`]); the shards then run one after the other.
     pub activation_checkpointing: bool,
-    /// The checks of every update's loss and gradient norm, read with the metrics (none
-    /// outside a training run).
-    pub checks: Option<Arc<UpdateChecks>>,
-    /// The exchange with the other processes of a group, when the run trains across processes.
-    pub group: Option<GroupHandle>,
-}
-
-/// A process group's [`UpdateExchange`] on the training backend's inner backend, as a field of a
-/// [`CausalLm`] of any backend (which cannot name that inner backend: the exchange is stored
-/// without its type and found again by the training step and the optimizer, which know it).
-#[derive(Clone)]
-pub struct GroupHandle(Arc<dyn Any + Send + Sync>);
-
-impl GroupHandle {
-    /// The handle of `exchange`.
-    pub fn new<I: Backend>(exchange: UpdateExchange<I>) -> Self {
-        Self(Arc::new(exchange))
-    }
-
-    /// The exchange, if it works on backend `I`.
-    pub fn exchange<I: Backend>(&self) -> Option<&UpdateExchange<I>> {
-        self.0.downcast_ref()
-    }
-}
-
-impl std::fmt::Debug for GroupHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GroupHandle")
-    }
 }
 
 /// The lazy output of a step: summed negative log-likelihood per row, the update's global
@@ -203,20 +173,6 @@ impl<B: LlamaBackend> CausalLm<B> {
             .map(|(path, adapter)| (module_type(&path).to_string(), adapter.head_cosine()))
             .collect()
     }
-
-    /// Per projection type, the mean over layers of the adapters' mean off-diagonal head cosine
-    /// similarity (types whose adapters have one head are left out).
-    pub fn head_similarity_by_module(&self) -> Vec<(String, f64)> {
-        let values = self
-            .llama
-            .adapters()
-            .into_iter()
-            .filter_map(|(path, adapter)| {
-                let value = adapter.head_similarity().mean_off_diagonal?;
-                Some((module_type(&path).to_string(), value))
-            });
-        mean_by_module(values)
-    }
 }
 
 impl<B: LlamaAutodiffBackend> CausalLm<B> {
@@ -331,28 +287,27 @@ impl<B: LlamaAutodiffBackend> CausalLm<B> {
             })
             .collect()
     }
-
-    /// The process group's exchange, when the run trains across processes.
-    pub fn exchange(&self) -> Option<&UpdateExchange<B::InnerBackend>> {
-        self.group.as_ref()?.exchange()
-    }
 }
 
 impl<B: LlamaAutodiffBackend> TrainStep for CausalLm<B> {
-    type Input = StepBatch<B>;
+    type Input = UpdateBatch<B>;
     type Output = LmOutput<B>;
 
     /// The update's gradients; nothing is read back from the device (the loss and the gradient
-    /// norm are checked when the item is read, see [`UpdateChecks`]).
-    fn step(&self, step: StepBatch<B>) -> TrainOutput<LmOutput<B>> {
+    /// norm are checked when the item is read, see [`UpdateChecks`]). In a run, the item is
+    /// issued to the run's checks and its loss deposited for the group's exchange.
+    fn step(&self, input: UpdateBatch<B>) -> TrainOutput<LmOutput<B>> {
+        let UpdateBatch {
+            batch: step,
+            channels,
+        } = input;
         let (nll, grads) = self.update_gradients(&step);
-        let group_loss = self
-            .exchange()
-            .map(|exchange| exchange.deposit(nll.clone().sum().inner(), step.update_tokens));
-        let checked = self
-            .checks
+        let group_loss = channels
             .as_ref()
-            .map(|checks| (checks.issue::<B>(&nll.device()), checks.clone()));
+            .and_then(|channels| channels.exchange.as_ref())
+            .map(|exchange| exchange.deposit(nll.clone().sum().inner(), step.update_tokens));
+        let checked =
+            channels.map(|channels| (channels.checks.issue::<B>(&nll.device()), channels.checks));
         let item = LmOutput {
             nll,
             count: step

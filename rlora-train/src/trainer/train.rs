@@ -26,12 +26,13 @@ use super::metrics::{
     gradient_norm_metric, head_similarity_metric, loss_metric, task_loss_metric,
     tokens_per_second_metric,
 };
-use super::model::{CausalLm, GroupHandle};
+use super::model::CausalLm;
 use super::placement::{GroupMember, Placement};
 use super::renderer::ProgressLines;
 use super::resume::intact_checkpoint;
 use super::schedule::WarmupCosine;
 use super::step_count::StepCount;
+use super::update_batch::UpdateChannels;
 use super::update_checks::{UpdateChecks, VerifiedCheckpoints};
 use crate::data::{LmBatcher, StepBatcher};
 use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
@@ -52,7 +53,7 @@ pub struct Trained<B: LlamaBackend> {
 const ADAM_EPSILON: f32 = 1e-8;
 
 /// burn's AdamW over a [`CausalLm`], its gradients clipped to the global norm.
-type Optim<B> = GlobalNormClip<OptimizerAdaptor<AdamW, CausalLm<B>, B>>;
+type Optim<B> = GlobalNormClip<OptimizerAdaptor<AdamW, CausalLm<B>, B>, B>;
 
 /// burn's supervised training of a [`CausalLm`] with AdamW and [`WarmupCosine`], before launch.
 type Training<B> =
@@ -73,7 +74,7 @@ pub fn train<B: LlamaAutodiffBackend>(
 
 /// [`train`] where `placement` says: data-parallel over its devices (the model's device first),
 /// alone or as a member of a group. Every step, each device runs the forward and backward passes
-/// of its own `grad_accumulation` micro-batches (its shard of the update, see [`StreamLoader`]),
+/// of its own `grad_accumulation` micro-batches (its shard of the update, as the run's `StreamLoader` cuts it),
 /// and the summed gradients make the optimizer update of one batch of all the devices' rows
 /// (and, in a group, of all the processes'). A step is one update, whatever the accumulation
 /// and the device count: the schedule, checkpoints (every `checkpoint_every` steps),
@@ -108,30 +109,30 @@ pub fn train_on<B: LlamaAutodiffBackend>(
     let steps = stream.steps();
     let interrupter = Interrupter::new();
     let head_modules = multi_head_modules(&model);
-    let checks = UpdateChecks::new(interrupter.clone());
-    let checks_of_run = checks.clone();
-    let mut model = CausalLm {
+    let model = CausalLm {
         llama: model,
         shards: config.batch_shards,
         activation_checkpointing: config.activation_checkpointing,
-        checks: Some(checks.clone()),
-        group: None,
     };
     let checkpoint = if resume {
         resume_point::<B>(dir, &model, config)?
     } else {
         None
     };
-    if let Some(member) = member {
-        model.group = Some(join_group::<B>(
+    let exchange = match member {
+        Some(member) => Some(join_group::<B>(
             member,
             &model,
             dir,
             checkpoint,
             &devices[0],
-        )?);
-    }
-    let group = model.group.clone();
+        )?),
+        None => None,
+    };
+    let channels = UpdateChannels {
+        checks: UpdateChecks::new(interrupter.clone()),
+        exchange,
+    };
     let failure = WriteFailure::default();
     let recorder = AtomicRecorder::stopping(interrupter.clone(), failure.clone());
     let part = ProcessPart {
@@ -139,7 +140,7 @@ pub fn train_on<B: LlamaAutodiffBackend>(
         shards,
         checkpoint,
     };
-    let training = loops::<B>(data, config, dir, part, devices, parallel, checks)
+    let training = loops::<B>(data, config, dir, part, devices, parallel, channels.clone())
         .with_file_checkpointer(recorder)
         .with_interrupter(interrupter.clone());
     let training = with_metrics(training, &data.task_names, &head_modules, replicas);
@@ -149,7 +150,8 @@ pub fn train_on<B: LlamaAutodiffBackend>(
             .with_epsilon(ADAM_EPSILON)
             .init(),
         config.max_grad_norm,
-    );
+    )
+    .with_channels(channels.clone());
     let schedule = WarmupCosine::new(
         config.learning_rate,
         config.min_learning_rate,
@@ -163,18 +165,14 @@ pub fn train_on<B: LlamaAutodiffBackend>(
     if let Some(message) = failure.message() {
         return Err(TrainError::Checkpoint(message));
     }
-    let group_failure = group
-        .as_ref()
-        .and_then(|handle| handle.exchange::<B::InnerBackend>())
-        .and_then(|exchange| exchange.failure().map(String::from));
-    if let Some(message) = group_failure {
-        return Err(TrainError::Group(message));
+    if let Some(message) = channels.exchange.as_ref().and_then(|e| e.failure()) {
+        return Err(TrainError::Group(message.to_string()));
     }
     if interrupter.should_stop() {
         let message = interrupter
             .get_message()
             .unwrap_or_else(|| "training was interrupted".into());
-        return Err(if checks_of_run.found_non_finite() {
+        return Err(if channels.checks.found_non_finite() {
             TrainError::Stopped(message)
         } else {
             TrainError::Interrupted(message)
@@ -195,7 +193,7 @@ fn join_group<B: LlamaAutodiffBackend>(
     dir: &Path,
     checkpoint: Option<usize>,
     device: &B::Device,
-) -> Result<GroupHandle, TrainError> {
+) -> Result<Arc<UpdateExchange<B::InnerBackend>>, TrainError> {
     let resume = match checkpoint {
         Some(epoch) => Some((
             epoch,
@@ -211,7 +209,7 @@ fn join_group<B: LlamaAutodiffBackend>(
     let group = ProcessGroup::<B::InnerBackend>::join(member.settings, device, member.watch)
         .map_err(TrainError::Group)?;
     identity.check(&group, device).map_err(TrainError::Group)?;
-    Ok(GroupHandle::new(UpdateExchange::new(group)))
+    Ok(Arc::new(UpdateExchange::new(group)))
 }
 
 /// The checkpoint epoch a resumed run continues from (see [`intact_checkpoint`]), saying which
@@ -242,9 +240,9 @@ struct ProcessPart {
 
 /// The Learner's loops over this process's `part` of the run (one update of `grad_accumulation`
 /// micro-batches per device and iteration), in "epochs" of `checkpoint_every` updates with a
-/// validation pass and a checkpoint after each (written once `checks` found every update before
-/// it finite), from the epoch after the resumed checkpoint; on `devices`, summing their
-/// gradients as `parallel` says.
+/// validation pass and a checkpoint after each (written once the `channels`' checks found every
+/// update before it finite), from the epoch after the resumed checkpoint; on `devices`, summing
+/// their gradients as `parallel` says.
 fn loops<B: LlamaAutodiffBackend>(
     data: &TrainingData,
     config: &TrainingConfig,
@@ -252,13 +250,14 @@ fn loops<B: LlamaAutodiffBackend>(
     part: ProcessPart,
     devices: Vec<B::Device>,
     parallel: DataParallel,
-    checks: Arc<UpdateChecks>,
+    channels: UpdateChannels<B::InnerBackend>,
 ) -> Training<B> {
     let ProcessPart {
         stream,
         shards,
         checkpoint,
     } = part;
+    let checks = channels.checks.clone();
     let interrupter = checks.interrupter().clone();
     let replicas = devices.len();
     let steps = stream.steps();
@@ -275,7 +274,8 @@ fn loops<B: LlamaAutodiffBackend>(
         devices[0].clone(),
     )
     .with_shards(shards)
-    .with_seed(config.seed);
+    .with_seed(config.seed)
+    .with_channels(channels);
     let valid_loader = DataLoaderBuilder::new(LmBatcher)
         .batch_size(config.batch_size)
         .build(InMemDataset::new(data.validation.clone()));
