@@ -3,13 +3,14 @@
 //!
 //! The top room: it imports [`cli`](crate::cli) and [`experiment`](crate::experiment).
 
+use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::backend::{Backend, TrainBackend, data_parallel, devices, probe_device};
 use crate::cli::{
     CliError, CoordinatorArgs, EvalArgs, ExportArgs, GenerateArgs, HeadsArgs, LaunchArgs,
     PretrainArgs, TrainArgs, run_coordinator, run_eval, run_export, run_generate, run_heads,
-    run_launch, run_pretrain,
+    run_launch, run_pretrain, with_config_file,
 };
 use crate::experiment::{ExperimentArgs, run_experiment_command};
 use crate::run::train;
@@ -53,10 +54,25 @@ impl Cli {
     /// Parses `argv` (the program's name first) as [`Parser::try_parse_from`] does, with
     /// negative numbers accepted as the values of numeric flags (`--lr -1e-3`), for the flags'
     /// parsers to judge.
+    /// `rlora train`'s `--config` file is read first: its settings become the train flags'
+    /// defaults, which the command line's flags override.
     pub fn try_parse_args(argv: impl IntoIterator<Item = String>) -> Result<Self, clap::Error> {
+        let argv: Vec<String> = argv.into_iter().collect();
         let mut command = numbers_may_be_negative(Self::command());
+        let train = (argv.get(1).map(String::as_str) == Some("train"))
+            .then(|| command.find_subcommand("train").cloned())
+            .flatten();
+        if let Some(train) = train {
+            let (train, _) = with_config_file(train, &argv[1..])
+                .map_err(|e| command.clone().error(ErrorKind::ValueValidation, e))?;
+            command = command.mut_subcommand("train", |_| train);
+        }
         let matches = command.try_get_matches_from_mut(argv)?;
-        Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+        let mut cli = Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        if let Command::Train(args) = &mut cli.command {
+            args.config_read = true;
+        }
+        Ok(cli)
     }
 }
 
@@ -66,7 +82,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
     probe_device(&device)?;
     match &cli.command {
         Command::Train(args) => {
-            args.check_config_expanded()?;
+            args.check_config_read()?;
             let devices = devices(args.run.placement.devices as usize);
             train::<TrainBackend>(&args.run, &devices, data_parallel(&devices))?;
             Ok(())

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use rlora::Preset;
-use rlora_train::cli::{TrainArgs, expand_config_file};
+use rlora_train::cli::TrainArgs;
 use rlora_train::data::Mixing;
 use rlora_train::run::RunSpec;
 
@@ -20,10 +20,16 @@ fn argv(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
 
-fn parse(argv: Vec<String>) -> TrainArgs {
-    let mut argv = expand_config_file(argv).unwrap();
+/// `argv` (`rlora train …`) parsed as `rlora train`'s flags, its `--config` file read.
+fn parse(mut argv: Vec<String>) -> TrainArgs {
     argv.remove(0);
     TrainArgs::try_parse_from(argv).unwrap()
+}
+
+/// The error of parsing `argv` (`rlora train …`), as clap renders it.
+fn refusal(mut argv: Vec<String>) -> String {
+    argv.remove(0);
+    TrainArgs::try_parse_from(argv).unwrap_err().to_string()
 }
 
 #[test]
@@ -132,32 +138,70 @@ fn bad_files_are_named_with_the_key_at_fault() {
     ];
     for (file, text, expected) in cases {
         let path = write(file, text);
-        let error = expand_config_file(argv(&[
+        let error = refusal(argv(&[
             "rlora",
             "train",
             "--config",
             path.to_str().unwrap(),
-        ]))
-        .unwrap_err()
-        .to_string();
+        ]));
         assert!(
             error.contains(file) && error.contains(expected),
             "{file}: {error}"
         );
     }
-    let missing = expand_config_file(argv(&[
+    let missing = refusal(argv(&[
         "rlora",
         "train",
         "--config",
         "/nonexistent/run.toml",
-    ]))
-    .unwrap_err()
-    .to_string();
+    ]));
     assert!(missing.contains("/nonexistent/run.toml"), "{missing}");
 }
 
+/// The file's settings are the flags' defaults: the command line overrides them, the example
+/// keeps them over its own defaults (its folder, the tiny base's rate), and a file's `resume`
+/// with the command line's `--overwrite` is refused by the spec's check, as both on the command
+/// line are by clap. Flags that clap parsed alone, leaving the file unread, are refused.
 #[test]
-fn other_commands_are_left_alone() {
-    let args = argv(&["rlora", "eval", "--config", "x"]);
-    assert_eq!(expand_config_file(args.clone()).unwrap(), args);
+fn the_files_settings_are_defaults_under_the_command_line() {
+    use clap::Parser;
+    use rlora_train::cli::example_spec;
+    use rlora_train::program::{Cli, Command};
+
+    let path = write(
+        "defaults.toml",
+        "output = \"from-file\"\nlr = 2e-3\nresume = true\n",
+    );
+    let file = path.to_str().unwrap();
+    let spec = example_spec(&argv(&["--config", file]), "example-out").unwrap();
+    assert_eq!(spec.output.output, Path::new("from-file"));
+    assert_eq!(spec.schedule.lr, 2e-3);
+    assert!(spec.output.resume && !spec.output.overwrite);
+    assert_eq!(
+        spec.batches.batch_size,
+        RunSpec::tiny_base("o").batches.batch_size
+    );
+
+    let args = parse(argv(&["rlora", "train", "--config", file, "--overwrite"]));
+    assert!(args.run.output.resume && args.run.output.overwrite);
+    let error = args.run.check().unwrap_err().to_string();
+    assert!(error.contains("--resume and --overwrite"), "{error}");
+    let args = parse(argv(&["rlora", "train", "--config", file, "--lr", "1e-4"]));
+    assert_eq!(args.run.schedule.lr, 1e-4);
+    assert!(args.check_config_read().is_ok());
+
+    let unread = Cli::try_parse_from(["rlora", "train", "--config", file, "--output", "o"]);
+    let Command::Train(unread) = unread.unwrap().command else {
+        panic!("not a train command")
+    };
+    let error = unread.check_config_read().unwrap_err().to_string();
+    assert!(error.contains("defaults.toml"), "{error}");
+    let Command::Train(read) = Cli::try_parse_args(argv(&["rlora", "train", "--config", file]))
+        .unwrap()
+        .command
+    else {
+        panic!("not a train command")
+    };
+    assert_eq!(read.run.output.output, Path::new("from-file"));
+    assert!(read.check_config_read().is_ok());
 }

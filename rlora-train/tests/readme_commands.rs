@@ -7,8 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
-use rlora_train::cli::{example_spec, expand_config_file};
+use rlora_train::cli::example_spec;
 use rlora_train::program::Cli;
 
 fn readme() -> String {
@@ -195,8 +194,7 @@ fn every_readme_command_works() {
                     if let Some(i) = argv.iter().position(|a| a == "--config") {
                         argv[i + 1] = dir.join(&argv[i + 1]).display().to_string();
                     }
-                    let argv = expand_config_file(argv).unwrap_or_else(|e| panic!("{line}: {e}"));
-                    if let Err(e) = Cli::try_parse_from(&argv) {
+                    if let Err(e) = Cli::try_parse_args(argv) {
                         panic!("{line}:\n{e}");
                     }
                     parsed += 1;

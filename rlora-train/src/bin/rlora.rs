@@ -2,14 +2,12 @@
 
 use std::process::ExitCode;
 
-use rlora_train::cli::expand_config_file;
 use rlora_train::program::{Cli, run};
 
 fn main() -> ExitCode {
     rlora_train::backend::tune_cpu_allocator();
-    let result = expand_config_file(std::env::args().collect())
-        .and_then(|argv| run(&Cli::try_parse_args(argv).unwrap_or_else(|e| e.exit())));
-    match result {
+    let cli = Cli::try_parse_args(std::env::args()).unwrap_or_else(|e| e.exit());
+    match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

@@ -9,41 +9,36 @@ use clap::FromArgMatches;
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 
-use super::{TrainArgs, expand_config_file};
+use super::TrainArgs;
+use super::config_file::with_config_file;
 use crate::run::RunSpec;
 
-/// The example's run: `user`'s `rlora train` flags (a `--config` file among them expanded in
-/// its place) over the example's defaults, writing into `output` unless the user names a folder.
+/// The example's run: `user`'s `rlora train` flags (and the `--config` file's settings they
+/// name) over the example's defaults, writing into `output` unless the user names a folder.
 ///
 /// # Errors
 /// A flag or the `--config` file does not parse; the error is clap's, naming it.
 pub fn example_spec(user: &[String], output: &str) -> Result<RunSpec, clap::Error> {
-    let mut command = TrainArgs::command();
-    let argv = ["rlora", "train"]
-        .iter()
-        .map(|s| s.to_string())
+    let command = TrainArgs::command().mut_arg("output", |arg| {
+        arg.required(false).default_value(output.to_string())
+    });
+    let argv: Vec<String> = std::iter::once("rlora train".to_string())
         .chain(user.iter().cloned())
         .collect();
-    let argv = expand_config_file(argv)
-        .map_err(|e| command.error(ErrorKind::ValueValidation, e))?
-        .split_off(2);
-    let no_output = !argv
-        .iter()
-        .any(|a| a == "--output" || a.starts_with("--output="));
-    // `--output` is required of `rlora train`: a stand-in that the example's folder replaces.
-    let stand_in = ["--output".to_string(), output.to_string()];
-    let argv = std::iter::once("rlora train".to_string())
-        .chain(no_output.then_some(stand_in).into_iter().flatten())
-        .chain(argv);
+    let (mut command, from_file) = with_config_file(command.clone(), &argv)
+        .map_err(|e| command.clone().error(ErrorKind::ValueValidation, e))?;
     let matches = command.try_get_matches_from_mut(argv)?;
-    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let given = |id: &str| {
+        matches.value_source(id) == Some(ValueSource::CommandLine)
+            || from_file.iter().any(|set| set == id)
+    };
     let mut spec = TrainArgs::from_arg_matches(&matches)?.run;
     if !given("model") {
         spec.use_tiny_base(given);
     }
     // The example's own folder is scratch: each run replaces the last, unless the user names
     // the folder or resumes.
-    if no_output && !given("resume") && !given("overwrite") {
+    if !given("output") && !given("resume") && !given("overwrite") {
         spec.output.overwrite = true;
     }
     Ok(spec)

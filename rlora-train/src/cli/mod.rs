@@ -22,7 +22,6 @@ mod pretrain;
 mod train_args;
 
 pub use crate::base::tiny_base_dir;
-pub use config_file::expand_config_file;
 pub use coordinator::{CoordinatorArgs, run_coordinator};
 pub use eval::{EvalArgs, run_eval};
 pub use example::example_spec;
@@ -32,6 +31,8 @@ pub use heads::{HeadsArgs, run_heads};
 pub use launch::{LaunchArgs, run_launch};
 pub use pretrain::{PretrainArgs, run_pretrain};
 pub use train_args::TrainArgs;
+
+pub(crate) use config_file::with_config_file;
 
 /// An error of a subcommand, with its context.
 pub type CliError = Box<dyn std::error::Error + Send + Sync>;

@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, FromArgMatches};
+use clap::error::ErrorKind;
+use clap::{ArgAction, Args, FromArgMatches};
 use serde::Serialize;
 
 use super::CliError;
+use super::config_file::with_config_file;
 use crate::run::RunSpec;
 use crate::run::values::numbers_may_be_negative;
 
@@ -14,9 +16,14 @@ use crate::run::values::numbers_may_be_negative;
 pub struct TrainArgs {
     /// A TOML or JSON file of these flags (`lr = 1e-4`, `task = ["a=a.jsonl"]`); flags on the
     /// command line win. A run's `run_config.json` is one.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", action = ArgAction::Append)]
     #[serde(skip)]
-    pub config: Option<PathBuf>,
+    pub config: Vec<PathBuf>,
+    /// Whether the `--config` file's settings are in [`run`](Self::run): set by
+    /// [`TrainArgs::try_parse_from`] and `program::Cli::try_parse_args`, which read it.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub config_read: bool,
     /// The run the flags describe.
     #[command(flatten)]
     #[serde(flatten)]
@@ -31,24 +38,32 @@ impl TrainArgs {
         numbers_may_be_negative(command.args_override_self(true))
     }
 
-    /// Refuses a `--config` file left in the flags: [`expand_config_file`](super::expand_config_file) puts its settings in
-    /// its place before they are parsed.
+    /// Refuses flags parsed without their `--config` file: clap's own parsing (`Parser::parse`)
+    /// leaves the file unread.
     ///
     /// # Errors
-    /// `--config` is among the flags.
-    pub fn check_config_expanded(&self) -> Result<(), CliError> {
-        match &self.config {
-            Some(file) => Err(format!(
-                "--config {}: expand the file with cli::expand_config_file before parsing",
+    /// `--config` is among the flags, and its file was not read.
+    pub fn check_config_read(&self) -> Result<(), CliError> {
+        match self.config.first() {
+            Some(file) if !self.config_read => Err(format!(
+                "--config {}: parse the command line with Cli::try_parse_args or \
+                 TrainArgs::try_parse_from, which read the file",
                 file.display()
             )
             .into()),
-            None => Ok(()),
+            _ => Ok(()),
         }
     }
 
-    /// Parses `argv` (the program's name first) as `rlora train`'s flags.
+    /// Parses `argv` (the program's name first) as `rlora train`'s flags, a `--config` file's
+    /// settings as the flags' defaults.
     pub fn try_parse_from(argv: impl IntoIterator<Item = String>) -> Result<Self, clap::Error> {
-        Self::from_arg_matches(&Self::command().try_get_matches_from(argv)?)
+        let argv: Vec<String> = argv.into_iter().collect();
+        let command = Self::command();
+        let (mut command, _) = with_config_file(command.clone(), &argv)
+            .map_err(|e| command.clone().error(ErrorKind::ValueValidation, e))?;
+        let mut args = Self::from_arg_matches(&command.try_get_matches_from_mut(argv)?)?;
+        args.config_read = true;
+        Ok(args)
     }
 }

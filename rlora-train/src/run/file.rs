@@ -3,7 +3,9 @@
 //!
 //! Keys are the flags' names (`lr`, `batch-size` or `batch_size`, `task` or `tasks`); values are
 //! strings, numbers (negative ones too), booleans (a switch such as `builtin` is set by `true`)
-//! or, for a flag that may be repeated (`task`, `targets`), arrays (one flag per element). Each
+//! or, for a flag that may be repeated (`task`, `targets`), arrays (one value per element). The
+//! file's settings become the flags' defaults ([`with_run_file`]), so that clap's order of value
+//! sources puts a flag given on the command line over them. Each
 //! value is checked by its flag's parser, so an error names the file and the key: a value out of
 //! the flag's domain, NaN or infinity, a list where one value belongs. A setting is given once: a
 //! key set twice (TOML's parser refuses it, and so does this JSON reader), two spellings of one
@@ -14,8 +16,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use clap::ArgAction;
 use clap::error::ErrorKind;
+use clap::{ArgAction, Command};
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -30,17 +32,93 @@ impl RunSpec {
     /// flag's domain, or lacks `output`; the error names the file and the key.
     pub fn from_file(path: &Path) -> Result<Self, Failure> {
         use clap::FromArgMatches;
-        let argv = std::iter::once("train".to_string()).chain(file_flags(path, &[])?);
-        let mut command = Self::command();
+        let (mut command, _) = with_run_file(Self::command(), path)?;
         let parsed = command
-            .try_get_matches_from_mut(argv)
+            .try_get_matches_from_mut(["train"])
             .and_then(|matches| Self::from_arg_matches(&matches));
         parsed.map_err(|error| format!("{}: {}", path.display(), first_paragraph(&error)).into())
     }
 }
 
-/// The flags that the file at `path` sets, leaving out those that `user` gives itself.
-pub(crate) fn file_flags(path: &Path, user: &[String]) -> Result<Vec<String>, Failure> {
+/// `train` (a command of `rlora train`'s flags) with the settings of the run file at `path` as
+/// its flags' defaults, and the ids of the flags the file sets. clap's order of value sources
+/// then merges the file and the command line: a flag given on the command line wins over the
+/// file's value, the file's over the flag's own default (`--output` is not required of a
+/// command line whose file sets it).
+pub(crate) fn with_run_file(
+    train: Command,
+    path: &Path,
+) -> Result<(Command, Vec<String>), Failure> {
+    let name = path.display();
+    let mut defaults: Vec<(String, Vec<String>)> = Vec::new();
+    // Each flag's key, so that two spellings of one flag (`batch-size`, `batch_size`) are found.
+    let mut keys: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in read_table(path)? {
+        if key == "config" {
+            return Err(format!(
+                "{name}: `config` names a configuration file inside one; --config files do not \
+                 nest: put all the settings in one file"
+            )
+            .into());
+        }
+        let id = key.replace('-', "_");
+        let arg = train
+            .get_arguments()
+            .find(|a| a.get_id() == id.as_str() || a.get_long() == Some(&key.replace('_', "-")))
+            .ok_or_else(|| format!("{name}: `{key}` is not a flag of `rlora train`"))?;
+        let long = format!("--{}", arg.get_long().unwrap_or_default());
+        if let Some(first) = keys.insert(long.clone(), key.clone()) {
+            return Err(
+                format!("{name}: `{first}` and `{key}` both set {long}: keep one of them").into(),
+            );
+        }
+        let switch = !arg.get_action().takes_values();
+        let repeatable = matches!(arg.get_action(), ArgAction::Append);
+        let values = match value {
+            Value::Array(items) if repeatable => items,
+            Value::Array(_) => {
+                return Err(format!("{name}: `{key}` takes one value, not a list").into());
+            }
+            other => vec![other],
+        };
+        let mut texts = Vec::new();
+        for value in values {
+            let text = match (value, switch) {
+                (Value::Null, _) | (Value::Bool(false), true) => continue,
+                (Value::Bool(true), true) => "true".to_string(),
+                (_, true) => {
+                    return Err(format!("{name}: `{key}` is a switch: true or false").into());
+                }
+                (Value::String(s), false) => s,
+                (Value::Number(n), false) => n.to_string(),
+                (Value::Bool(b), false) => b.to_string(),
+                (Value::Array(_) | Value::Object(_), false) => {
+                    return Err(format!(
+                        "{name}: `{key}` must be a string, a number, a boolean or a list of them"
+                    )
+                    .into());
+                }
+            };
+            // `--lr=-1e-3`, not `--lr -1e-3`: a value may start with `-`.
+            if !switch {
+                check_value(&train, &format!("{long}={text}"))
+                    .map_err(|e| format!("{name}: `{key}`: {e}"))?;
+            }
+            texts.push(text);
+        }
+        if !texts.is_empty() {
+            defaults.push((arg.get_id().to_string(), texts));
+        }
+    }
+    let ids = defaults.iter().map(|(id, _)| id.clone()).collect();
+    let train = defaults.into_iter().fold(train, |command, (id, values)| {
+        command.mut_arg(id, |arg| arg.default_values(values).required(false))
+    });
+    Ok((train, ids))
+}
+
+/// The top-level table of the TOML or JSON file at `path`.
+fn read_table(path: &Path) -> Result<Map<String, Value>, Failure> {
     let name = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
     let table: Value = match path.extension().and_then(|e| e.to_str()) {
@@ -63,74 +141,10 @@ pub(crate) fn file_flags(path: &Path, user: &[String]) -> Result<Vec<String>, Fa
         }
         _ => return Err(format!("{name}: a run configuration is a .toml or a .json file").into()),
     };
-    let Value::Object(table) = table else {
-        return Err(format!("{name}: expected a table of flags at the top level").into());
-    };
-    let train = RunSpec::command();
-    let mut flags = Vec::new();
-    // Each flag's key, so that two spellings of one flag (`batch-size`, `batch_size`) are found.
-    let mut keys: BTreeMap<String, String> = BTreeMap::new();
-    for (key, value) in table {
-        if key == "config" {
-            return Err(format!(
-                "{name}: `config` names a configuration file inside one; --config files do not \
-                 nest: put all the settings in one file"
-            )
-            .into());
-        }
-        let id = key.replace('-', "_");
-        let arg = train
-            .get_arguments()
-            .find(|a| a.get_id() == id.as_str() || a.get_long() == Some(&key.replace('_', "-")))
-            .ok_or_else(|| format!("{name}: `{key}` is not a flag of `rlora train`"))?;
-        let long = format!("--{}", arg.get_long().unwrap_or_default());
-        if let Some(first) = keys.insert(long.clone(), key.clone()) {
-            return Err(
-                format!("{name}: `{first}` and `{key}` both set {long}: keep one of them").into(),
-            );
-        }
-        if user
-            .iter()
-            .any(|u| *u == long || u.starts_with(&format!("{long}=")))
-        {
-            continue;
-        }
-        let switch = !arg.get_action().takes_values();
-        let repeatable = matches!(arg.get_action(), ArgAction::Append);
-        let values = match value {
-            Value::Array(items) if repeatable => items,
-            Value::Array(_) => {
-                return Err(format!("{name}: `{key}` takes one value, not a list").into());
-            }
-            other => vec![other],
-        };
-        for value in values {
-            let text = match (value, switch) {
-                (Value::Null, _) | (Value::Bool(false), true) => continue,
-                (Value::Bool(true), true) => {
-                    flags.push(long.clone());
-                    continue;
-                }
-                (_, true) => {
-                    return Err(format!("{name}: `{key}` is a switch: true or false").into());
-                }
-                (Value::String(s), false) => s,
-                (Value::Number(n), false) => n.to_string(),
-                (Value::Bool(b), false) => b.to_string(),
-                (Value::Array(_) | Value::Object(_), false) => {
-                    return Err(format!(
-                        "{name}: `{key}` must be a string, a number, a boolean or a list of them"
-                    )
-                    .into());
-                }
-            };
-            // `--lr=-1e-3`, not `--lr -1e-3`: a value may start with `-`.
-            let flag = format!("{long}={text}");
-            check_value(&train, &flag).map_err(|e| format!("{name}: `{key}`: {e}"))?;
-            flags.push(flag);
-        }
+    match table {
+        Value::Object(table) => Ok(table),
+        _ => Err(format!("{name}: expected a table of flags at the top level").into()),
     }
-    Ok(flags)
 }
 
 /// A JSON file's top-level table, read refusing a key given twice (serde_json keeps the last
@@ -180,7 +194,7 @@ fn non_finite(value: &toml::Value) -> Option<f64> {
 
 /// Parses `flag` (`--lr=1e-3`) alone with `command`'s parser for it, so that a bad value is
 /// reported while the file and key are known; the flags that are missing are not its concern.
-fn check_value(command: &clap::Command, flag: &str) -> Result<(), String> {
+fn check_value(command: &Command, flag: &str) -> Result<(), String> {
     let argv = [command.get_name(), flag];
     match command.clone().try_get_matches_from(argv) {
         Err(error) if error.kind() != ErrorKind::MissingRequiredArgument => {
@@ -192,7 +206,7 @@ fn check_value(command: &clap::Command, flag: &str) -> Result<(), String> {
 
 /// The first paragraph of clap's `error` on one line, without its `error: ` (the message and,
 /// for missing flags, their names; not the usage and the hint after them).
-fn first_paragraph(error: &clap::Error) -> String {
+pub(crate) fn first_paragraph(error: &clap::Error) -> String {
     let message = error.render().to_string();
     let lines = message.lines().take_while(|line| !line.trim().is_empty());
     let text = lines.map(str::trim).collect::<Vec<_>>().join(" ");

@@ -43,7 +43,7 @@ mod train;
 pub(crate) mod values;
 
 pub(crate) use coordinator_child::ended;
-pub(crate) use file::file_flags;
+pub(crate) use file::with_run_file;
 pub(crate) use folder::RUN_CONFIG_FILE;
 pub(crate) use group::{RANK_FOLDERS_VARIABLE, started_run};
 pub(crate) use ports::{free_ports, taken_port};

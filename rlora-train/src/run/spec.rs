@@ -370,6 +370,11 @@ impl RunSpec {
             values::fraction(&dropout.to_string()).map_err(|e| format!("--dropout: {e}"))?;
         }
         values::mixing(&data.mixing.to_string()).map_err(|e| format!("--mixing: {e}"))?;
+        if self.output.resume && self.output.overwrite {
+            return Err(
+                "--resume and --overwrite: continue the run or replace it, not both".into(),
+            );
+        }
         self.training_config().validate()?;
         Ok(())
     }
