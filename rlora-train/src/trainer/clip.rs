@@ -45,9 +45,8 @@ pub fn clip_global_norm<B: LlamaAutodiffBackend, M: Module<B>>(
 /// `O`'s own.
 ///
 /// In a process group (the channels' exchange), the gradients are first summed over the group,
-/// so that every process clips and steps
-/// the same gradients; an exchange that fails, or a loss that is not finite anywhere in the
-/// group, stops the run with the weights as they are.
+/// so that every process clips and steps the same gradients; an exchange that fails, or a loss
+/// that is not finite anywhere in the group, stops the run with the weights as they are.
 ///
 /// Nothing is read back from the device: the global norm goes to the update's items
 /// ([`UpdateChecks`](super::UpdateChecks)), which are read with the metrics, where a norm that
