@@ -3,7 +3,6 @@
 //!
 //! The top room: it imports [`cli`](crate::cli) and [`experiment`](crate::experiment).
 
-use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::backend::{Backend, TrainBackend, data_parallel, devices, probe_device};
@@ -63,8 +62,7 @@ impl Cli {
             .then(|| command.find_subcommand("train").cloned())
             .flatten();
         if let Some(train) = train {
-            let (train, _) = with_config_file(train, &argv[1..])
-                .map_err(|e| command.clone().error(ErrorKind::ValueValidation, e))?;
+            let (train, _) = with_config_file(train.bin_name("rlora train"), &argv[1..])?;
             command = command.mut_subcommand("train", |_| train);
         }
         let matches = command.try_get_matches_from_mut(argv)?;

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use clap::Command;
+use clap::error::ErrorKind;
 
-use super::CliError;
 use crate::run::with_run_file;
 
 /// `train` (a command of `rlora train`'s flags) with the settings of the `--config` file that
@@ -18,11 +18,12 @@ use crate::run::with_run_file;
 /// # Errors
 /// `--config` is given more than once, or the file cannot be read or parsed (the parser's
 /// message gives the line), is not a table, or has a key that is not a flag of `rlora train` or
-/// a value of the wrong kind; each names the file and the key.
+/// a value of the wrong kind; each names the file and the key, in clap's error with `train`'s
+/// usage.
 pub(crate) fn with_config_file(
-    train: Command,
+    mut train: Command,
     argv: &[String],
-) -> Result<(Command, Vec<String>), CliError> {
+) -> Result<(Command, Vec<String>), clap::Error> {
     let Ok(matches) = train.clone().ignore_errors(true).try_get_matches_from(argv) else {
         return Ok((train, Vec::new()));
     };
@@ -31,10 +32,13 @@ pub(crate) fn with_config_file(
         .into_iter()
         .flatten()
         .collect();
-    match files.as_slice() {
-        [] => Ok((train, Vec::new())),
-        [file] => Ok(with_run_file(train, file)?),
-        several => Err(format!(
+    let message = match files.as_slice() {
+        [] => return Ok((train, Vec::new())),
+        [file] => match with_run_file(train.clone(), file) {
+            Ok(read) => return Ok(read),
+            Err(error) => error.to_string(),
+        },
+        several => format!(
             "--config is given {} times ({}): give one file; a flag on the command line \
              overrides the file's",
             several.len(),
@@ -43,7 +47,7 @@ pub(crate) fn with_config_file(
                 .map(|f| f.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
-        )
-        .into()),
-    }
+        ),
+    };
+    Err(train.error(ErrorKind::ValueValidation, message))
 }

@@ -6,7 +6,6 @@
 //! `--overwrite`.
 
 use clap::FromArgMatches;
-use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 
 use super::TrainArgs;
@@ -25,8 +24,7 @@ pub fn example_spec(user: &[String], output: &str) -> Result<RunSpec, clap::Erro
     let argv: Vec<String> = std::iter::once("rlora train".to_string())
         .chain(user.iter().cloned())
         .collect();
-    let (mut command, from_file) = with_config_file(command.clone(), &argv)
-        .map_err(|e| command.clone().error(ErrorKind::ValueValidation, e))?;
+    let (mut command, from_file) = with_config_file(command, &argv)?;
     let matches = command.try_get_matches_from_mut(argv)?;
     let given = |id: &str| {
         matches.value_source(id) == Some(ValueSource::CommandLine)

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use clap::error::ErrorKind;
 use clap::{ArgAction, Args, FromArgMatches};
 use serde::Serialize;
 
@@ -59,9 +58,7 @@ impl TrainArgs {
     /// settings as the flags' defaults.
     pub fn try_parse_from(argv: impl IntoIterator<Item = String>) -> Result<Self, clap::Error> {
         let argv: Vec<String> = argv.into_iter().collect();
-        let command = Self::command();
-        let (mut command, _) = with_config_file(command.clone(), &argv)
-            .map_err(|e| command.clone().error(ErrorKind::ValueValidation, e))?;
+        let (mut command, _) = with_config_file(Self::command(), &argv)?;
         let mut args = Self::from_arg_matches(&command.try_get_matches_from_mut(argv)?)?;
         args.config_read = true;
         Ok(args)

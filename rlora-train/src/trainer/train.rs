@@ -74,12 +74,12 @@ pub fn train<B: LlamaAutodiffBackend>(
 
 /// [`train`] where `placement` says: data-parallel over its devices (the model's device first),
 /// alone or as a member of a group. Every step, each device runs the forward and backward passes
-/// of its own `grad_accumulation` micro-batches (its shard of the update, as the run's `StreamLoader` cuts it),
-/// and the summed gradients make the optimizer update of one batch of all the devices' rows
-/// (and, in a group, of all the processes'). A step is one update, whatever the accumulation
-/// and the device count: the schedule, checkpoints (every `checkpoint_every` steps),
-/// `max_steps` and the progress count updates; the metric logs have one entry per device and
-/// update. In a group, each process writes its checkpoints and logs under its own `dir`.
+/// of its own `grad_accumulation` micro-batches (its shard of the update, as the run's
+/// `StreamLoader` cuts it), and the summed gradients make the optimizer update of one batch of
+/// all the devices' rows (and, in a group, of all the processes'). A step is one update, whatever
+/// the accumulation and the device count: the schedule, checkpoints (every `checkpoint_every`
+/// steps), `max_steps` and the progress count updates; the metric logs have one entry per device
+/// and update. In a group, each process writes its checkpoints and logs under its own `dir`.
 pub fn train_on<B: LlamaAutodiffBackend>(
     model: Llama<B>,
     data: &TrainingData,
@@ -119,16 +119,9 @@ pub fn train_on<B: LlamaAutodiffBackend>(
     } else {
         None
     };
-    let exchange = match member {
-        Some(member) => Some(join_group::<B>(
-            member,
-            &model,
-            dir,
-            checkpoint,
-            &devices[0],
-        )?),
-        None => None,
-    };
+    let exchange = member
+        .map(|member| join_group::<B>(member, &model, dir, checkpoint, &devices[0]))
+        .transpose()?;
     let channels = UpdateChannels {
         checks: UpdateChecks::new(interrupter.clone()),
         exchange,
