@@ -52,11 +52,18 @@ use rlora_llama::{
     AdapterSpec, Llama, LlamaConfig, ModelType, Quantization, TargetModule, Targets,
 };
 use rlora_llama::{LlamaAutodiffBackend, LlamaBackend};
-use rlora_train::backend::{BACKEND_NAME, TrainBackend as Train, tune_cpu_allocator};
 use rlora_train::data::{LmBatch, LmBatcher, StepBatch, TokenizedExample};
 use rlora_train::trainer::{CausalLm, TrainingConfig, TrainingData, batch_shards, train};
 
-type Inner = rlora_train::backend::Backend;
+/// The backend the build's features pick, as the `rlora` command's (the benchmark uses its name,
+/// its CPU allocator and its device probe).
+#[path = "../src/bin/rlora/backend.rs"]
+#[allow(dead_code)]
+mod backend;
+
+use backend::{BACKEND_NAME, TrainBackend as Train, tune_cpu_allocator};
+
+type Inner = backend::Backend;
 
 /// The tokens per row of the shapes that do not say otherwise.
 const SEQ: usize = 256;
@@ -561,7 +568,7 @@ fn proc_status_bytes(field: &str) -> Option<u64> {
 /// Starts the backend on its default device (an error naming what is missing where it cannot
 /// start) and seeds it.
 fn start_backend() -> Result<(), String> {
-    rlora_train::backend::probe_device(&Default::default())?;
+    backend::probe_device(&Default::default())?;
     Train::seed(&Default::default(), 0);
     Ok(())
 }

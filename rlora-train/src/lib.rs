@@ -16,6 +16,9 @@
 //!   ([`trainer::routing_analysis`]) and the logged metrics ([`trainer::metric_history`]);
 //!   [`report`] for the tables and pictures.
 //! - The models themselves are `rlora_llama`'s, the layer `rlora`'s.
+//! - No backend: every call is generic over burn's backend. The `rlora` executable, the benchmark
+//!   and the root package's examples pick one by their cargo features (`flex`, the default, or
+//!   `ndarray` on the CPU; `wgpu`, `vulkan`, `metal`, `cuda`, `ddp`).
 //!
 //! ## From task files to the report
 //!
@@ -56,10 +59,8 @@
 //! | [`run`] | a whole training run as one call: [`run::RunSpec`] (typed settings), [`run::train`], the checks, the output folder, process groups | `data`, `trainer`, `base`, `report` |
 //! | [`cli`] | the subcommands' flags and what they run, `--config` files | `data`, `trainer`, `base`, `report`, `run` |
 //! | [`experiment`] | the paper's comparison, over child `rlora train` runs | `trainer`, `base`, `report`, `run`, `cli` |
-//! | [`backend`] | the backend that the `rlora` command and the examples run on, picked by cargo feature, with its devices and their data-parallel strategy (the rooms above are generic over the backend) | `trainer` |
-//! | [`program`] | the `rlora` command: every subcommand, dispatched | `backend`, `run`, `cli`, `experiment` |
+//! | [`program`] | the `rlora` command's line: every subcommand | `run`, `cli`, `experiment` |
 
-pub mod backend;
 pub mod base;
 pub mod cli;
 pub mod data;

@@ -1,18 +1,15 @@
-//! The `rlora` program: [`Cli`] joins the command line's subcommands with the experiment's, and
-//! [`run`] runs the one given on this build's backend.
+//! The `rlora` program's command line: [`Cli`] joins the command line's subcommands with the
+//! experiment's. The `rlora` executable picks the backend and runs the one given.
 //!
 //! The top room: it imports [`cli`](crate::cli) and [`experiment`](crate::experiment).
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::backend::{Backend, TrainBackend, data_parallel, devices, probe_device};
 use crate::cli::{
-    CliError, CoordinatorArgs, EvalArgs, ExportArgs, GenerateArgs, HeadsArgs, LaunchArgs,
-    PretrainArgs, TrainArgs, run_coordinator, run_eval, run_export, run_generate, run_heads,
-    run_launch, run_pretrain, with_config_file,
+    CoordinatorArgs, EvalArgs, ExportArgs, GenerateArgs, HeadsArgs, LaunchArgs, PretrainArgs,
+    TrainArgs, with_config_file,
 };
-use crate::experiment::{ExperimentArgs, run_experiment_command};
-use crate::run::train;
+use crate::experiment::ExperimentArgs;
 use crate::run::values::numbers_may_be_negative;
 
 /// R-LoRA (Randomized Multi-Head LoRA) fine-tuning for Llama-family models, on burn.
@@ -72,41 +69,4 @@ impl Cli {
         }
         Ok(cli)
     }
-}
-
-/// Runs `cli`'s subcommand, printing what it prints (`rlora generate --json`: one JSON object).
-pub fn run(cli: &Cli) -> Result<(), CliError> {
-    let device = Default::default();
-    probe_device(&device)?;
-    match &cli.command {
-        Command::Train(args) => {
-            args.check_config_read()?;
-            let devices = devices(args.run.placement.devices as usize);
-            train::<TrainBackend>(&args.run, &devices, data_parallel(&devices))?;
-            Ok(())
-        }
-        Command::Launch(args) => run_launch(args, &current_program()?),
-        Command::Coordinator(args) => run_coordinator(args),
-        Command::Heads(args) => run_heads::<Backend>(args, &device).map(|_| ()),
-        Command::Eval(args) => run_eval::<Backend>(args, &device).map(|_| ()),
-        Command::Export(args) => run_export::<Backend>(args, &device),
-        Command::Pretrain(args) => run_pretrain::<TrainBackend>(args, &device),
-        Command::Experiment(args) => {
-            run_experiment_command::<Backend>(args, &current_program()?, &device).map(|_| ())
-        }
-        Command::Generate(args) => {
-            let output = run_generate::<Backend>(args, &device)?;
-            if args.json {
-                println!("{}", serde_json::to_string(&output)?);
-            } else {
-                println!("{}", output.text);
-            }
-            Ok(())
-        }
-    }
-}
-
-/// The running `rlora` executable, which the launcher and the experiment start again.
-fn current_program() -> Result<std::path::PathBuf, CliError> {
-    std::env::current_exe().map_err(|e| format!("cannot find the rlora executable: {e}").into())
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// The rooms, each allowed to import only those before it.
-const ROOMS: [&str; 9] = [
+const ROOMS: [&str; 8] = [
     "data",
     "trainer",
     "base",
@@ -12,7 +12,6 @@ const ROOMS: [&str; 9] = [
     "run",
     "cli",
     "experiment",
-    "backend",
     "program",
 ];
 

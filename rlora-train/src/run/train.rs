@@ -37,8 +37,7 @@ type TaskRows = Vec<(String, Vec<TokenizedExample>)>;
 
 /// Runs `spec` on backend `B`, printing progress. The model lives on the first of `devices`;
 /// with more than one, training is data-parallel over them, their gradients summed as
-/// `parallel` says ([`backend::data_parallel`](crate::backend::data_parallel) gives the
-/// strategy of the build's devices).
+/// `parallel` says.
 ///
 /// Every setting, the model's config and tokenizer, the tasks' files and the output folder are
 /// checked before the model's weights load and before anything is written; the folder stays

@@ -1,14 +1,14 @@
-//! The backend the `rlora` command and the examples run on, picked by cargo feature: the first
-//! enabled of `cuda`, `metal`, `vulkan`, `wgpu`, else the CPU: `flex` (the default) or
-//! `ndarray`; its devices and their data-parallel strategy. The library's other rooms are generic
-//! over the backend: only the `rlora` command ([`program`](crate::program)) and the examples
-//! pick it here.
+//! The backend a program runs on, picked by its package's cargo features: the first enabled of
+//! `cuda`, `metal`, `vulkan`, `wgpu`, else the CPU: `flex` (the default) or `ndarray`; its
+//! devices and their data-parallel strategy. The library is generic over the backend and exports
+//! none: this file is compiled into the programs that pick one, the `rlora` command, the
+//! benchmark and the root package's examples.
 //!
 //! Flex is the default CPU backend by measurement (README, "Performance"): its matrix products
 //! (the `gemm` crate, AVX-512 where the CPU has it, on every core) and its zero-copy views made
 //! the training step 1.2× faster than NdArray's (with its threads and SIMD) and decoding 5×.
 
-use crate::trainer::DataParallel;
+use rlora_train::trainer::DataParallel;
 
 #[cfg(feature = "cuda")]
 /// The inference backend: CUDA.
