@@ -280,7 +280,8 @@ fn rank(args: &[String]) -> Result<(), String> {
         &format!("127.0.0.1:{port}"),
         None,
         Duration::from_secs(30),
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     let device = Default::default();
     let group = ProcessGroup::<Flex>::join(settings, &device, None)?;
     if introduced {

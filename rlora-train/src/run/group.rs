@@ -8,7 +8,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::{Failure, RunSpec};
-use crate::trainer::GroupSettings;
+use crate::trainer::{GroupSettings, GroupSettingsError};
 
 /// The environment variable naming the folder where ranks 1.. make their private folders
 /// (default: the system's temporary folder). `rlora launch` sets it to a folder of its own,
@@ -76,8 +76,28 @@ pub fn group_settings(spec: &RunSpec) -> Result<Option<GroupSettings>, Failure> 
         coordinator,
         spec.placement.node_address.as_deref(),
         Duration::from_secs(spec.placement.group_timeout),
-    )?;
+    )
+    .map_err(flagged)?;
     Ok(Some(settings))
+}
+
+/// `error` in the words of the flags that gave its values.
+fn flagged(error: GroupSettingsError) -> String {
+    match error {
+        GroupSettingsError::TooFewNodes(nodes) => format!(
+            "--nodes {nodes}: a group needs at least 2 processes (without --nodes, one process \
+             trains alone)"
+        ),
+        GroupSettingsError::RankOutOfRange { rank, nodes } => format!(
+            "--node-rank {rank} is out of range for --nodes {nodes}: ranks are 0..{}",
+            nodes - 1
+        ),
+        GroupSettingsError::Coordinator(reason) => format!("--coordinator {reason}"),
+        GroupSettingsError::NodeAddress(reason) => format!("--node-address {reason}"),
+        GroupSettingsError::TensorPorts(_) => {
+            format!("{error}: give a lower --coordinator port or --node-address HOST:PORT")
+        }
+    }
 }
 
 /// The private folder of a rank other than 0, for its checkpoints and logs, deleted when

@@ -42,7 +42,8 @@ pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use gradients::global_norm;
 pub use group::{
-    GroupSettings, GroupWatch, ProcessGroup, RunIdentity, quiet_engine_output, task_digests,
+    GroupSettings, GroupSettingsError, GroupWatch, ProcessGroup, RunIdentity, quiet_engine_output,
+    task_digests,
 };
 pub(crate) use heads::mean_off_diagonal;
 pub use heads::{HeadSummary, head_summary};

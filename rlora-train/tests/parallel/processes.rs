@@ -163,6 +163,27 @@ fn bad_group_settings_are_refused_before_training() {
     let mut flags = train_flags(&dir, 8, 2);
     flags.extend(["--node-rank", "1"].map(String::from));
     refused(flags, "--node-rank belongs to a group run");
+    let mut flags = train_flags(&dir, 8, 2);
+    flags.extend(["--nodes", "2", "--coordinator", "127.0.0.1:65535"].map(String::from));
+    refused(
+        flags,
+        "--coordinator 127.0.0.1:65535: the coordinator serves its port and the next one",
+    );
+    let mut flags = train_flags(&dir, 8, 2);
+    let group = [
+        "--nodes",
+        "2",
+        "--node-rank",
+        "1",
+        "--coordinator",
+        "127.0.0.1:65533",
+    ];
+    flags.extend(group.map(String::from));
+    refused(
+        flags,
+        "the tensor ports 65537 and 65538 are no ports: give a lower --coordinator port or \
+         --node-address HOST:PORT",
+    );
 
     // Nothing listens on the coordinator's port: rank 1 gives up after --group-timeout.
     let port = free_port();

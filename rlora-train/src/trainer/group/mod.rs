@@ -30,5 +30,5 @@ pub use exchange::{GroupLoss, UpdateExchange};
 pub use handshake::{GroupIdentity, digest_adapters};
 pub use identity::{RunIdentity, task_digests};
 pub use process_group::ProcessGroup;
-pub use settings::GroupSettings;
+pub use settings::{GroupSettings, GroupSettingsError};
 pub use watch::GroupWatch;

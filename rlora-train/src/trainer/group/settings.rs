@@ -37,38 +37,32 @@ impl GroupSettings {
     /// process's tensor host and ports (`node_address`, else the defaults above).
     ///
     /// # Errors
-    /// A rank out of range, a group of fewer than two processes, a coordinator that is not
-    /// `HOST:PORT` or does not resolve, or a node address that is not `HOST:PORT`; each names
-    /// the flag.
+    /// A [`GroupSettingsError`]: a group of fewer than two processes, a rank out of range, a
+    /// coordinator that is not `HOST:PORT` or does not resolve, a node address that is not
+    /// `HOST:PORT`, or tensor ports past the last port.
     pub fn new(
         nodes: usize,
         rank: usize,
         coordinator: &str,
         node_address: Option<&str>,
         timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, GroupSettingsError> {
         if nodes < 2 {
-            return Err(format!(
-                "--nodes {nodes}: a group needs at least 2 processes (without --nodes, one \
-                 process trains alone)"
-            ));
+            return Err(GroupSettingsError::TooFewNodes(nodes));
         }
         if rank >= nodes {
-            return Err(format!(
-                "--node-rank {rank} is out of range for --nodes {nodes}: ranks are 0..{}",
-                nodes - 1
-            ));
+            return Err(GroupSettingsError::RankOutOfRange { rank, nodes });
         }
-        let coordinator_addr = resolve(coordinator).map_err(|e| format!("--coordinator {e}"))?;
+        let coordinator_addr = resolve(coordinator).map_err(GroupSettingsError::Coordinator)?;
         if coordinator_addr.port() == u16::MAX {
-            return Err(format!(
-                "--coordinator {coordinator}: the coordinator serves its port and the next one"
-            ));
+            return Err(GroupSettingsError::Coordinator(format!(
+                "{coordinator}: the coordinator serves its port and the next one"
+            )));
         }
         let (node_host, data_port) = match node_address {
             Some(given) => {
                 let (host, port) =
-                    split_host_port(given).map_err(|e| format!("--node-address {e}"))?;
+                    split_host_port(given).map_err(GroupSettingsError::NodeAddress)?;
                 (host.to_string(), u32::from(port))
             }
             None => (
@@ -79,13 +73,7 @@ impl GroupSettings {
         let data_port = u16::try_from(data_port)
             .ok()
             .filter(|&port| port < u16::MAX)
-            .ok_or_else(|| {
-                format!(
-                    "the tensor ports {data_port} and {} are no ports: give a lower \
-                     --coordinator port or --node-address HOST:PORT",
-                    data_port + 1
-                )
-            })?;
+            .ok_or(GroupSettingsError::TensorPorts(data_port))?;
         Ok(Self {
             nodes,
             rank,
@@ -120,6 +108,32 @@ impl GroupSettings {
     pub fn describe(&self) -> String {
         format!("rank {} of {}", self.rank, self.nodes)
     }
+}
+
+/// Why [`GroupSettings::new`] refused its values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupSettingsError {
+    /// A group of fewer than two processes.
+    #[error("a group needs at least 2 processes, not {0}")]
+    TooFewNodes(usize),
+    /// A rank outside `0..nodes`.
+    #[error("rank {rank} is out of range for a group of {nodes}: ranks are 0..{}", nodes - 1)]
+    RankOutOfRange {
+        /// The rank given.
+        rank: usize,
+        /// The group's size.
+        nodes: usize,
+    },
+    /// The coordinator's address, and what is wrong with it.
+    #[error("the coordinator's address {0}")]
+    Coordinator(String),
+    /// The node address, and what is wrong with it.
+    #[error("the node address {0}")]
+    NodeAddress(String),
+    /// The first of the two tensor ports, past the last port (the coordinator's port is too
+    /// high for this rank's default ports).
+    #[error("the tensor ports {0} and {next} are no ports", next = .0 + 1)]
+    TensorPorts(u32),
 }
 
 /// `HOST` and `PORT` of `HOST:PORT`.
@@ -168,7 +182,11 @@ fn local_host_towards(target: SocketAddr) -> String {
 mod tests {
     use super::*;
 
-    fn settings(nodes: usize, rank: usize, coordinator: &str) -> Result<GroupSettings, String> {
+    fn settings(
+        nodes: usize,
+        rank: usize,
+        coordinator: &str,
+    ) -> Result<GroupSettings, GroupSettingsError> {
         GroupSettings::new(nodes, rank, coordinator, None, Duration::from_secs(1))
     }
 
@@ -178,22 +196,27 @@ mod tests {
         assert_eq!(group.coordinator_url(1), "ws://127.0.0.1:29501");
         assert_eq!(group.node_url(0), "ws://127.0.0.1:29506");
         assert_eq!(group.node_url(1), "ws://127.0.0.1:29507");
+        use GroupSettingsError::*;
         let error = settings(2, 2, "127.0.0.1:29500").unwrap_err();
-        assert!(
-            error.contains("--node-rank 2 is out of range for --nodes 2"),
-            "{error}"
+        assert_eq!(error, RankOutOfRange { rank: 2, nodes: 2 });
+        assert_eq!(
+            settings(1, 0, "127.0.0.1:29500").unwrap_err(),
+            TooFewNodes(1)
         );
-        let error = settings(1, 0, "127.0.0.1:29500").unwrap_err();
-        assert!(error.contains("--nodes 1"), "{error}");
         let error = settings(2, 0, "127.0.0.1").unwrap_err();
-        assert!(
-            error.contains("--coordinator 127.0.0.1: expected HOST:PORT"),
-            "{error}"
-        );
+        assert_eq!(error, Coordinator("127.0.0.1: expected HOST:PORT".into()));
         let error = settings(2, 0, "127.0.0.1:http").unwrap_err();
-        assert!(error.contains("`http` is not a port"), "{error}");
-        let error = settings(2, 1, "127.0.0.1:65533").unwrap_err();
-        assert!(error.contains("--node-address HOST:PORT"), "{error}");
+        assert_eq!(
+            error,
+            Coordinator("127.0.0.1:http: `http` is not a port (1-65535)".into())
+        );
+        let error = settings(2, 0, "127.0.0.1:65535").unwrap_err();
+        assert!(matches!(&error, Coordinator(e) if e.contains("serves its port and the next")));
+        // Rank 1's default tensor ports: the coordinator's port + 4 and + 5.
+        assert_eq!(
+            settings(2, 1, "127.0.0.1:65533").unwrap_err(),
+            TensorPorts(65537)
+        );
         let given = GroupSettings::new(
             2,
             1,
