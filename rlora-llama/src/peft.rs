@@ -1,9 +1,11 @@
-//! PEFT LoRA adapters: import a PEFT folder as single-head layers, and export single-head
-//! adapters so that PEFT and transformers load what this crate trains.
+//! PEFT LoRA adapters: import a PEFT folder as single-head layers, and export adapters (a
+//! multi-head one with its heads folded under a fixed routing) so that PEFT and transformers
+//! load what this crate trains.
 //!
 //! PEFT stores `base_model.model.{path}.lora_A.weight` `[r, d_in]` and `lora_B.weight`
 //! `[d_out, r]` (PyTorch layout) with `Δy = s · x Aᵀ Bᵀ`, `s = lora_alpha / r` (or `/√r`).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::tensor::Tensor;
@@ -109,6 +111,25 @@ impl PeftLoraConfig {
     }
 }
 
+/// The heads of the adapter at `path` folded under `weights`: `Σ_i w_i B_i`, `[r, d_out]`.
+fn folded_head<B: LlamaBackend>(
+    path: &str,
+    adapter: &RLoraLinear<B>,
+    weights: &[f64],
+) -> Result<Tensor<B, 2>, LlamaError> {
+    let heads = adapter.config.heads;
+    if weights.len() != heads || weights.iter().any(|w| !w.is_finite()) {
+        return Err(LlamaError::InvalidArgument(format!(
+            "{path}: the routing to fold its {heads} heads under needs {heads} finite weights, \
+             got {weights:?}"
+        )));
+    }
+    let weights: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
+    let weights = Tensor::<B, 1>::from_floats(weights.as_slice(), &adapter.lora_b.device())
+        .reshape([heads, 1, 1]);
+    Ok((adapter.heads() * weights).sum_dim(0).squeeze_dim::<2>(0))
+}
+
 /// The PEFT key prefix of a projection.
 fn peft_prefix(path: &str) -> String {
     format!("base_model.model.{path}.lora_")
@@ -172,13 +193,31 @@ impl<B: LlamaBackend> Llama<B> {
         Ok(model)
     }
 
-    /// Exports the adapters in PEFT's LoRA format. Every adapter must have one head and all the
-    /// same rank and scaling. An init offset `s·A⁰B̄⁰` is folded in as PEFT folds PiSSA: a rank-2r
-    /// LoRA `[A | A⁰] · [B; −B̄⁰]` with the same scaling.
+    /// Exports the adapters in PEFT's LoRA format. Every adapter must have one head (see
+    /// [`export_peft_adapter_with_routing`](Self::export_peft_adapter_with_routing) for more)
+    /// and all the same rank and scaling. An init offset `s·A⁰B̄⁰` is folded in as PEFT folds
+    /// PiSSA: a rank-2r LoRA `[A | A⁰] · [B; −B̄⁰]` with the same scaling.
     pub fn export_peft_adapter(
         &self,
         dir: impl AsRef<Path>,
         base_model: Option<&str>,
+    ) -> Result<(), LlamaError> {
+        self.export_peft_adapter_with_routing(dir, base_model, &BTreeMap::new())
+    }
+
+    /// Exports the adapters in PEFT's LoRA format, each multi-head adapter's heads folded under
+    /// its routing `routing[path]` (one weight per head): `B = Σ_i w_i B_i` `[r, d_out]`, the
+    /// router dropped. The PEFT adapter computes what the adapted model computes whenever every
+    /// token's gates at every projection equal that projection's routing, as
+    /// [`merge_adapters_by_path`](Self::merge_adapters_by_path) folds them into the base. A
+    /// single-head adapter needs no routing; every adapter's rank and scaling must be the same,
+    /// and an init offset is folded in as [`export_peft_adapter`](Self::export_peft_adapter)
+    /// folds it.
+    pub fn export_peft_adapter_with_routing(
+        &self,
+        dir: impl AsRef<Path>,
+        base_model: Option<&str>,
+        routing: &BTreeMap<String, Vec<f64>>,
     ) -> Result<(), LlamaError> {
         let dir = dir.as_ref();
         let adapters = self.adapters();
@@ -192,17 +231,22 @@ impl<B: LlamaBackend> Llama<B> {
         let scaling = first.config.scaling();
         for (path, adapter) in &adapters {
             let config = &adapter.config;
-            if config.heads != 1 {
-                return Err(LlamaError::InvalidArgument(format!(
-                    "{path} has {} heads; PEFT LoRA holds one (merge with a fixed routing first)",
-                    config.heads
-                )));
-            }
+            let head = match routing.get(path) {
+                Some(weights) => folded_head(path, adapter, weights)?,
+                None if config.heads == 1 => adapter.lora_b.val(),
+                None => {
+                    return Err(LlamaError::InvalidArgument(format!(
+                        "{path} has {} heads; PEFT LoRA holds one: give a routing to fold them \
+                         under",
+                        config.heads
+                    )));
+                }
+            };
             let (a, b) = match &adapter.offset {
-                None => (adapter.lora_a.val(), adapter.lora_b.val()),
+                None => (adapter.lora_a.val(), head),
                 Some(offset) => (
                     Tensor::cat(vec![adapter.lora_a.val(), offset.a.val()], 1),
-                    Tensor::cat(vec![adapter.lora_b.val(), offset.b.val().neg()], 0),
+                    Tensor::cat(vec![head, offset.b.val().neg()], 0),
                 ),
             };
             let this_rank = a.dims()[1];

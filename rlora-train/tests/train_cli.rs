@@ -137,19 +137,29 @@ fn a_short_run_writes_the_adapter_config_metrics_and_evaluation() {
             .unwrap();
     assert_eq!(again, eval["adapted"]);
 
-    // Three heads do not fit PEFT's format; merged into a full model they do, and it loads.
+    // Three heads do not fit PEFT's format unless folded under a routing; merged into a full
+    // model under the same routing they compute the same, and both load.
     let peft = dir.join("peft").to_string_lossy().to_string();
-    let output = rlora(&[
-        "export",
-        "--model",
-        &model(),
-        "--adapter",
-        &adapter,
-        "--output",
-        &peft,
-    ]);
+    let base = model();
+    let export_peft = |routing: &[&str]| {
+        let mut args = vec!["export", "--model", &base, "--adapter", &adapter];
+        args.extend(["--output", &peft]);
+        args.extend(routing);
+        rlora(&args)
+    };
+    let output = export_peft(&[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("3 heads"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("3 heads") && stderr.contains("--routing"),
+        "{stderr}"
+    );
+    let output = export_peft(&["--routing", "0.2,0.3,0.5"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let merged = dir.join("merged").to_string_lossy().to_string();
     let output = rlora(&[
         "export",
@@ -168,20 +178,20 @@ fn a_short_run_writes_the_adapter_config_metrics_and_evaluation() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let generated = rlora(&[
-        "generate",
-        "--model",
-        &merged,
-        "--prompt",
-        "15+8=",
-        "--max-new-tokens",
-        "3",
-    ]);
-    assert!(
-        generated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&generated.stderr)
-    );
+    let greedy = |model: &str, adapter: Option<&str>| {
+        let mut args = vec!["generate", "--model", model, "--prompt", "15+8=", "--json"];
+        args.extend(["--max-new-tokens", "6"]);
+        args.extend(adapter.map(|a| ["--adapter", a]).into_iter().flatten());
+        let generated = rlora(&args);
+        assert!(
+            generated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&generated.stderr)
+        );
+        let output: serde_json::Value = serde_json::from_slice(&generated.stdout).unwrap();
+        output["generated_ids"].clone()
+    };
+    assert_eq!(greedy(&merged, None), greedy(&base, Some(&peft)));
 
     // Resuming a finished run reloads its last checkpoint and ends with the same adapter.
     let resumed = train(&dir, &["--resume"]);

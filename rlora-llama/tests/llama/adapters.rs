@@ -5,6 +5,8 @@ use crate::common::{
     TestAutodiff, TestBackend, device, fixture, floats, golden, ids, logits, max_abs_diff, prompts,
     tokens,
 };
+use std::collections::BTreeMap;
+
 use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use rlora::{Preset, RLoraConfig};
@@ -105,6 +107,49 @@ fn a_single_head_adapter_with_init_offset_exports_to_peft_as_rank_2r() {
         heads.export_peft_adapter(&dir, None),
         Err(LlamaError::InvalidArgument(_))
     ));
+}
+
+#[test]
+fn a_multi_head_adapter_exports_to_peft_with_its_heads_folded_under_a_routing() {
+    let model = trained(
+        RLoraConfig::r_lora(1, 1, 3).with_rank(4),
+        &["q_proj", "down_proj"],
+    )
+    .valid();
+    // Each projection its own routing, as a task's mean gates are.
+    let routing: BTreeMap<String, Vec<f64>> = model
+        .adapters()
+        .iter()
+        .enumerate()
+        .map(|(i, (path, _))| {
+            let weights = [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]][i % 2];
+            (path.clone(), weights.to_vec())
+        })
+        .collect();
+    let dir = tempdir("peft-routed");
+    model
+        .export_peft_adapter_with_routing(&dir, None, &routing)
+        .unwrap();
+    let peft = base::<TestBackend>()
+        .load_peft_adapter(&dir, &device())
+        .unwrap();
+    let merged = model.clone().merge_adapters_by_path(&routing).unwrap();
+    let uniform = model.clone().merge_adapters(None).unwrap();
+    for prompt in prompts() {
+        let folded = logits(&peft, &prompt);
+        let diff = max_abs_diff(&folded, &logits(&merged, &prompt));
+        assert!(diff <= 1e-4, "{diff}");
+        // The routing matters: folded uniformly, the heads give other logits.
+        let other = max_abs_diff(&folded, &logits(&uniform, &prompt));
+        assert!(other > 1e-2, "{other}");
+    }
+    let mut short = routing.clone();
+    short.values_mut().for_each(|weights| weights.truncate(2));
+    let refused = model.export_peft_adapter_with_routing(tempdir("peft-short"), None, &short);
+    assert!(
+        matches!(&refused, Err(LlamaError::InvalidArgument(e)) if e.contains("needs 3 finite weights")),
+        "{refused:?}"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `rlora export`: an adapter in PEFT's format, or merged into a full Hugging Face model.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -31,11 +32,13 @@ pub struct ExportArgs {
     /// Write a full model with the adapters folded into its weights, instead of a PEFT adapter.
     #[arg(long)]
     pub merge: bool,
-    /// With --merge: the routing to fold the heads under. `task:NAME` folds each projection's
-    /// heads under that projection's own mean routing over task NAME's examples (give the task
-    /// with --task or --builtin); a comma-separated list (`0.2,0.8`) is one fixed weight per
-    /// head for every projection. Default: uniform 1/N.
-    #[arg(long, requires = "merge", value_parser = parse_routing)]
+    /// The routing to fold the heads under, into the PEFT adapter (which holds one head per
+    /// projection and no router) or, with --merge, into the model. `task:NAME` folds each
+    /// projection's heads under that projection's own mean routing over task NAME's examples
+    /// (give the task with --task or --builtin); a comma-separated list (`0.2,0.8`) is one fixed
+    /// weight per head for every projection. Needed for a PEFT adapter of several heads; with
+    /// --merge, the default is uniform 1/N.
+    #[arg(long, value_parser = parse_routing)]
     pub routing: Option<Routing>,
     /// With --routing task:NAME: the tasks (NAME among them).
     #[command(flatten)]
@@ -89,15 +92,15 @@ fn normalized(weights: &[f64]) -> (Vec<f64>, Option<String>) {
     let note = ((given_sum - 1.0).abs() > SUM_TOLERANCE).then(|| {
         let shown: Vec<String> = result.iter().map(|w| format!("{w:.6}")).collect();
         format!(
-            "--routing: the weights sum to {given_sum}, not 1; merging under them normalized: {}",
+            "--routing: the weights sum to {given_sum}, not 1; folding under them normalized: {}",
             shown.join(",")
         )
     });
     (result, note)
 }
 
-/// Writes a PEFT LoRA folder (single-head adapters) or, with `--merge`, a merged Hugging Face
-/// folder with the base's tokenizer files.
+/// Writes a PEFT LoRA folder (the heads of a multi-head adapter folded under `--routing`) or,
+/// with `--merge`, a merged Hugging Face folder with the base's tokenizer files.
 pub fn run_export<B: LlamaBackend>(args: &ExportArgs, device: &B::Device) -> Result<(), CliError> {
     let model_dir = model_or_tiny_base(args.model.as_deref())?;
     let inputs = [
@@ -107,43 +110,37 @@ pub fn run_export<B: LlamaBackend>(args: &ExportArgs, device: &B::Device) -> Res
     let output = StagedOutput::new(&args.output, &inputs, args.overwrite)?;
     let model = Llama::<B>::from_pretrained(&model_dir, None, device)?;
     let model = model.load_any_adapter(&args.adapter, device)?;
+    let routing = match &args.routing {
+        Some(routing) => Some(routing_by_path(&model, &model_dir, routing, &args.tasks)?),
+        None => None,
+    };
     if !args.merge {
-        model.export_peft_adapter(output.dir(), Some(&model_dir.to_string_lossy()))?;
+        let multi_head = model
+            .adapters()
+            .into_iter()
+            .find(|(_, a)| a.config.heads > 1);
+        if let (Some((path, adapter)), None) = (multi_head, &routing) {
+            return Err(format!(
+                "the adapter at {path} has {} heads and a PEFT LoRA holds one: give --routing \
+                 (weights like 0.2,0.8, or task:NAME) to fold them under, or --merge for a full \
+                 model",
+                adapter.config.heads
+            )
+            .into());
+        }
+        let base = model_dir.to_string_lossy();
+        model.export_peft_adapter_with_routing(
+            output.dir(),
+            Some(&base),
+            &routing.unwrap_or_default(),
+        )?;
         output.commit()?;
         println!("PEFT adapter: {}", args.output.display());
         return Ok(());
     }
-    let merged = match &args.routing {
+    let merged = match routing {
         None => model.merge_adapters(None)?,
-        Some(Routing::Fixed(weights)) => {
-            let (weights, note) = normalized(weights);
-            if let Some(note) = note {
-                println!("{note}");
-            }
-            model.merge_adapters(Some(&weights))?
-        }
-        Some(Routing::Task(name)) => {
-            if !args.tasks.any() {
-                return Err(format!(
-                    "--routing task:{name} needs the task's examples: give --task {name}=FILE or --builtin"
-                )
-                .into());
-            }
-            let tokenizer = TextTokenizer::from_model_dir(&model_dir)?;
-            let analysis = analyse(&model, &tokenizer, &args.tasks)?;
-            let Some(task) = analysis.tasks.iter().position(|t| t == name) else {
-                return Err(format!(
-                    "--routing task:{name}: no such task among --task/--builtin (have: {})",
-                    analysis.tasks.join(", ")
-                )
-                .into());
-            };
-            println!(
-                "merging under task `{name}`'s mean routing per projection ({} examples)",
-                analysis.examples[task]
-            );
-            model.merge_adapters_by_path(&analysis.task_routing(task))?
-        }
+        Some(routing) => model.merge_adapters_by_path(&routing)?,
     };
     merged.save_pretrained(output.dir())?;
     for file in [
@@ -162,6 +159,48 @@ pub fn run_export<B: LlamaBackend>(args: &ExportArgs, device: &B::Device) -> Res
     output.commit()?;
     println!("merged model: {}", args.output.display());
     Ok(())
+}
+
+/// Each adapter's weights under `routing`: the fixed weights (normalized) for every adapter, or
+/// each projection's mean routing over the task's examples.
+fn routing_by_path<B: LlamaBackend>(
+    model: &Llama<B>,
+    model_dir: &std::path::Path,
+    routing: &Routing,
+    tasks: &RoutingTasks,
+) -> Result<BTreeMap<String, Vec<f64>>, CliError> {
+    match routing {
+        Routing::Fixed(weights) => {
+            let (weights, note) = normalized(weights);
+            if let Some(note) = note {
+                println!("{note}");
+            }
+            let paths = model.adapters().into_iter().map(|(path, _)| path);
+            Ok(paths.map(|path| (path, weights.clone())).collect())
+        }
+        Routing::Task(name) => {
+            if !tasks.any() {
+                return Err(format!(
+                    "--routing task:{name} needs the task's examples: give --task {name}=FILE or --builtin"
+                )
+                .into());
+            }
+            let tokenizer = TextTokenizer::from_model_dir(model_dir)?;
+            let analysis = analyse(model, &tokenizer, tasks)?;
+            let Some(task) = analysis.tasks.iter().position(|t| t == name) else {
+                return Err(format!(
+                    "--routing task:{name}: no such task among --task/--builtin (have: {})",
+                    analysis.tasks.join(", ")
+                )
+                .into());
+            };
+            println!(
+                "folding under task `{name}`'s mean routing per projection ({} examples)",
+                analysis.examples[task]
+            );
+            Ok(analysis.task_routing(task))
+        }
+    }
 }
 
 #[cfg(test)]
