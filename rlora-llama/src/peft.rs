@@ -111,23 +111,20 @@ impl PeftLoraConfig {
     }
 }
 
-/// The heads of the adapter at `path` folded under `weights`: `Σ_i w_i B_i`, `[r, d_out]`.
+/// The heads of the adapter at `path` folded under `weights` ([`RLoraLinear::mixed_head`]),
+/// or an error naming the projection.
 fn folded_head<B: LlamaBackend>(
     path: &str,
     adapter: &RLoraLinear<B>,
     weights: &[f64],
 ) -> Result<Tensor<B, 2>, LlamaError> {
-    let heads = adapter.config.heads;
-    if weights.len() != heads || weights.iter().any(|w| !w.is_finite()) {
-        return Err(LlamaError::InvalidArgument(format!(
+    adapter.mixed_head(weights).map_err(|_| {
+        let heads = adapter.config.heads;
+        LlamaError::InvalidArgument(format!(
             "{path}: the routing to fold its {heads} heads under needs {heads} finite weights, \
              got {weights:?}"
-        )));
-    }
-    let weights: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
-    let weights = Tensor::<B, 1>::from_floats(weights.as_slice(), &adapter.lora_b.device())
-        .reshape([heads, 1, 1]);
-    Ok((adapter.heads() * weights).sum_dim(0).squeeze_dim::<2>(0))
+        ))
+    })
 }
 
 /// The PEFT key prefix of a projection.

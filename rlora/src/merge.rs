@@ -30,23 +30,7 @@ impl<B: Backend> RLoraLinear<B> {
     /// Its output equals the layer's in inference when every token's gates equal `w`
     /// (for example a task's mean routing, from [`routing_stats`](Self::routing_stats)).
     pub fn merge_with_routing(&self, weights: &[f64]) -> Result<Linear<B>, RLoraError> {
-        let heads = self.config.heads;
-        if weights.len() != heads {
-            return Err(RLoraError::InvalidRouting(format!(
-                "expected {heads} weights (one per head), got {}",
-                weights.len()
-            )));
-        }
-        if let Some(bad) = weights.iter().find(|w| !w.is_finite()) {
-            return Err(RLoraError::InvalidRouting(format!(
-                "weight {bad} is not finite"
-            )));
-        }
-        let device = self.lora_b.device();
-        let w: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
-        let w = Tensor::<B, 1>::from_floats(w.as_slice(), &device).reshape([heads, 1, 1]);
-        let mixed_head = (self.heads() * w).sum_dim(0).squeeze_dim::<2>(0); // [r, d_out]
-        let mut delta = self.lora_a.val().matmul(mixed_head);
+        let mut delta = self.lora_a.val().matmul(self.mixed_head(weights)?);
         if let Some(offset) = &self.offset {
             delta = delta - offset.a.val().matmul(offset.b.val());
         }
@@ -64,5 +48,27 @@ impl<B: Backend> RLoraLinear<B> {
                 .as_ref()
                 .map(|b| Param::from_tensor(b.val().detach())),
         })
+    }
+
+    /// The heads mixed under a fixed routing vector `w` (one weight per head): `Σ_i w_i B_i`,
+    /// `[r, d_out]`, the single head that the adapter's heads act as when every token's gates
+    /// equal `w`.
+    pub fn mixed_head(&self, weights: &[f64]) -> Result<Tensor<B, 2>, RLoraError> {
+        let heads = self.config.heads;
+        if weights.len() != heads {
+            return Err(RLoraError::InvalidRouting(format!(
+                "expected {heads} weights (one per head), got {}",
+                weights.len()
+            )));
+        }
+        if let Some(bad) = weights.iter().find(|w| !w.is_finite()) {
+            return Err(RLoraError::InvalidRouting(format!(
+                "weight {bad} is not finite"
+            )));
+        }
+        let device = self.lora_b.device();
+        let w: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
+        let w = Tensor::<B, 1>::from_floats(w.as_slice(), &device).reshape([heads, 1, 1]);
+        Ok((self.heads() * w).sum_dim(0).squeeze_dim::<2>(0))
     }
 }
