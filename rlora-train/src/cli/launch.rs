@@ -51,7 +51,8 @@ pub struct LaunchArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..))]
     pub nprocs: u32,
     /// The coordinator's port on 127.0.0.1 (it serves this one and the next; the ranks' tensor
-    /// services take the 2 × N ports after them) (default: free ports).
+    /// services take the 2 × N ports after them) (default: free ports, drawn below those the
+    /// system gives outgoing connections).
     #[arg(long)]
     pub port: Option<u16>,
     /// Times the group starts again after a rank failed, from the run's last checkpoint (as

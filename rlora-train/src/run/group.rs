@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::ports::ephemeral_ports;
 use super::{Failure, RunSpec};
 use crate::trainer::{GroupSettings, GroupSettingsError};
 
@@ -78,7 +79,31 @@ pub fn group_settings(spec: &RunSpec) -> Result<Option<GroupSettings>, Failure> 
         Duration::from_secs(spec.placement.group_timeout),
     )
     .map_err(flagged)?;
+    if let Some(warning) = ephemeral_warning(&settings) {
+        eprintln!("{warning}");
+    }
     Ok(Some(settings))
+}
+
+/// A warning when this process's tensor ports lie among the ports the system gives outgoing
+/// connections: burn's engine serves them anew for every exchange, and a connection that took
+/// one in between (the group makes one to the coordinator per process and update) stops the
+/// group.
+fn ephemeral_warning(settings: &GroupSettings) -> Option<String> {
+    let ephemeral = ephemeral_ports();
+    let (first, last) = (settings.data_port(0), settings.data_port(1));
+    (ephemeral.contains(&first) || ephemeral.contains(&last)).then(|| {
+        format!(
+            "warning: {}: the tensor ports {first} and {last} are among the ports this system \
+             gives outgoing connections ({}-{}), and a connection may take one between two \
+             exchanges, stopping the group: give a --coordinator port below {} (or \
+             --node-address HOST:PORT), or let `rlora launch` pick the ports",
+            settings.describe(),
+            ephemeral.start(),
+            ephemeral.end(),
+            u32::from(*ephemeral.start()).saturating_sub(1 + 2 * settings.nodes as u32),
+        )
+    })
 }
 
 /// `error` in the words of the flags that gave its values.
@@ -148,4 +173,31 @@ pub fn worker_folder(spec: &RunSpec) -> Result<TempDir, Failure> {
         }
     }
     Ok(folder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensor_ports_among_the_ephemeral_ports_are_warned_of() {
+        let settings = |port: u32| {
+            let coordinator = format!("127.0.0.1:{port}");
+            GroupSettings::new(2, 1, &coordinator, None, Duration::from_secs(1)).unwrap()
+        };
+        let ephemeral = ephemeral_ports();
+        let inside = u32::from(*ephemeral.start());
+        let warning = ephemeral_warning(&settings(inside)).unwrap();
+        assert!(
+            warning.contains(&format!(
+                "rank 1 of 2: the tensor ports {} and {}",
+                inside + 4,
+                inside + 5
+            )),
+            "{warning}"
+        );
+        let below = u32::from(*ephemeral.start()) - 5;
+        assert!(ephemeral_warning(&settings(below - 1)).is_none());
+        assert!(ephemeral_warning(&settings(below)).is_some());
+    }
 }

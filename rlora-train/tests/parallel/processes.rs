@@ -275,8 +275,9 @@ fn a_rank_whose_peer_dies_stops_within_the_group_timeout() {
     while latest_checkpoint(&dir).is_none() {
         assert!(
             rank_0.try_wait().unwrap().is_none(),
-            "rank 0 ended before its first checkpoint:\n{}",
-            std::fs::read_to_string(log(0)).unwrap_or_default()
+            "rank 0 ended before its first checkpoint:\n{}\nrank 1:\n{}",
+            std::fs::read_to_string(log(0)).unwrap_or_default(),
+            std::fs::read_to_string(log(1)).unwrap_or_default()
         );
         assert!(
             started.elapsed() < Duration::from_secs(300),

@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use burn::train::metric::store::Split;
@@ -191,15 +192,19 @@ pub fn rank_process(stderr: &str, rank: usize) -> Option<u32> {
 }
 
 /// A port that is free now, with the next five (the coordinator's second, the two ranks' two
-/// tensor services).
+/// tensor services): each call's apart from every other call's of this test process, and below
+/// the ports the system gives outgoing connections (32768 and up on Linux), so that no
+/// connection of a test running beside it takes one before its rank serves it.
 pub fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Test processes run one after another start apart (their groups' ports may still be in
+    // TIME_WAIT).
+    let start = 20_000 + (std::process::id() % 1_000) as u16 * 8;
+    let _ = NEXT.compare_exchange(0, start, Ordering::SeqCst, Ordering::SeqCst);
     loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if port < 65000 && (1..6).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
+        let port = NEXT.fetch_add(8, Ordering::SeqCst);
+        assert!(port < 32_000, "no six free ports below 32000");
+        if (0..6).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
             return port;
         }
     }

@@ -11,7 +11,8 @@
 //!   the all-reduce, each wait bounded by a time-out and ended early by a [`GroupWatch`] (rank
 //!   0's coordinator); the handshake first [introduces](ProcessGroup::introduce) the processes'
 //!   tensor addresses, so that each all-reduce waits for its peers' tensor services to listen
-//!   (burn's engine connects to them once, without a retry).
+//!   (burn's engine connects to them once, without a retry); an exchange that takes long checks
+//!   that the processes are still at the same exchange (`step_check`).
 //! - [`UpdateExchange`]: one all-reduce per optimizer update of every trainable gradient and the
 //!   update's loss, flattened into one bucket.
 //! - [`quiet_engine_output`]: the engine's logs and thread failures, a line each on stderr.
@@ -23,6 +24,7 @@ mod identity;
 mod introduction;
 mod process_group;
 mod settings;
+mod step_check;
 mod watch;
 
 pub use engine_output::quiet_engine_output;

@@ -23,6 +23,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
 use super::introduction::wait_listening;
+use super::step_check::StepCheck;
 use super::{GroupSettings, GroupWatch, quiet_engine_output};
 
 /// How often the coordinator's port is tried while it is not listening yet.
@@ -54,7 +55,7 @@ enum Unanswered {
     /// The thread doing the work ended without an answer (burn's collective engine panicked; its
     /// message is printed above).
     Failed,
-    /// The watch said why the group cannot go on.
+    /// The watch or the [`StepCheck`] said why the group cannot go on.
     Ended(String),
 }
 
@@ -146,6 +147,11 @@ impl<B: Backend> ProcessGroup<B> {
                 .map(|p| SocketAddr::new(p.ip(), p.port() + channel))
                 .collect()
         });
+        let mut step = StepCheck::new(
+            self.peers.get().map_or(&[], Vec::as_slice),
+            settings.rank,
+            channel,
+        );
         let deadline = Instant::now() + settings.timeout;
         let exchange = move || -> Result<_, CollectiveError> {
             register::<B>(peer, device, config)?;
@@ -155,7 +161,11 @@ impl<B: Backend> ProcessGroup<B> {
             sum
         };
         let who = settings.describe();
-        let answer = within(settings.timeout, self.watch.as_ref(), exchange);
+        let stop = || {
+            let watch = self.watch.as_ref().and_then(GroupWatch::check);
+            watch.or_else(|| step.check())
+        };
+        let answer = within(settings.timeout, stop, exchange);
         if !matches!(answer, Ok(Ok(_)))
             && let Some(why) = self.watch.as_ref().and_then(ended_meanwhile)
         {
@@ -225,12 +235,12 @@ fn ended_meanwhile(watch: &GroupWatch) -> Option<String> {
     }
 }
 
-/// Runs `work` on a thread of its own and waits at most `timeout` for its answer, checking
-/// `watch` meanwhile (burn's collective calls block without a time-out of their own; a call
-/// that never answers is left behind and ends with the process).
+/// Runs `work` on a thread of its own and waits at most `timeout` for its answer, asking `stop`
+/// meanwhile why the group cannot go on (burn's collective calls block without a time-out of
+/// their own; a call that never answers is left behind and ends with the process).
 fn within<T: Send + 'static>(
     timeout: Duration,
-    watch: Option<&GroupWatch>,
+    mut stop: impl FnMut() -> Option<String>,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Unanswered> {
     let (sender, receiver) = channel();
@@ -245,7 +255,7 @@ fn within<T: Send + 'static>(
             Err(RecvTimeoutError::Disconnected) => return Err(Unanswered::Failed),
             Err(RecvTimeoutError::Timeout) => {}
         }
-        if let Some(why) = watch.and_then(GroupWatch::check) {
+        if let Some(why) = stop() {
             return Err(Unanswered::Ended(why));
         }
         if Instant::now() >= deadline {
