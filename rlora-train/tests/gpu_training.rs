@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::train::metric::store::Split;
 use rlora::Preset;
 use rlora_llama::{AdapterSpec, AttentionKernel, Llama, Targets, TextTokenizer};
