@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use burn::backend::Flex;
 use burn::tensor::Tensor;
@@ -235,18 +235,22 @@ fn first_panic(log: &Path) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A port free now with the `count − 1` after it.
+/// A port free now with the `count − 1` after it, drawn from 20000..32000: below the system's
+/// ephemeral ports (from 32768 on Linux by default), which an outgoing connection may take
+/// between two exchanges (burn serves the tensor ports anew at every exchange), as `rlora
+/// launch` draws them.
 fn free_ports(count: u16) -> Result<u16, String> {
-    for _ in 0..100 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        if port < 65000 && (1..count).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos())
+        ^ std::process::id();
+    for attempt in 0..1000u32 {
+        let port = 20_000 + (seed.wrapping_add(attempt.wrapping_mul(7919)) % 12_000) as u16;
+        if (0..count).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
             return Ok(port);
         }
     }
-    Err("no free ports".into())
+    Err("no free ports in 20000..32000".into())
 }
 
 /// `coordinator PORT`: the group's coordinator as `rlora coordinator --port PORT
@@ -283,14 +287,18 @@ fn rank(args: &[String]) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     let device = Default::default();
-    let group = ProcessGroup::<Flex>::join(settings, &device, None)?;
+    let group = ProcessGroup::<Flex>::join(settings, &device, None).map_err(|e| e.to_string())?;
     if introduced {
-        group.introduce("the introduction")?;
+        group
+            .introduce("the introduction")
+            .map_err(|e| e.to_string())?;
     }
     for k in 0..count {
         let value = (k % 1024) as f32;
         let tensor = Tensor::<Flex, 1>::full([floats as usize], value * (rank + 1) as f32, &device);
-        let sum = group.all_reduce_sum(tensor, &format!("exchange {}", k + 1))?;
+        let sum = group
+            .all_reduce_sum(tensor, &format!("exchange {}", k + 1))
+            .map_err(|e| e.to_string())?;
         let first: f32 = sum.slice(0..1).into_scalar();
         if first != value * 3.0 {
             return Err(format!(

@@ -1,8 +1,8 @@
 //! The repository's chores: `cargo xtask <task>`.
 //!
 //! - `ci`: what `.ci/run` runs: formatting, the README's test command, clippy, the API docs of
-//!   `rlora-llama` and `rlora-train` (rustdoc's warnings, broken links among them, are errors), a
-//!   compile check of every GPU backend feature and of the `ddp` build (CUDA through burn's DDP
+//!   `rlora-llama` and `rlora-train` (rustdoc's warnings, broken links among them, are errors),
+//!   clippy on every GPU backend feature, a compile check of the `ddp` build (CUDA through burn's DDP
 //!   strategy), and on wgpu, when a Vulkan driver is present (required when `CI` is set), the
 //!   backend-generic tests and training steps checked against the CPU backend.
 //! - `wgpu-group`: a group of two processes on wgpu against one process (outside CI: each process
@@ -30,7 +30,7 @@ const USAGE: &str =
     "usage: cargo xtask <ci | fixtures | bench | gpu-bundle | wgpu-group | soak | pretrain | experiment [ARGS]>
 
   ci        fmt check, cargo test --workspace, clippy, the API docs (no rustdoc warning),
-            cargo check of the GPU features and
+            clippy of the GPU features, cargo check
             of the ddp build, on wgpu (Vulkan, fused and autotuned): the backend-generic
             tests and 3 training steps against the CPU; each stage says how long it took
   wgpu-group
@@ -55,7 +55,7 @@ const USAGE: &str =
 
 /// The GPU backend features of the root package that CI compiles (it cannot run CUDA here).
 /// `metal` needs an Apple target and is left to macOS builds.
-const GPU_FEATURES: &str = "wgpu,vulkan,cuda";
+const GPU_FEATURES: &str = "rlora-examples/wgpu,rlora-examples/vulkan,rlora-examples/cuda";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
@@ -130,15 +130,22 @@ fn ci() -> Result<(), String> {
             .args(["doc", "-p", "rlora-llama", "-p", "rlora-train", "--no-deps"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
+    // The GPU builds of the examples and of `rlora-train` (whose `gpu_training` test only
+    // compiles with a GPU feature), linted as the CPU build is.
     run(
-        "GPU backends compile",
+        "GPU backends compile, without a lint",
         cargo().args([
-            "check",
+            "clippy",
             "-p",
             "rlora-examples",
+            "-p",
+            "rlora-train",
             "--all-targets",
             "--features",
             GPU_FEATURES,
+            "--",
+            "-D",
+            "warnings",
         ]),
     )?;
     // burn's `distributed` feature makes autodiff require a backend with collective operations,

@@ -8,8 +8,9 @@ use rlora_llama::{AttentionKernel, Llama, TextTokenizer};
 use super::CliError;
 use super::output_folder::check_output_folder;
 use crate::base::model_or_tiny_base;
-use crate::data::{DEFAULT_MAX_LINE_BYTES, SplitSizes, evaluation_examples, load_tasks};
+use crate::data::{DEFAULT_MAX_LINE_BYTES, SplitSizes, evaluation_examples};
 use crate::report::{markdown_table, write_json};
+use crate::run::load_flagged_tasks;
 use crate::trainer::{EvalReport, evaluate};
 use rlora_llama::LlamaBackend;
 
@@ -64,7 +65,7 @@ pub fn run_eval<B: LlamaBackend>(
         ..SplitSizes::default()
     };
     let builtin = args.builtin.then_some((args.seed, sizes));
-    let tasks = load_tasks(&args.tasks, builtin, args.max_line_bytes as usize)?;
+    let tasks = load_flagged_tasks(&args.tasks, builtin, args.max_line_bytes)?;
     let tasks = evaluation_examples(tasks, args.eval_examples as usize);
     let tokenizer = TextTokenizer::from_model_dir(&model_dir)?;
     let mut model = Llama::<B>::from_pretrained(&model_dir, None, device)?;

@@ -141,7 +141,7 @@ pub enum DataError {
         problem: String,
     },
     /// No task was named.
-    #[error("no tasks: give --task NAME=FILE (repeatable) or --builtin")]
+    #[error("no tasks: name a task file or the built-in suite")]
     NoTasks,
     /// Two tasks share a name.
     #[error("two tasks are named `{0}`")]
@@ -152,10 +152,7 @@ pub enum DataError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RecordError {
     /// The line is longer than the cap (its end was not read).
-    #[error(
-        "the line is longer than {limit} bytes, the cap on a line (--max-line-bytes); \
-         raise --max-line-bytes to read it"
-    )]
+    #[error("the line is longer than {limit} bytes, the cap on a line")]
     LineTooLong {
         /// The cap, in bytes.
         limit: usize,

@@ -39,6 +39,7 @@ mod ports;
 mod resume_check;
 mod routing;
 mod spec;
+mod tasks;
 mod train;
 pub(crate) mod values;
 
@@ -54,6 +55,7 @@ pub use spec::{
     AdapterSettings, DataSettings, EvaluationSettings, ModelSettings, OutputSettings,
     PlacementSettings, RunSpec, ScheduleSettings,
 };
+pub(crate) use tasks::load_flagged_tasks;
 pub use train::train;
 
 use crate::trainer::TrainOutcome;

@@ -8,10 +8,10 @@ use clap::Args;
 use rlora_llama::{Llama, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
-use super::Failure;
+use super::{Failure, load_flagged_tasks};
 use crate::data::{
     DEFAULT_MAX_LINE_BYTES, SplitSizes, TaskExample, TokenizedExample, evaluation_examples,
-    load_tasks, tokenize_examples,
+    tokenize_examples,
 };
 use crate::report::{routing_heat_maps, write_json};
 use crate::trainer::{RoutingAnalysis, evaluate, routing_analysis};
@@ -57,7 +57,7 @@ impl RoutingTasks {
     /// `--routing-examples` each.
     pub fn load(&self) -> Result<Vec<(String, Vec<TaskExample>)>, Failure> {
         let builtin = self.builtin.then_some((self.seed, SplitSizes::default()));
-        let tasks = load_tasks(&self.tasks, builtin, self.max_line_bytes as usize)?;
+        let tasks = load_flagged_tasks(&self.tasks, builtin, self.max_line_bytes)?;
         Ok(evaluation_examples(tasks, self.routing_examples as usize))
     }
 }

@@ -10,11 +10,8 @@ use rlora::{Preset, RLoraHyperparameters, RouterInit};
 use rlora_llama::BaseDtype;
 use serde::Serialize;
 
-use super::values;
-use crate::data::{
-    DEFAULT_MAX_LINE_BYTES, DataError, Mixing, SplitSizes, TaskData, TaskExample, hold_out,
-    load_tasks,
-};
+use super::{Failure, load_flagged_tasks, values};
+use crate::data::{DEFAULT_MAX_LINE_BYTES, Mixing, SplitSizes, TaskData, TaskExample, hold_out};
 use crate::trainer::TrainingConfig;
 
 /// A training run: what it fine-tunes, on what, how, how it is scored, where it writes and on
@@ -411,13 +408,16 @@ impl RunSpec {
     }
 
     /// The tasks: files named by --task, then the built-in suite with --builtin.
-    pub fn tasks(&self) -> Result<Vec<TaskData>, DataError> {
+    ///
+    /// # Errors
+    /// A task cannot be read (naming the file, line and the flag that answers it).
+    pub fn tasks(&self) -> Result<Vec<TaskData>, Failure> {
         let sizes = SplitSizes {
             test: self.data.builtin_test_examples as usize,
             ..SplitSizes::default()
         };
         let builtin = self.data.builtin.then(|| (self.data_seed(), sizes));
-        load_tasks(&self.data.tasks, builtin, self.data.max_line_bytes as usize)
+        load_flagged_tasks(&self.data.tasks, builtin, self.data.max_line_bytes)
     }
 
     /// Train (cut to `--max-examples`), validation (given or held out) and the examples to

@@ -23,10 +23,10 @@ use crate::base::model_or_tiny_base;
 use crate::data::{TaskExample, TokenizedExample, tokenize_examples};
 use crate::report::{head_heat_maps, markdown_table, training_curves, write_json};
 use crate::trainer::{
-    DataParallel, EvalReport, GRADIENT_NORM, GroupMember, LogLayout, Placement, RunResources,
-    TrainError, TrainOutcome, Trained, TrainingData, batch_shards, evaluate, head_summary,
-    last_logged_step, latest_checkpoint, mean_off_diagonal, non_finite_step, peak_memory_bytes,
-    routing_analysis, train_on,
+    DataParallel, EngineErrorKind, EvalReport, GRADIENT_NORM, GroupError, GroupFault, GroupMember,
+    LogLayout, Placement, RunResources, TrainError, TrainOutcome, Trained, TrainingData,
+    batch_shards, evaluate, head_summary, last_logged_step, latest_checkpoint, mean_off_diagonal,
+    non_finite_step, peak_memory_bytes, routing_analysis, train_on,
 };
 
 /// Each task's name and the examples it is evaluated on.
@@ -318,8 +318,11 @@ fn fit<B: LlamaAutodiffBackend>(
 fn explain_stop(error: TrainError, spec: &RunSpec, devices: usize) -> RunError {
     let message = match error {
         TrainError::Stopped(message) => message,
-        TrainError::Group(message) => return explain_group_failure(&message, spec),
+        TrainError::Group(error) => return explain_group_failure(&error, spec),
         TrainError::Interrupted(message) => return explain_interruption(&message, spec),
+        error @ TrainError::NoIntactCheckpoint { .. } => {
+            return failed(format!("{error} with --overwrite"));
+        }
         error => return failed(error),
     };
     let (output, every) = (&spec.output.output, spec.batches.checkpoint_every as usize);
@@ -354,15 +357,43 @@ fn explain_interruption(message: &str, spec: &RunSpec) -> RunError {
     RunError::Stopped(format!("training stopped: {message}; {advice}"))
 }
 
-/// A group's failure, and the checkpoint the whole group can resume from.
-fn explain_group_failure(message: &str, spec: &RunSpec) -> RunError {
+/// A group's failure, the flags that set what failed, and the checkpoint the whole group can
+/// resume from.
+fn explain_group_failure(error: &GroupError, spec: &RunSpec) -> RunError {
+    let flags = group_flags(&error.fault)
+        .map(|flags| format!(" ({flags})"))
+        .unwrap_or_default();
     let advice = match last_checkpoint(spec) {
         Some(checkpoint) => {
             format!("start every process again with the same flags and --resume, from {checkpoint}")
         }
         None => "no checkpoint was written yet".to_string(),
     };
-    RunError::Stopped(format!("{message}; {advice}"))
+    RunError::Stopped(format!("{error}{flags}; {advice}"))
+}
+
+/// The flags of `rlora train` that set what `fault` is about, as advice.
+fn group_flags(fault: &GroupFault) -> Option<&'static str> {
+    Some(match fault {
+        GroupFault::CoordinatorUnreachable { .. } => {
+            "the address is --coordinator's; raise --group-timeout to wait longer"
+        }
+        GroupFault::PortTaken { .. } => {
+            "give --node-address HOST:PORT with two free ports, or another --coordinator port"
+        }
+        GroupFault::NoAnswer { .. } => {
+            "every rank with the same --nodes and --coordinator; raise --group-timeout to wait \
+             longer"
+        }
+        GroupFault::Engine { cause } => match cause.kind? {
+            EngineErrorKind::GroupSize => "--nodes",
+            EngineErrorKind::SameAddress => "--node-address",
+            EngineErrorKind::PeerLost | EngineErrorKind::CoordinatorUnreachable => return None,
+        },
+        GroupFault::RankMissing { .. } | GroupFault::RankTaken { .. } => "--node-rank",
+        GroupFault::Differs { .. } => "the same flags, --model and --task files",
+        GroupFault::EngineFailed | GroupFault::Ended(_) | GroupFault::Handshake(_) => return None,
+    })
 }
 
 /// `the checkpoint of step S in OUTPUT/checkpoint`, the run's latest, if any.
@@ -544,4 +575,49 @@ fn routed_tasks(
         );
     }
     Ok(Some(kept.into_iter().unzip()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trainer::EngineError;
+
+    #[test]
+    fn a_group_failure_names_the_flags_that_answer_it() {
+        let dir = std::env::temp_dir().join(format!("rlora-group-flags-{}", std::process::id()));
+        let spec = RunSpec::parse_flags(&["--output", &dir.display().to_string()]);
+        let error = |fault| GroupError {
+            who: "rank 1 of 2".into(),
+            during: Some("the handshake".into()),
+            fault,
+        };
+        let message = |fault| explain_group_failure(&error(fault), &spec).to_string();
+        let timed_out = message(GroupFault::NoAnswer {
+            seconds: 5,
+            last_rank: 1,
+        });
+        assert!(
+            timed_out
+                .starts_with("rank 1 of 2: the handshake: no answer from the group within 5 s"),
+            "{timed_out}"
+        );
+        assert!(
+            timed_out.ends_with(
+                "(every rank with the same --nodes and --coordinator; raise --group-timeout to \
+                 wait longer); no checkpoint was written yet"
+            ),
+            "{timed_out}"
+        );
+        let taken = message(GroupFault::RankTaken { rank: 0, count: 2 });
+        assert!(
+            taken.ends_with(
+                "2 processes were started as rank 0 (--node-rank); no checkpoint was written yet"
+            ),
+            "{taken}"
+        );
+        let lost = message(GroupFault::Engine {
+            cause: EngineError::from_debug("PeerLost".into()),
+        });
+        assert!(!lost.contains("--"), "{lost}");
+    }
 }

@@ -1,9 +1,12 @@
 //! [`TrainingConfig`]: the optimization and schedule of a run, and the training stream it makes
 //! of [`TrainingData`].
 
+use std::path::PathBuf;
+
 use burn::config::Config;
 use rlora_llama::LlamaBackend;
 
+use super::group::GroupError;
 use crate::data::{Mixing, TokenizedExample, mix};
 
 /// Optimization and schedule of a fine-tuning run (the R-LoRA paper's values as defaults).
@@ -94,7 +97,20 @@ pub enum TrainError {
     /// The process group failed: a process stopped, the network between them failed, or the
     /// processes disagree; the last checkpoint is the last good state.
     #[error("{0}")]
-    Group(String),
+    Group(GroupError),
+    /// A resumed run found checkpoints in `dir`, and none of them reads back (each one's
+    /// reason).
+    #[error(
+        "no checkpoint in {} can be resumed ({}); start the run anew",
+        .dir.display(),
+        .reasons.join("; ")
+    )]
+    NoIntactCheckpoint {
+        /// The checkpoint folder.
+        dir: PathBuf,
+        /// Each checkpoint and why it does not read back.
+        reasons: Vec<String>,
+    },
     /// A checkpoint could not be written (the path and the system's reason); the earlier
     /// checkpoints are intact.
     #[error("{0}")]

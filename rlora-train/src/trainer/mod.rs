@@ -6,6 +6,10 @@
 //! burn's multi-device or DDP strategy ([`DataParallel`]); across processes, every update's
 //! gradients summed over a [`ProcessGroup`] with burn's collective all-reduce.
 //!
+//! Errors are values that name settings, files and tensors, never a flag of the `rlora` command:
+//! [`TrainError`], and for a group [`GroupError`], whose [`GroupFault`] says what failed so that
+//! a caller can answer it in its own terms (`rlora train` names the flags).
+//!
 //! Imports [`data`](crate::data) only.
 
 mod adapter_record;
@@ -42,8 +46,8 @@ pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use gradients::global_norm;
 pub use group::{
-    GroupSettings, GroupSettingsError, GroupWatch, ProcessGroup, RunIdentity, quiet_engine_output,
-    task_digests,
+    EngineError, EngineErrorKind, GroupError, GroupFault, GroupSettings, GroupSettingsError,
+    GroupWatch, ProcessGroup, RunIdentity, quiet_engine_output, task_digests,
 };
 pub(crate) use heads::mean_off_diagonal;
 pub use heads::{HeadSummary, head_summary};

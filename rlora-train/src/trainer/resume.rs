@@ -39,11 +39,10 @@ where
     if epochs.is_empty() {
         return Ok((None, skipped));
     }
-    Err(TrainError::Invalid(format!(
-        "no checkpoint in {} can be resumed ({}); start again with --overwrite",
-        dir.join("checkpoint").display(),
-        skipped.join("; ")
-    )))
+    Err(TrainError::NoIntactCheckpoint {
+        dir: dir.join("checkpoint"),
+        reasons: skipped,
+    })
 }
 
 /// Whether checkpoint `epoch`'s model, optimizer and schedule records read back, and the model

@@ -158,8 +158,8 @@ pub fn train_on<B: LlamaAutodiffBackend>(
     if let Some(message) = failure.message() {
         return Err(TrainError::Checkpoint(message));
     }
-    if let Some(message) = channels.exchange.as_ref().and_then(|e| e.failure()) {
-        return Err(TrainError::Group(message.to_string()));
+    if let Some(error) = channels.exchange.as_ref().and_then(|e| e.failure()) {
+        return Err(TrainError::Group(error.clone()));
     }
     if interrupter.should_stop() {
         let message = interrupter

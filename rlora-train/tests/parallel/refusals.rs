@@ -130,7 +130,8 @@ fn assert_refused(outputs: &[Output; 2], what: &str) {
         assert!(log.contains(&expected), "expected `{expected}` in:\n{log}");
         assert!(
             log.contains(
-                "start every process of the group with the same flags, model and task files"
+                "start every process of the group with the same settings, model and task files \
+                 (the same flags, --model and --task files)"
             ),
             "{log}"
         );
@@ -167,7 +168,7 @@ fn ranks_with_another_base_at_the_same_path_are_refused() {
     let outputs = refused_group(&folders);
     assert_refused(
         &outputs,
-        "has another base model at the same --model path (the content of model.safetensors \
+        "has another base model at the same path (the content of model.safetensors \
          differs)",
     );
     for (dir, before) in folders.iter().zip(&before) {

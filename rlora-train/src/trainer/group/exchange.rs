@@ -14,7 +14,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Tensor};
 
-use super::ProcessGroup;
+use super::{GroupError, ProcessGroup};
 
 /// One training item's share of an update's loss over the whole group: the update's summed
 /// negative log-likelihood and counted tokens, divided among this process's items of the update
@@ -44,7 +44,7 @@ pub struct UpdateExchange<B: Backend> {
     group: ProcessGroup<B>,
     shares: Mutex<Vec<Share<B>>>,
     /// The first exchange that failed (not a loss that is not finite), which stopped the run.
-    failure: OnceLock<String>,
+    failure: OnceLock<GroupError>,
 }
 
 impl<B: Backend> std::fmt::Debug for UpdateExchange<B> {
@@ -70,9 +70,9 @@ impl<B: Backend> UpdateExchange<B> {
         &self.group
     }
 
-    /// The message of the exchange that failed, if one did.
-    pub fn failure(&self) -> Option<&str> {
-        self.failure.get().map(String::as_str)
+    /// The error of the exchange that failed, if one did.
+    pub fn failure(&self) -> Option<&GroupError> {
+        self.failure.get()
     }
 
     /// Adds a device's `Σ nll` (`[1]`) for the coming exchange of an update of `update_tokens`
@@ -121,8 +121,10 @@ impl<B: Backend> UpdateExchange<B> {
         let summed = self
             .group
             .all_reduce_sum(Tensor::cat(bucket, 0), "the gradient all-reduce")
-            .inspect_err(|message| {
-                let _ = self.failure.set(message.clone());
+            .map_err(|error| {
+                let message = error.to_string();
+                let _ = self.failure.set(error);
+                message
             })?;
         let mut offset = 0;
         let mut reduced = GradientsParams::new();

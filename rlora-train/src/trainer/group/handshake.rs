@@ -14,7 +14,7 @@ use burn::tensor::{Tensor, TensorData};
 use rlora_llama::{Llama, LlamaBackend};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{ProcessGroup, RunIdentity};
+use super::{GroupError, GroupFault, ProcessGroup, RunIdentity};
 
 /// 16-bit words per 128-bit digest.
 const DIGEST_WORDS: usize = 8;
@@ -129,17 +129,18 @@ impl GroupIdentity {
         &self,
         group: &ProcessGroup<B>,
         device: &B::Device,
-    ) -> Result<(), String> {
+    ) -> Result<(), GroupError> {
         group.introduce("the handshake")?;
-        let json = serde_json::to_vec(&self.run).map_err(|e| format!("the handshake: {e}"))?;
+        let error = |fault| group.settings().error(None, fault);
+        let json = serde_json::to_vec(&self.run)
+            .map_err(|e| error(GroupFault::Handshake(format!("the handshake: {e}"))))?;
         let mine = self.digests(json.len());
-        let me = group.settings().describe();
-        let rows = exchange_digests(group, device, &mine, &me)?;
+        let rows = exchange_digests(group, device, &mine)?;
         if let Some(rank) = rows.iter().position(|row| row.length > MAX_LENGTH) {
-            return Err(format!(
-                "{me}: the identity of rank {rank} (its settings, tasks and base files) is more \
-                 than the handshake's {MAX_LENGTH} bytes"
-            ));
+            return Err(error(GroupFault::Handshake(format!(
+                "the identity of rank {rank} (its settings, tasks and base files) is more than \
+                 the handshake's {MAX_LENGTH} bytes"
+            ))));
         }
         let differ = rows.iter().any(|row| row.named() != mine.named());
         let agreed = rows.iter().all(|row| row.named() == rows[0].named());
@@ -148,18 +149,24 @@ impl GroupIdentity {
             let others = exchange_runs(group, device, &json, &rows)?;
             for (other, run) in others.iter().enumerate() {
                 if let Some(difference) = self.run.difference(run) {
-                    return Err(refusal(&me, other, &difference));
+                    return Err(error(GroupFault::Differs {
+                        rank: other,
+                        difference,
+                    }));
                 }
             }
             if differ {
-                return Err(format!(
-                    "{me}: the settings, data or base of another process differ from this one's"
-                ));
+                return Err(error(GroupFault::Handshake(
+                    "the settings, data or base of another process differ from this one's".into(),
+                )));
             }
         }
         for (other, row) in rows.iter().enumerate() {
             if let Some(difference) = mine.difference(row) {
-                return Err(refusal(&me, other, &difference));
+                return Err(error(GroupFault::Differs {
+                    rank: other,
+                    difference,
+                }));
             }
         }
         Ok(())
@@ -177,39 +184,31 @@ impl GroupIdentity {
     }
 }
 
-/// `rank 0 of 2: rank 1 DIFFERENCE: start every process …`.
-fn refusal(me: &str, other: usize, difference: &str) -> String {
-    format!(
-        "{me}: rank {other} {difference}: start every process of the group with the same \
-         flags, model and task files"
-    )
-}
-
 /// Sums the table holding `mine` in this process's row over the group; refuses a rank that no
 /// process took, or several did; returns every process's row.
 fn exchange_digests<B: Backend>(
     group: &ProcessGroup<B>,
     device: &B::Device,
     mine: &Digests,
-    me: &str,
-) -> Result<Vec<Digests>, String> {
+) -> Result<Vec<Digests>, GroupError> {
     let summed = exchange_table(group, device, WORDS, &mine.row(), "the handshake")?;
-    let nodes = group.size();
+    let last_rank = group.size() - 1;
+    let error = |fault| group.settings().error(None, fault);
     for (other, row) in summed.chunks(WORDS).enumerate() {
         // A row's presence word sums the processes that took its rank.
         match row[0] {
             1.0 => {}
             0.0 => {
-                return Err(format!(
-                    "{me}: no process took rank {other}: every rank 0..{} must be given to \
-                     exactly one process (--node-rank)",
-                    nodes - 1
-                ));
+                return Err(error(GroupFault::RankMissing {
+                    rank: other,
+                    last_rank,
+                }));
             }
             many => {
-                return Err(format!(
-                    "{me}: {many} processes were started with --node-rank {other}"
-                ));
+                return Err(error(GroupFault::RankTaken {
+                    rank: other,
+                    count: many as usize,
+                }));
             }
         }
     }
@@ -222,11 +221,10 @@ fn exchange_runs<B: Backend>(
     device: &B::Device,
     json: &[u8],
     rows: &[Digests],
-) -> Result<Vec<RunIdentity>, String> {
+) -> Result<Vec<RunIdentity>, GroupError> {
     let width = rows.iter().map(|row| row.length).max().unwrap_or(0);
     let bytes: Vec<f32> = json.iter().map(|&byte| f32::from(byte)).collect();
     let summed = exchange_table(group, device, width, &bytes, "the handshake's identities")?;
-    let who = group.settings().describe();
     rows.iter()
         .zip(summed.chunks(width.max(1)))
         .enumerate()
@@ -236,7 +234,12 @@ fn exchange_runs<B: Backend>(
                 .map(|&word| word as u8)
                 .collect();
             serde_json::from_slice(&json).map_err(|e| {
-                format!("{who}: rank {rank} sent an identity this version cannot read ({e})")
+                group.settings().error(
+                    None,
+                    GroupFault::Handshake(format!(
+                        "rank {rank} sent an identity this version cannot read ({e})"
+                    )),
+                )
             })
         })
         .collect()
@@ -250,7 +253,7 @@ pub(super) fn exchange_table<B: Backend>(
     width: usize,
     row: &[f32],
     what: &str,
-) -> Result<Vec<f32>, String> {
+) -> Result<Vec<f32>, GroupError> {
     let (nodes, rank) = (group.size(), group.rank());
     let mut table = vec![0.0f32; nodes * width];
     table[rank * width..rank * width + row.len()].copy_from_slice(row);
@@ -260,7 +263,7 @@ pub(super) fn exchange_table<B: Backend>(
         .into_data()
         .convert::<f32>()
         .to_vec::<f32>()
-        .map_err(|e| format!("{what}: {e:?}"))
+        .map_err(|e| (group.settings()).error(Some(what), GroupFault::Handshake(format!("{e:?}"))))
 }
 
 fn write_digest(words: &mut [f32], digest: u128) {

@@ -97,7 +97,7 @@ impl RunIdentity {
         let lines = self.base.differences(&other.base, NAMED_TENSORS);
         (!lines.is_empty()).then(|| {
             format!(
-                "has another base model at the same --model path ({})",
+                "has another base model at the same path ({})",
                 lines.join("; ")
             )
         })
@@ -192,7 +192,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "has another base model at the same --model path (the content of \
+                "has another base model at the same path (the content of \
                  model.safetensors differs)"
             ),
             "{text}"

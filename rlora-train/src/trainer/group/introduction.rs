@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::backend::Backend;
 
-use super::ProcessGroup;
 use super::handshake::exchange_table;
+use super::{GroupError, GroupFault, ProcessGroup};
 
 /// A row: presence, the address's eight 16-bit words, the first tensor port.
 const WORDS: usize = 10;
@@ -39,8 +39,8 @@ impl<B: Backend> ProcessGroup<B> {
     /// later exchange then waits for the peers' ports before it transfers.
     ///
     /// # Errors
-    /// This process's `--node-address` host does not resolve, or the exchange failed.
-    pub fn introduce(&self, what: &str) -> Result<(), String> {
+    /// This process's tensor host does not resolve, or the exchange failed.
+    pub fn introduce(&self, what: &str) -> Result<(), GroupError> {
         let settings = self.settings();
         let me = settings.describe();
         if std::env::var_os(NO_INTRODUCTION_VARIABLE).is_some() {
@@ -55,7 +55,12 @@ impl<B: Backend> ProcessGroup<B> {
             .to_socket_addrs()
             .ok()
             .and_then(|mut all| all.next())
-            .ok_or_else(|| format!("{me}: {what}: this process's host {host} does not resolve"))?;
+            .ok_or_else(|| {
+                settings.error(
+                    Some(what),
+                    GroupFault::Handshake(format!("this process's host {host} does not resolve")),
+                )
+            })?;
         let summed = exchange_table(self, self.device(), WORDS, &row(mine), what)?;
         let rank = self.rank();
         // A row whose rank no process or two processes took is left out; the handshake names it.

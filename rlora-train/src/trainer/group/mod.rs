@@ -18,6 +18,7 @@
 //! - [`quiet_engine_output`]: the engine's logs and thread failures, a line each on stderr.
 
 mod engine_output;
+mod error;
 mod exchange;
 mod handshake;
 mod identity;
@@ -28,6 +29,7 @@ mod step_check;
 mod watch;
 
 pub use engine_output::quiet_engine_output;
+pub use error::{EngineError, EngineErrorKind, GroupError, GroupFault};
 pub use exchange::{GroupLoss, UpdateExchange};
 pub use handshake::{GroupIdentity, digest_adapters};
 pub use identity::{RunIdentity, task_digests};

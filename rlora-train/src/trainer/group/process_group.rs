@@ -24,7 +24,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 
 use super::introduction::wait_listening;
 use super::step_check::StepCheck;
-use super::{GroupSettings, GroupWatch, quiet_engine_output};
+use super::{EngineError, GroupError, GroupFault, GroupSettings, GroupWatch, quiet_engine_output};
 
 /// How often the coordinator's port is tried while it is not listening yet.
 const CONNECT_RETRY: Duration = Duration::from_millis(200);
@@ -72,18 +72,17 @@ impl<B: Backend> ProcessGroup<B> {
         settings: GroupSettings,
         device: &B::Device,
         watch: Option<GroupWatch>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, GroupError> {
         quiet_engine_output();
-        let who = settings.describe();
-        wait_for_coordinator(&settings, watch.as_ref()).map_err(|e| format!("{who}: {e}"))?;
+        let error = |fault| settings.error(None, fault);
+        wait_for_coordinator(&settings, watch.as_ref()).map_err(error)?;
         for channel in 0..2 {
             let port = settings.data_port(channel);
             TcpListener::bind(("0.0.0.0", port)).map_err(|e| {
-                format!(
-                    "{who}: cannot serve tensors on port {port} ({e}): another process holds it; \
-                     give --node-address HOST:PORT with two free ports, or another \
-                     --coordinator port"
-                )
+                error(GroupFault::PortTaken {
+                    port,
+                    cause: e.to_string(),
+                })
             })?;
         }
         Ok(Self {
@@ -126,7 +125,11 @@ impl<B: Backend> ProcessGroup<B> {
     /// # Errors
     /// No answer within the time-out (another process stopped, or the network failed), or
     /// burn's engine reports a lost peer or a mismatch.
-    pub fn all_reduce_sum(&self, tensor: Tensor<B, 1>, what: &str) -> Result<Tensor<B, 1>, String> {
+    pub fn all_reduce_sum(
+        &self,
+        tensor: Tensor<B, 1>,
+        what: &str,
+    ) -> Result<Tensor<B, 1>, GroupError> {
         let channel = (self.exchanges.fetch_add(1, Ordering::SeqCst) % 2) as u16;
         let settings = &self.settings;
         let config = CollectiveConfig::default()
@@ -139,19 +142,14 @@ impl<B: Backend> ProcessGroup<B> {
         let peer = PeerId::from(settings.rank);
         let device = self.device.clone();
         let primitive = tensor.into_primitive().tensor();
-        // The peers' tensor ports of this channel, which must listen before the all-reduce
-        // connects to them (see the introduction).
-        let peers: Vec<SocketAddr> = self.peers.get().map_or_else(Vec::new, |peers| {
-            peers
-                .iter()
-                .map(|p| SocketAddr::new(p.ip(), p.port() + channel))
-                .collect()
-        });
         let mut step = StepCheck::new(
             self.peers.get().map_or(&[], Vec::as_slice),
             settings.rank,
             channel,
         );
+        // The peers' tensor ports of this channel, which must listen before the all-reduce
+        // connects to them (see the introduction).
+        let peers = step.this_channel();
         let deadline = Instant::now() + settings.timeout;
         let exchange = move || -> Result<_, CollectiveError> {
             register::<B>(peer, device, config)?;
@@ -160,33 +158,28 @@ impl<B: Backend> ProcessGroup<B> {
             finish_collective::<B>(peer)?;
             sum
         };
-        let who = settings.describe();
         let stop = || {
             let watch = self.watch.as_ref().and_then(GroupWatch::check);
             watch.or_else(|| step.check())
         };
         let answer = within(settings.timeout, stop, exchange);
+        let error = |fault| settings.error(Some(what), fault);
         if !matches!(answer, Ok(Ok(_)))
             && let Some(why) = self.watch.as_ref().and_then(ended_meanwhile)
         {
-            return Err(format!("{who}: {what}: {why}"));
+            return Err(error(GroupFault::Ended(why)));
         }
         match answer {
             Ok(Ok(sum)) => Ok(Tensor::from_primitive(TensorPrimitive::Float(sum))),
-            Ok(Err(error)) => Err(format!("{who}: {what} failed: {}", explain(&error))),
-            Err(Unanswered::TimedOut) => Err(format!(
-                "{who}: {what}: no answer from the group within {} s: a process of the group \
-                 stopped, was not started (every rank 0..{} with the same --nodes and \
-                 --coordinator), another program holds the coordinator's port, or the network \
-                 between them failed (or raise --group-timeout)",
-                settings.timeout.as_secs(),
-                settings.nodes - 1
-            )),
-            Err(Unanswered::Failed) => Err(format!(
-                "{who}: {what}: burn's collective engine failed (a process of the group \
-                 stopped or closed its connection)"
-            )),
-            Err(Unanswered::Ended(why)) => Err(format!("{who}: {what}: {why}")),
+            Ok(Err(cause)) => Err(error(GroupFault::Engine {
+                cause: EngineError::from_debug(format!("{cause:?}")),
+            })),
+            Err(Unanswered::TimedOut) => Err(error(GroupFault::NoAnswer {
+                seconds: settings.timeout.as_secs(),
+                last_rank: settings.nodes - 1,
+            })),
+            Err(Unanswered::Failed) => Err(error(GroupFault::EngineFailed)),
+            Err(Unanswered::Ended(why)) => Err(error(GroupFault::Ended(why))),
         }
     }
 }
@@ -196,11 +189,11 @@ impl<B: Backend> ProcessGroup<B> {
 fn wait_for_coordinator(
     settings: &GroupSettings,
     watch: Option<&GroupWatch>,
-) -> Result<(), String> {
+) -> Result<(), GroupFault> {
     let deadline = Instant::now() + settings.timeout;
     loop {
         if let Some(why) = watch.and_then(GroupWatch::check) {
-            return Err(why);
+            return Err(GroupFault::Ended(why));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         let last_error =
@@ -209,12 +202,11 @@ fn wait_for_coordinator(
                 Err(error) => error,
             };
         if Instant::now() >= deadline {
-            return Err(format!(
-                "the coordinator {} cannot be reached within {} s ({last_error}): rank 0 serves \
-                 it; check that rank 0 runs and the address is right (or raise --group-timeout)",
-                settings.coordinator,
-                settings.timeout.as_secs()
-            ));
+            return Err(GroupFault::CoordinatorUnreachable {
+                coordinator: settings.coordinator.clone(),
+                seconds: settings.timeout.as_secs(),
+                cause: last_error.to_string(),
+            });
         }
         std::thread::sleep(CONNECT_RETRY.min(left));
     }
@@ -268,32 +260,4 @@ fn within<T: Send + 'static>(
 fn address(url: &str) -> burn_communication::Address {
     url.parse()
         .unwrap_or_else(|never: String| unreachable!("{never}"))
-}
-
-/// A collective error in words (burn names the global errors' type only inside its crate, so
-/// they are told apart by their debug form).
-fn explain(error: &CollectiveError) -> String {
-    let debug = format!("{error:?}");
-    let known = [
-        (
-            "RegisterParamsMismatch",
-            "another process of the group was started with another --nodes",
-        ),
-        (
-            "DoubleRegister",
-            "another process registered the same tensor address (--node-address)",
-        ),
-        (
-            "PeerLost",
-            "the connection to another process of the group was lost",
-        ),
-        (
-            "OrchestratorUnreachable",
-            "the coordinator cannot be reached",
-        ),
-    ];
-    match known.iter().find(|(name, _)| debug.contains(name)) {
-        Some((_, words)) => format!("{words} ({debug})"),
-        None => debug,
-    }
 }

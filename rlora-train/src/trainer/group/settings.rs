@@ -9,6 +9,8 @@
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
+use super::{GroupError, GroupFault};
+
 /// Where a process stands in a training group of `nodes` processes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupSettings {
@@ -107,6 +109,15 @@ impl GroupSettings {
     /// `rank I of N`, for messages.
     pub fn describe(&self) -> String {
         format!("rank {} of {}", self.rank, self.nodes)
+    }
+
+    /// The error of this process, during the exchange `during` if any.
+    pub(super) fn error(&self, during: Option<&str>, fault: GroupFault) -> GroupError {
+        GroupError {
+            who: self.describe(),
+            during: during.map(String::from),
+            fault,
+        }
     }
 }
 

@@ -66,6 +66,11 @@ impl StepCheck {
         }
     }
 
+    /// The peers' tensor ports of this exchange's channel.
+    pub(super) fn this_channel(&self) -> Vec<SocketAddr> {
+        self.peers.iter().map(|&(_, here, _)| here).collect()
+    }
+
     /// Why the group cannot go on, once every probe for [`OUT_OF_STEP_FOR`] found the same peer
     /// out of step; `None` before [`CHECK_AFTER`], between probes, and while every peer is in
     /// step.
