@@ -119,6 +119,18 @@ pub enum LlamaError {
         /// Its output size.
         d_output: usize,
     },
+    /// A multi-head adapter was to be exported to PEFT's LoRA format, which holds one head,
+    /// without a routing to fold its heads under.
+    #[error(
+        "the adapter at {path} has {heads} heads and a PEFT LoRA holds one: give a routing to \
+         fold them under"
+    )]
+    HeadsToFold {
+        /// The adapter's projection (`model.layers.0.mlp.up_proj`).
+        path: String,
+        /// Its heads.
+        heads: usize,
+    },
     /// An argument is out of its domain.
     #[error("{0}")]
     InvalidArgument(String),

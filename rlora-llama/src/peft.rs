@@ -232,11 +232,10 @@ impl<B: LlamaBackend> Llama<B> {
                 Some(weights) => folded_head(path, adapter, weights)?,
                 None if config.heads == 1 => adapter.lora_b.val(),
                 None => {
-                    return Err(LlamaError::InvalidArgument(format!(
-                        "{path} has {} heads; PEFT LoRA holds one: give a routing to fold them \
-                         under",
-                        config.heads
-                    )));
+                    return Err(LlamaError::HeadsToFold {
+                        path: path.clone(),
+                        heads: config.heads,
+                    });
                 }
             };
             let (a, b) = match &adapter.offset {

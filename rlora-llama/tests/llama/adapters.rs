@@ -105,7 +105,7 @@ fn a_single_head_adapter_with_init_offset_exports_to_peft_as_rank_2r() {
     let heads = trained(RLoraConfig::r_lora(1, 1, 3), &["q_proj"]).valid();
     assert!(matches!(
         heads.export_peft_adapter(&dir, None),
-        Err(LlamaError::InvalidArgument(_))
+        Err(LlamaError::HeadsToFold { heads: 3, .. })
     ));
 }
 

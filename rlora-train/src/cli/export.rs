@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use rlora_llama::{Llama, TextTokenizer};
+use rlora_llama::{Llama, LlamaError, TextTokenizer};
 
 use super::CliError;
 use super::export_output::StagedOutput;
@@ -115,25 +115,21 @@ pub fn run_export<B: LlamaBackend>(args: &ExportArgs, device: &B::Device) -> Res
         None => None,
     };
     if !args.merge {
-        let multi_head = model
-            .adapters()
-            .into_iter()
-            .find(|(_, a)| a.config.heads > 1);
-        if let (Some((path, adapter)), None) = (multi_head, &routing) {
-            return Err(format!(
-                "the adapter at {path} has {} heads and a PEFT LoRA holds one: give --routing \
-                 (weights like 0.2,0.8, or task:NAME) to fold them under, or --merge for a full \
-                 model",
-                adapter.config.heads
-            )
-            .into());
-        }
         let base = model_dir.to_string_lossy();
-        model.export_peft_adapter_with_routing(
-            output.dir(),
-            Some(&base),
-            &routing.unwrap_or_default(),
-        )?;
+        model
+            .export_peft_adapter_with_routing(
+                output.dir(),
+                Some(&base),
+                &routing.unwrap_or_default(),
+            )
+            .map_err(|error| match error {
+                LlamaError::HeadsToFold { .. } => format!(
+                    "{error} (--routing: weights like 0.2,0.8, or task:NAME; or --merge for a \
+                     full model)"
+                )
+                .into(),
+                error => CliError::from(error),
+            })?;
         output.commit()?;
         println!("PEFT adapter: {}", args.output.display());
         return Ok(());
