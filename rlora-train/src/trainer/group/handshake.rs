@@ -133,7 +133,7 @@ impl GroupIdentity {
         group.introduce("the handshake")?;
         let error = |fault| group.settings().error(None, fault);
         let json = serde_json::to_vec(&self.run)
-            .map_err(|e| error(GroupFault::Handshake(format!("the handshake: {e}"))))?;
+            .map_err(|e| error(GroupFault::Handshake(format!("the identity's JSON: {e}"))))?;
         let mine = self.digests(json.len());
         let rows = exchange_digests(group, device, &mine)?;
         if let Some(rank) = rows.iter().position(|row| row.length > MAX_LENGTH) {
@@ -263,7 +263,10 @@ pub(super) fn exchange_table<B: Backend>(
         .into_data()
         .convert::<f32>()
         .to_vec::<f32>()
-        .map_err(|e| (group.settings()).error(Some(what), GroupFault::Handshake(format!("{e:?}"))))
+        .map_err(|e| {
+            let fault = GroupFault::Handshake(format!("the summed table: {e:?}"));
+            group.settings().error(Some(what), fault)
+        })
 }
 
 fn write_digest(words: &mut [f32], digest: u128) {
