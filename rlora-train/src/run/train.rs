@@ -392,7 +392,10 @@ fn group_flags(fault: &GroupFault) -> Option<&'static str> {
         },
         GroupFault::RankMissing { .. } | GroupFault::RankTaken { .. } => "--node-rank",
         GroupFault::Differs { .. } => "the same flags, --model and --task files",
-        GroupFault::EngineFailed | GroupFault::Ended(_) | GroupFault::Handshake(_) => return None,
+        GroupFault::EngineFailed
+        | GroupFault::Ended(_)
+        | GroupFault::OutOfStep { .. }
+        | GroupFault::Handshake(_) => return None,
     })
 }
 

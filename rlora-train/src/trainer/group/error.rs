@@ -65,10 +65,22 @@ pub enum GroupFault {
         /// The error, as burn names it.
         cause: EngineError,
     },
-    /// Something the group needs (rank 0's coordinator) ended, or the processes are out of step:
-    /// the reason, in words.
+    /// Something the group needs (rank 0's coordinator) ended: how, in words.
     #[error("{0}")]
     Ended(String),
+    /// A peer has been at another exchange than this process for a while: burn-collective 0.21
+    /// lost the message that ends an exchange, and the process it was for waits forever.
+    #[error(
+        "the group is out of step: rank {rank} has been at another exchange than this process \
+         for {seconds} s (burn-collective 0.21 lost the message that ends an exchange, and the \
+         process it was for waits forever)"
+    )]
+    OutOfStep {
+        /// The peer's rank.
+        rank: usize,
+        /// How long the probes found it out of step, in seconds.
+        seconds: u64,
+    },
     /// No process took a rank of the group.
     #[error(
         "no process took rank {rank}: every rank 0..{last_rank} must be given to exactly one \

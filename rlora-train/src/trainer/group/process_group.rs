@@ -56,7 +56,7 @@ enum Unanswered {
     /// message is printed above).
     Failed,
     /// The watch or the [`StepCheck`] said why the group cannot go on.
-    Ended(String),
+    Ended(GroupFault),
 }
 
 impl<B: Backend> ProcessGroup<B> {
@@ -160,7 +160,7 @@ impl<B: Backend> ProcessGroup<B> {
         };
         let stop = || {
             let watch = self.watch.as_ref().and_then(GroupWatch::check);
-            watch.or_else(|| step.check())
+            watch.map(GroupFault::Ended).or_else(|| step.check())
         };
         let answer = within(settings.timeout, stop, exchange);
         let error = |fault| settings.error(Some(what), fault);
@@ -179,7 +179,7 @@ impl<B: Backend> ProcessGroup<B> {
                 last_rank: settings.nodes - 1,
             })),
             Err(Unanswered::Failed) => Err(error(GroupFault::EngineFailed)),
-            Err(Unanswered::Ended(why)) => Err(error(GroupFault::Ended(why))),
+            Err(Unanswered::Ended(fault)) => Err(error(fault)),
         }
     }
 }
@@ -232,7 +232,7 @@ fn ended_meanwhile(watch: &GroupWatch) -> Option<String> {
 /// their own; a call that never answers is left behind and ends with the process).
 fn within<T: Send + 'static>(
     timeout: Duration,
-    mut stop: impl FnMut() -> Option<String>,
+    mut stop: impl FnMut() -> Option<GroupFault>,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Unanswered> {
     let (sender, receiver) = channel();

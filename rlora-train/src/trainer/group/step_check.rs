@@ -22,6 +22,8 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use super::GroupFault;
+
 /// How long an exchange runs before its peers are probed (an exchange in step takes
 /// milliseconds between processes that are ready; a peer still computing serves no port).
 const CHECK_AFTER: Duration = Duration::from_secs(10);
@@ -74,7 +76,7 @@ impl StepCheck {
     /// Why the group cannot go on, once every probe for [`OUT_OF_STEP_FOR`] found the same peer
     /// out of step; `None` before [`CHECK_AFTER`], between probes, and while every peer is in
     /// step.
-    pub(super) fn check(&mut self) -> Option<String> {
+    pub(super) fn check(&mut self) -> Option<GroupFault> {
         let now = Instant::now();
         let due = self
             .last_probe
@@ -94,13 +96,9 @@ impl StepCheck {
             (None, _) => None,
         };
         let (rank, since) = self.out_of_step?;
-        (now - since >= OUT_OF_STEP_FOR).then(|| {
-            format!(
-                "the group is out of step: rank {rank} has been at another exchange than this \
-                 process for {} s (burn-collective 0.21 lost the message that ends an exchange, \
-                 and the process it was for waits forever)",
-                OUT_OF_STEP_FOR.as_secs()
-            )
+        (now - since >= OUT_OF_STEP_FOR).then_some(GroupFault::OutOfStep {
+            rank,
+            seconds: OUT_OF_STEP_FOR.as_secs(),
         })
     }
 
@@ -162,7 +160,13 @@ mod tests {
             first_probe.elapsed() >= OUT_OF_STEP_FOR,
             "reported before {OUT_OF_STEP_FOR:?}"
         );
-        assert!(why.contains("rank 1 has been at another exchange"), "{why}");
+        assert_eq!(
+            why,
+            GroupFault::OutOfStep {
+                rank: 1,
+                seconds: OUT_OF_STEP_FOR.as_secs()
+            }
+        );
 
         // The same peer seen from rank 1's place, at an exchange on channel 1, is in step.
         let mut check = StepCheck::new(&[peer], 1, 1).started_before(CHECK_AFTER);
