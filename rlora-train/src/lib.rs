@@ -7,8 +7,9 @@
 //!   field per flag; [`run::RunSpec::tiny_base`], [`run::RunSpec::new`] or a run file read by
 //!   [`run::RunSpec::from_file`] to start from, [`run::RunSpec::check`] for its values),
 //!   [`run::train`] on any burn autodiff backend, [`run::RunOutcome`] (the adapter's folder, the
-//!   scores, the cost) or [`run::RunError`] (refused before anything was written, stopped with
-//!   the checkpoint to continue from, or failed).
+//!   scores, the cost) or [`run::RunError`] (refused before anything was written, stopped on
+//!   values that are not finite or for another reason, with the checkpoint to continue from, or
+//!   failed; [`run::RunError::exit_status`] for a program's exit status).
 //! - The parts, for a loop of one's own: [`data`] (task files, the built-in suite, prompts,
 //!   tokenization, mixing), [`trainer::train`] and [`trainer::train_on`] (burn's `Learner` on
 //!   [`trainer::TrainingData`] with a [`trainer::TrainingConfig`], where a

@@ -216,7 +216,8 @@ fn a_non_finite_loss_stops_the_run_with_a_clear_message() {
             "0",
         ],
     );
-    assert_eq!(output.status.code(), Some(1));
+    // Exit status 3: values that are not finite, which `rlora launch` does not restart after.
+    assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("training stopped: the loss is"), "{stderr}");
     // The message names the step and what to continue from. The first update (lr 1e30) makes

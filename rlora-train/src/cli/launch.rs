@@ -6,7 +6,8 @@
 //! others and says which one ended how. As torchrun's `--max-restarts`, a group whose run had
 //! started (rank 0 had claimed `--output`) then starts again, all ranks, from the run's last
 //! checkpoint (`--resume`; `--overwrite` of its own files when it had none yet), at most
-//! `--max-restarts` times, each restart said with its cause. SIGINT or SIGTERM to the launcher
+//! `--max-restarts` times, each restart said with its cause; but not after a rank stopped on
+//! values that are not finite (exit status 3), which the same flags meet again. SIGINT or SIGTERM to the launcher
 //! is passed on to its ranks, and the launcher ends once they have, without a restart. The ranks
 //! make their private folders in one of the launcher's, which it removes once they have all
 //! ended, however they ended.
@@ -23,7 +24,8 @@ use tempfile::TempDir;
 use super::CliError;
 use super::launch_signals::{LaunchSignals, name, pass_on};
 use crate::run::{
-    RANK_FOLDERS_VARIABLE, RUN_CONFIG_FILE, ended, free_ports, started_run, taken_port,
+    NOT_FINITE_EXIT_STATUS, RANK_FOLDERS_VARIABLE, RUN_CONFIG_FILE, ended, free_ports, started_run,
+    taken_port,
 };
 use crate::trainer::latest_checkpoint;
 
@@ -56,7 +58,8 @@ pub struct LaunchArgs {
     #[arg(long)]
     pub port: Option<u16>,
     /// Times the group starts again after a rank failed, from the run's last checkpoint (as
-    /// torchrun's flag); 0: fail at once.
+    /// torchrun's flag; not after a loss or gradients that are not finite, which the same flags
+    /// meet again); 0: fail at once.
     #[arg(long, default_value_t = 3)]
     pub max_restarts: u32,
     /// `rlora train`'s flags, after `--` (`train` itself may lead them).
@@ -370,9 +373,19 @@ fn supervise(ranks: &mut [Rank], signals: &LaunchSignals) -> Result<(), Ending> 
                 } else {
                     format!("; stopped rank {}", join(&stopped))
                 };
+                let rank = ranks[index].rank;
+                if status.code() == Some(i32::from(NOT_FINITE_EXIT_STATUS)) {
+                    return Err(Ending::Stopped(
+                        format!(
+                            "rank {rank} stopped on values that are not finite (its error above \
+                             says at which step, and how to go on with a lower --lr){others}; not \
+                             restarted: the same flags meet them again"
+                        )
+                        .into(),
+                    ));
+                }
                 return Err(Ending::Failed(format!(
-                    "rank {} {}{others}",
-                    ranks[index].rank,
+                    "rank {rank} {}{others}",
                     ended(status)
                 )));
             }

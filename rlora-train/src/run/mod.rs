@@ -97,8 +97,13 @@ pub enum RunError {
     /// message names the flag (the setting's field), file, line or key.
     #[error("{0}")]
     Refused(Failure),
-    /// Training stopped (values that are not finite, an interruption, the group's failure): the
-    /// message says at which step and which checkpoint to continue from.
+    /// Training stopped on values that are not finite (a loss or gradients): the message says
+    /// at which step and which checkpoint to continue from. The same settings meet them again
+    /// from that checkpoint (a resumed run is exact), so a restart needs other settings.
+    #[error("{0}")]
+    NotFinite(String),
+    /// Training stopped for another reason than its values (an interruption, the group's
+    /// failure): the message says which checkpoint to continue from.
     #[error("{0}")]
     Stopped(String),
     /// Another failure once the run had started (a file that could not be written, an
@@ -107,7 +112,20 @@ pub enum RunError {
     Failed(Failure),
 }
 
+/// The exit status of `rlora train` whose training stopped on values that are not finite
+/// ([`RunError::NotFinite`]); `rlora launch` does not restart a group after it.
+pub const NOT_FINITE_EXIT_STATUS: u8 = 3;
+
 impl RunError {
+    /// The exit status of a program that ends with this error: [`NOT_FINITE_EXIT_STATUS`] for
+    /// [`RunError::NotFinite`], 1 for the others.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Self::NotFinite(_) => NOT_FINITE_EXIT_STATUS,
+            _ => 1,
+        }
+    }
+
     /// A refusal with `message`.
     pub(crate) fn refused(message: &str) -> Self {
         Self::Refused(message.into())

@@ -344,7 +344,7 @@ fn explain_stop(error: TrainError, spec: &RunSpec, devices: usize) -> RunError {
              steps): start again with a lower --lr and --overwrite"
         ),
     };
-    RunError::Stopped(format!("{message}{at}; {advice}"))
+    RunError::NotFinite(format!("{message}{at}; {advice}"))
 }
 
 /// A run stopped for another reason than its values (see [`TrainError::Interrupted`]), and the

@@ -129,6 +129,36 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
     let _ = std::fs::remove_file(&log);
 }
 
+/// A loss that is not finite stops the group, and `rlora launch` does not start it again (from
+/// the last checkpoint, the same flags meet it again): it says so after the rank's own error.
+#[test]
+fn a_group_stopped_by_a_loss_that_is_not_finite_is_not_restarted() {
+    let dir = output_dir("not-finite");
+    let mut flags = train_flags(&dir, 8, 20);
+    flags.extend(
+        [
+            "--lr",
+            "1e30",
+            "--max-grad-norm",
+            "0",
+            "--warmup-ratio",
+            "0",
+        ]
+        .map(String::from),
+    );
+    let output = launch(2, flags);
+    let log = text(&output);
+    assert!(!output.status.success(), "{log}");
+    assert!(log.contains("training stopped: the loss is"), "{log}");
+    assert!(
+        log.contains("stopped on values that are not finite")
+            && log.contains("not restarted: the same flags meet them again"),
+        "{log}"
+    );
+    assert!(!log.contains("restart 1"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn bad_group_settings_are_refused_before_training() {
     let dir = output_dir("refused");

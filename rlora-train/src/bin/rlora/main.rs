@@ -12,7 +12,7 @@ use rlora_train::cli::{
 };
 use rlora_train::experiment::run_experiment_command;
 use rlora_train::program::{Cli, Command};
-use rlora_train::run::train;
+use rlora_train::run::{RunError, train};
 
 use backend::{Backend, TrainBackend, data_parallel, devices, probe_device, tune_cpu_allocator};
 
@@ -23,7 +23,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::FAILURE
+            let run_error = error.downcast_ref::<RunError>();
+            ExitCode::from(run_error.map_or(1, RunError::exit_status))
         }
     }
 }
