@@ -7,10 +7,10 @@
 //! started (rank 0 had claimed `--output`) then starts again, all ranks, from the run's last
 //! checkpoint (`--resume`; `--overwrite` of its own files when it had none yet), at most
 //! `--max-restarts` times, each restart said with its cause; but not after a rank stopped on
-//! values that are not finite (exit status 3), which the same flags meet again. SIGINT or SIGTERM to the launcher
-//! is passed on to its ranks, and the launcher ends once they have, without a restart. The ranks
-//! make their private folders in one of the launcher's, which it removes once they have all
-//! ended, however they ended.
+//! values that are not finite (exit status 3), which the same flags meet again. SIGINT or
+//! SIGTERM to the launcher is passed on to its ranks, and the launcher ends once they have,
+//! without a restart. The ranks make their private folders in one of the launcher's, which it
+//! removes once they have all ended, however they ended.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -129,7 +129,8 @@ pub fn run_launch(args: &LaunchArgs, program: &Path) -> Result<(), CliError> {
 enum Ending {
     /// A rank failed or died (the others were stopped): a restart may help.
     Failed(String),
-    /// A signal stopped the group, or the launcher could not start or watch it.
+    /// A signal stopped the group, a rank stopped on values that are not finite (which a
+    /// restart meets again), or the launcher could not start or watch the group.
     Stopped(CliError),
 }
 

@@ -590,7 +590,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rlora-group-flags-{}", std::process::id()));
         let spec = RunSpec::parse_flags(&["--output", &dir.display().to_string()]);
         let error = |fault| GroupError {
-            who: "rank 1 of 2".into(),
+            rank: 1,
+            nodes: 2,
             during: Some("the handshake".into()),
             fault,
         };

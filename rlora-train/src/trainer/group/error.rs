@@ -7,10 +7,15 @@ use thiserror::Error;
 /// Why a process of a group stopped: which process (`rank 0 of 2`), during which exchange (`the
 /// handshake`, `the gradient all-reduce`) and what went wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{who}: {}{fault}", .during.as_ref().map(|d| format!("{d}: ")).unwrap_or_default())]
+#[error(
+    "rank {rank} of {nodes}: {}{fault}",
+    .during.as_ref().map(|d| format!("{d}: ")).unwrap_or_default()
+)]
 pub struct GroupError {
-    /// This process: `rank R of N`.
-    pub who: String,
+    /// This process's rank.
+    pub rank: usize,
+    /// The processes of the group.
+    pub nodes: usize,
     /// The exchange under way, if any.
     pub during: Option<String>,
     /// What went wrong.
@@ -189,7 +194,8 @@ mod tests {
     #[test]
     fn an_error_names_the_process_the_exchange_and_the_fault() {
         let error = GroupError {
-            who: "rank 1 of 2".into(),
+            rank: 1,
+            nodes: 2,
             during: Some("the handshake".into()),
             fault: GroupFault::NoAnswer {
                 seconds: 5,

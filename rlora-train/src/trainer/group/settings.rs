@@ -114,7 +114,8 @@ impl GroupSettings {
     /// The error of this process, during the exchange `during` if any.
     pub(super) fn error(&self, during: Option<&str>, fault: GroupFault) -> GroupError {
         GroupError {
-            who: self.describe(),
+            rank: self.rank,
+            nodes: self.nodes,
             during: during.map(String::from),
             fault,
         }
