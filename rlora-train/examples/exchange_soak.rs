@@ -16,16 +16,16 @@
 //! (after how many exchanges, and each rank's first panic message) and a summary line.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use burn::backend::Flex;
 use burn::tensor::Tensor;
 use rlora_train::cli::{CoordinatorArgs, run_coordinator};
+use rlora_train::run::free_ports;
 use rlora_train::trainer::{GroupSettings, ProcessGroup};
 
 /// The bucket of the tiny base's R-LoRA run in the README's measurements: 176,640 adapter floats
@@ -123,7 +123,7 @@ fn attempt(
     introduce: bool,
     logs: &Path,
 ) -> Result<(u64, Option<String>, u16), String> {
-    let port = free_ports(6)?;
+    let port = free_ports(6).map_err(|e| e.to_string())?;
     let mut coordinator = Command::new(program)
         .args(["coordinator", &port.to_string()])
         .stdin(Stdio::piped())
@@ -233,24 +233,6 @@ fn first_panic(log: &Path) -> Option<String> {
         .rev()
         .find(|l| !l.trim().is_empty())
         .map(str::to_string)
-}
-
-/// A port free now with the `count − 1` after it, drawn from 20000..32000: below the system's
-/// ephemeral ports (from 32768 on Linux by default), which an outgoing connection may take
-/// between two exchanges (burn serves the tensor ports anew at every exchange), as `rlora
-/// launch` draws them.
-fn free_ports(count: u16) -> Result<u16, String> {
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.subsec_nanos())
-        ^ std::process::id();
-    for attempt in 0..1000u32 {
-        let port = 20_000 + (seed.wrapping_add(attempt.wrapping_mul(7919)) % 12_000) as u16;
-        if (0..count).all(|i| TcpListener::bind(("0.0.0.0", port + i)).is_ok()) {
-            return Ok(port);
-        }
-    }
-    Err("no free ports in 20000..32000".into())
 }
 
 /// `coordinator PORT`: the group's coordinator as `rlora coordinator --port PORT

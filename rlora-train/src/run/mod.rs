@@ -47,7 +47,8 @@ pub(crate) use coordinator_child::ended;
 pub(crate) use file::with_run_file;
 pub(crate) use folder::RUN_CONFIG_FILE;
 pub(crate) use group::{RANK_FOLDERS_VARIABLE, started_run};
-pub(crate) use ports::{free_ports, taken_port};
+pub use ports::free_ports;
+pub(crate) use ports::taken_port;
 pub use routing::{
     MERGED_FILE, MergedScore, ROUTING_FILE, RoutingTasks, analyse, print_routing, write_routing,
 };
