@@ -390,6 +390,7 @@ fn group_flags(fault: &GroupFault) -> Option<&'static str> {
             EngineErrorKind::SameAddress => "--node-address",
             EngineErrorKind::PeerLost | EngineErrorKind::CoordinatorUnreachable => return None,
         },
+        GroupFault::HostUnresolved { .. } => "--node-address",
         GroupFault::RankMissing { .. } | GroupFault::RankTaken { .. } => "--node-rank",
         GroupFault::Differs { .. } => "the same flags, --model and --task files",
         GroupFault::EngineFailed
@@ -618,6 +619,16 @@ mod tests {
                 "2 processes were started as rank 0 (--node-rank); no checkpoint was written yet"
             ),
             "{taken}"
+        );
+        let unresolved = message(GroupFault::HostUnresolved {
+            host: "nowhere.invalid".into(),
+        });
+        assert!(
+            unresolved.ends_with(
+                "this process's host nowhere.invalid does not resolve (--node-address); no \
+                 checkpoint was written yet"
+            ),
+            "{unresolved}"
         );
         let lost = message(GroupFault::Engine {
             cause: EngineError::from_debug("PeerLost".into()),

@@ -117,8 +117,13 @@ pub enum GroupFault {
         /// What differs, as a clause after `rank R`.
         difference: String,
     },
-    /// The handshake could not be made (an identity too long or unreadable, a host that does
-    /// not resolve).
+    /// This process's host for tensors resolves to no address.
+    #[error("this process's host {host} does not resolve")]
+    HostUnresolved {
+        /// The host, as given or found.
+        host: String,
+    },
+    /// The handshake could not be made (an identity too long or unreadable).
     #[error("{0}")]
     Handshake(String),
 }

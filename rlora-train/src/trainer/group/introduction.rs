@@ -58,7 +58,9 @@ impl<B: Backend> ProcessGroup<B> {
             .ok_or_else(|| {
                 settings.error(
                     Some(what),
-                    GroupFault::Handshake(format!("this process's host {host} does not resolve")),
+                    GroupFault::HostUnresolved {
+                        host: host.to_string(),
+                    },
                 )
             })?;
         let summed = exchange_table(self, self.device(), WORDS, &row(mine), what)?;
