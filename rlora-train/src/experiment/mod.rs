@@ -26,7 +26,8 @@ pub use power::{PairedDifference, ci95, t_quantile_975};
 pub use settings::ExperimentSettings;
 pub(crate) use summary::summarize;
 pub use summary::{ArmSummary, ExperimentReport, HeadHistory, Stat};
-pub use write::{markdown, write_report};
+pub use write::markdown;
+pub(crate) use write::write_report;
 
 use rlora_llama::LlamaBackend;
 

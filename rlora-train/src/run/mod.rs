@@ -49,8 +49,9 @@ pub(crate) use folder::RUN_CONFIG_FILE;
 pub(crate) use group::{RANK_FOLDERS_VARIABLE, started_run};
 pub use ports::free_ports;
 pub(crate) use ports::taken_port;
-pub use routing::{
-    MERGED_FILE, MergedScore, ROUTING_FILE, RoutingTasks, analyse, print_routing, write_routing,
+pub use routing::RoutingTasks;
+pub(crate) use routing::{
+    MERGED_FILE, MergedScore, ROUTING_FILE, analyse, print_routing, write_routing,
 };
 pub use spec::{
     AdapterSettings, DataSettings, EvaluationSettings, ModelSettings, OutputSettings,
