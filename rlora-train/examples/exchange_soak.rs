@@ -4,7 +4,7 @@
 //! exchanges a failure takes, and what failed.
 //!
 //! ```sh
-//! cargo run --release -p rlora-train --example exchange_soak -- [--exchanges 2000] [--floats 176641] [--load THREADS] [--no-introduction]
+//! cargo run --release -p rlora-train --example exchange_soak -- [--exchanges 2000] [--floats 176641] [--load THREADS] [--engine-threads 1] [--no-introduction]
 //! ```
 //!
 //! The program starts the group's coordinator and two ranks as children of itself, on free
@@ -12,7 +12,9 @@
 //! attempt and starts a new one on new ports, until the ranks have made `--exchanges` in all.
 //! `--load N` keeps N threads of this process busy meanwhile, as other work on the machine
 //! would. The ranks are introduced as training's handshake introduces them (each exchange then
-//! waits for the peer's tensor port to listen), unless `--no-introduction`. It prints each failure
+//! waits for the peer's tensor port to listen), unless `--no-introduction`. burn's engine runs
+//! on `--engine-threads` worker threads in each rank (1, as `rlora train` in a group runs it;
+//! [`ENGINE_THREADS_VARIABLE`]); `0` leaves tokio's default, a thread per core. It prints each failure
 //! (after how many exchanges, and each rank's first panic message) and a summary line.
 
 use std::io::{BufRead, BufReader, Write};
@@ -26,7 +28,7 @@ use burn::backend::Flex;
 use burn::tensor::Tensor;
 use rlora_train::cli::{CoordinatorArgs, run_coordinator};
 use rlora_train::run::free_ports;
-use rlora_train::trainer::{GroupSettings, ProcessGroup};
+use rlora_train::trainer::{ENGINE_THREADS_VARIABLE, GroupSettings, ProcessGroup};
 
 /// The bucket of the tiny base's R-LoRA run in the README's measurements: 176,640 adapter floats
 /// and the loss.
@@ -61,6 +63,7 @@ fn soak(args: &[String]) -> Result<(), String> {
     let total: u64 = flag(args, "--exchanges", 2000)?;
     let floats: usize = flag(args, "--floats", BUCKET_FLOATS)?;
     let load: usize = flag(args, "--load", 0)?;
+    let engine_threads: usize = flag(args, "--engine-threads", 1)?;
     let introduce = !args.iter().any(|a| a == "--no-introduction");
     let program = std::env::current_exe().map_err(|e| e.to_string())?;
     let logs = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -79,8 +82,14 @@ fn soak(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let (mut done, mut failures) = (0u64, 0u64);
     while done < total {
-        let (made, failure, port) =
-            attempt(&program, total - done, floats, introduce, logs.path())?;
+        let (made, failure, port) = attempt(
+            &program,
+            total - done,
+            floats,
+            introduce,
+            engine_threads,
+            logs.path(),
+        )?;
         done += made;
         if let Some(cause) = failure {
             failures += 1;
@@ -106,21 +115,27 @@ fn soak(args: &[String]) -> Result<(), String> {
         n => format!("{:.0}", done as f64 / n as f64),
     };
     println!(
-        "exchanges {done}, floats {floats}, load threads {load}, failures {failures}, exchanges \
-         per failure {per_failure}, {:.1} ms per exchange, {:.0} s",
+        "exchanges {done}, floats {floats}, load threads {load}, engine threads {}, failures \
+         {failures}, exchanges per failure {per_failure}, {:.1} ms per exchange, {:.0} s",
+        match engine_threads {
+            0 => "a core each".to_string(),
+            n => n.to_string(),
+        },
         started.elapsed().as_secs_f64() * 1e3 / done as f64,
         started.elapsed().as_secs_f64()
     );
     Ok(())
 }
 
-/// One group: a coordinator and two ranks making at most `count` exchanges; the exchanges both
-/// ranks completed, the cause if one failed, and the coordinator's port.
+/// One group: a coordinator and two ranks making at most `count` exchanges, burn's engine on
+/// `engine_threads` worker threads (0: tokio's default); the exchanges both ranks completed, the
+/// cause if one failed, and the coordinator's port.
 fn attempt(
     program: &Path,
     count: u64,
     floats: usize,
     introduce: bool,
+    engine_threads: usize,
     logs: &Path,
 ) -> Result<(u64, Option<String>, u16), String> {
     let port = free_ports(6).map_err(|e| e.to_string())?;
@@ -132,7 +147,12 @@ fn attempt(
     let mut ranks: Vec<(Child, std::path::PathBuf)> = Vec::new();
     for rank in 0..2 {
         let log = logs.join(format!("rank-{rank}.err"));
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        match engine_threads {
+            0 => command.env_remove(ENGINE_THREADS_VARIABLE),
+            n => command.env(ENGINE_THREADS_VARIABLE, n.to_string()),
+        };
+        let child = command
             .args(["rank", &rank.to_string(), &port.to_string()])
             .args([count, floats as u64, u64::from(introduce)].map(|n| n.to_string()))
             .stdout(Stdio::piped())

@@ -9,7 +9,8 @@
 //!   [`run::train`] on any burn autodiff backend, [`run::RunOutcome`] (the adapter's folder, the
 //!   scores, the cost) or [`run::RunError`] (refused before anything was written, stopped on
 //!   values that are not finite or for another reason, with the checkpoint to continue from, or
-//!   failed; [`run::RunError::exit_status`] for a program's exit status).
+//!   failed; [`run::RunError::exit_status`] for a program's exit status). A program that trains
+//!   in a group of processes sets [`trainer::ENGINE_THREADS_VARIABLE`] to 1 first thing in `main`.
 //! - The parts, for a loop of one's own: [`data`] (task files, the built-in suite, prompts,
 //!   tokenization, mixing), [`trainer::train`] and [`trainer::train_on`] (burn's `Learner` on
 //!   [`trainer::TrainingData`] with a [`trainer::TrainingConfig`], where a

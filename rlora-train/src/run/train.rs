@@ -47,7 +47,9 @@ type TaskRows = Vec<(String, Vec<TokenizedExample>)>;
 /// starts the group's coordinator (a child `coordinator` process of the running executable,
 /// which must be the `rlora` command), trains with the others, evaluates and writes the reports;
 /// ranks 1.. train in a private folder (with `--resume`, from a copy of the output's
-/// checkpoints) and write nothing into the output folder.
+/// checkpoints) and write nothing into the output folder. Such a program sets
+/// [`ENGINE_THREADS_VARIABLE`](crate::trainer::ENGINE_THREADS_VARIABLE) to 1 first thing in
+/// `main`, as `rlora` does: burn's collective engine can stall on more threads.
 ///
 /// # Errors
 /// [`RunError::Refused`] when a check fails (nothing of a run in the output folder was touched),

@@ -46,8 +46,9 @@ pub use data_parallel::DataParallel;
 pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss};
 pub use gradients::global_norm;
 pub use group::{
-    EngineError, EngineErrorKind, GroupError, GroupFault, GroupSettings, GroupSettingsError,
-    GroupWatch, ProcessGroup, RunIdentity, quiet_engine_output, task_digests,
+    ENGINE_THREADS_VARIABLE, EngineError, EngineErrorKind, GroupError, GroupFault, GroupSettings,
+    GroupSettingsError, GroupWatch, ProcessGroup, RunIdentity, engine_on_one_thread,
+    quiet_engine_output, task_digests,
 };
 pub(crate) use heads::mean_off_diagonal;
 pub use heads::{HeadSummary, head_summary};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rlora_train::trainer::latest_checkpoint;
+use rlora_train::trainer::{ENGINE_THREADS_VARIABLE, latest_checkpoint};
 
 use crate::run::{
     EVERY, assert_same_training, files, free_port, launch, launch_in_tmp, losses, output_dir,
@@ -31,6 +31,8 @@ fn two_processes_of_batch_8_train_as_one_process_of_batch_16() {
     ] {
         assert!(log.contains(line), "missing `{line}` in:\n{log}");
     }
+    // `rlora train` in a group runs burn's engine on one thread, so no rank warns of more.
+    assert!(!log.contains(SEVERAL_ENGINE_THREADS), "{log}");
     // Only rank 0 writes into --output; both ranks' results are one run's.
     assert!(group.join("adapter/adapter_model.safetensors").is_file());
     assert_same_training(&alone, &group, 1, 4, 1e-5);
@@ -129,8 +131,14 @@ fn a_killed_rank_stops_the_group_in_bounded_time_and_the_group_resumes() {
     let _ = std::fs::remove_file(&log);
 }
 
+/// The warning of a rank whose burn engine will run on more than one thread.
+const SEVERAL_ENGINE_THREADS: &str =
+    "warning: burn's collective engine will run on several threads";
+
 /// A loss that is not finite stops the group, and `rlora launch` does not start it again (from
 /// the last checkpoint, the same flags meet it again): it says so after the rank's own error.
+/// The ranks' engines run on the 2 threads that the environment asks for, as a user may set it:
+/// each rank warns of it.
 #[test]
 fn a_group_stopped_by_a_loss_that_is_not_finite_is_not_restarted() {
     let dir = output_dir("not-finite");
@@ -146,9 +154,18 @@ fn a_group_stopped_by_a_loss_that_is_not_finite_is_not_restarted() {
         ]
         .map(String::from),
     );
-    let output = launch(2, flags);
+    let head = ["launch", "--nprocs", "2", "--", "train"].map(String::from);
+    let output = rlora_command()
+        .args([head.to_vec(), flags].concat())
+        .env(ENGINE_THREADS_VARIABLE, "2")
+        .output()
+        .expect("rlora runs");
     let log = text(&output);
     assert!(!output.status.success(), "{log}");
+    for rank in 0..2 {
+        let warning = format!("rank {rank} of 2: {SEVERAL_ENGINE_THREADS}");
+        assert!(log.contains(&warning), "missing `{warning}` in:\n{log}");
+    }
     assert!(log.contains("training stopped: the loss is"), "{log}");
     assert!(
         log.contains("stopped on values that are not finite")

@@ -22,9 +22,12 @@ pub fn model() -> String {
 }
 
 /// The `rlora` command: `CARGO_BIN_EXE_rlora` when the test runs (the GPU bundle's `run.sh` sets
-/// it), else the one cargo built beside the test.
+/// it), else the one cargo built beside the test; burn's engine threads are left to it, whatever
+/// the environment of the tests says.
 pub fn rlora_command() -> Command {
-    Command::new(rlora_program())
+    let mut command = Command::new(rlora_program());
+    command.env_remove(rlora_train::trainer::ENGINE_THREADS_VARIABLE);
+    command
 }
 
 /// The `rlora` executable that [`rlora_command`] runs.

@@ -13,12 +13,20 @@ use rlora_train::cli::{
 use rlora_train::experiment::run_experiment_command;
 use rlora_train::program::{Cli, Command};
 use rlora_train::run::{RunError, train};
+use rlora_train::trainer::ENGINE_THREADS_VARIABLE;
 
 use backend::{Backend, TrainBackend, data_parallel, devices, probe_device, tune_cpu_allocator};
 
 fn main() -> ExitCode {
     tune_cpu_allocator();
     let cli = Cli::try_parse_args(std::env::args()).unwrap_or_else(|e| e.exit());
+    if let Command::Train(args) = &cli.command
+        && args.run.placement.nodes > 1
+        && std::env::var_os(ENGINE_THREADS_VARIABLE).is_none()
+    {
+        // SAFETY: no other thread exists yet: nothing before this line starts one.
+        unsafe { std::env::set_var(ENGINE_THREADS_VARIABLE, "1") };
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -16,8 +16,11 @@
 //! - [`UpdateExchange`]: one all-reduce per optimizer update of every trainable gradient and the
 //!   update's loss, flattened into one bucket.
 //! - [`quiet_engine_output`]: the engine's logs and thread failures, a line each on stderr.
+//! - [`ENGINE_THREADS_VARIABLE`]: the engine on one worker thread, where its lost wake-ups
+//!   cannot happen (`rlora train` sets it; a program of one's own sets it first thing).
 
 mod engine_output;
+mod engine_threads;
 mod error;
 mod exchange;
 mod handshake;
@@ -29,6 +32,7 @@ mod step_check;
 mod watch;
 
 pub use engine_output::quiet_engine_output;
+pub use engine_threads::{ENGINE_THREADS_VARIABLE, engine_on_one_thread};
 pub use error::{EngineError, EngineErrorKind, GroupError, GroupFault};
 pub use exchange::{GroupLoss, UpdateExchange};
 pub use handshake::{GroupIdentity, digest_adapters};

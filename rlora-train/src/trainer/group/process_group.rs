@@ -22,6 +22,7 @@ use burn::collective::{
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
+use super::engine_threads::{ENGINE_THREADS_VARIABLE, engine_on_one_thread};
 use super::introduction::wait_listening;
 use super::step_check::StepCheck;
 use super::{EngineError, GroupError, GroupFault, GroupSettings, GroupWatch, quiet_engine_output};
@@ -74,6 +75,15 @@ impl<B: Backend> ProcessGroup<B> {
         watch: Option<GroupWatch>,
     ) -> Result<Self, GroupError> {
         quiet_engine_output();
+        if !engine_on_one_thread() {
+            eprintln!(
+                "{}: warning: burn's collective engine will run on several threads \
+                 ({ENGINE_THREADS_VARIABLE} is not 1), where an exchange can stall (burn-collective \
+                 0.21 loses a wake-up; the step check then stops the group): set \
+                 {ENGINE_THREADS_VARIABLE}=1 before the program starts, as rlora train does",
+                settings.describe()
+            );
+        }
         let error = |fault| settings.error(None, fault);
         wait_for_coordinator(&settings, watch.as_ref()).map_err(error)?;
         for channel in 0..2 {

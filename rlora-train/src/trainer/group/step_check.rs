@@ -10,6 +10,10 @@
 //! until the group's time-out, the stalled one serving its tensor port of exchange `k`'s channel
 //! and the other its port of exchange `k + 1`'s.
 //!
+//! On one worker thread of the engine ([`ENGINE_THREADS_VARIABLE`](super::ENGINE_THREADS_VARIABLE),
+//! as `rlora train` in a group runs it) that wake-up cannot be lost, and the soak met no stall;
+//! the check stays for a program that runs the engine on more threads.
+//!
 //! Exchange `k` serves on channel `k mod 2` (see [`GroupSettings`](super::GroupSettings)), so
 //! the stall shows from outside: a peer serves the other channel's port and not this one's, and
 //! keeps doing so, while an exchange between processes in step moves both to the same channel.
