@@ -14,8 +14,8 @@
 //! would. The ranks are introduced as training's handshake introduces them (each exchange then
 //! waits for the peer's tensor port to listen), unless `--no-introduction`. burn's engine runs
 //! on `--engine-threads` worker threads in each rank (1, as `rlora train` in a group runs it;
-//! [`ENGINE_THREADS_VARIABLE`]); `0` leaves tokio's default, a thread per core. It prints each failure
-//! (after how many exchanges, and each rank's first panic message) and a summary line.
+//! [`ENGINE_THREADS_VARIABLE`]); `0` leaves tokio's default, a thread per core. It prints each
+//! failure (after how many exchanges, and each rank's first panic message) and a summary line.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
