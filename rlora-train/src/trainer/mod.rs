@@ -47,8 +47,7 @@ pub use eval::{EvalReport, TaskScore, evaluate, extract_answer, mean_token_loss}
 pub use gradients::global_norm;
 pub use group::{
     ENGINE_THREADS_VARIABLE, EngineError, EngineErrorKind, GroupError, GroupFault, GroupSettings,
-    GroupSettingsError, GroupWatch, ProcessGroup, RunIdentity, engine_on_one_thread,
-    quiet_engine_output, task_digests,
+    GroupSettingsError, GroupWatch, ProcessGroup, RunIdentity, quiet_engine_output, task_digests,
 };
 pub(crate) use heads::mean_off_diagonal;
 pub use heads::{HeadSummary, head_summary};

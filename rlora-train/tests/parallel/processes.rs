@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use rlora_train::trainer::{ENGINE_THREADS_VARIABLE, latest_checkpoint};
 
 use crate::run::{
-    EVERY, assert_same_training, files, free_port, launch, launch_in_tmp, losses, output_dir,
-    rank_flags, rank_folders_left, rank_process, rlora, rlora_command, succeeded, text, train,
-    train_flags, wait_bounded,
+    EVERY, assert_same_training, files, free_port, launch, launch_command, launch_in_tmp, losses,
+    output_dir, rank_flags, rank_folders_left, rank_process, rlora, rlora_command, succeeded, text,
+    train, train_flags, wait_bounded,
 };
 
 #[test]
@@ -154,9 +154,7 @@ fn a_group_stopped_by_a_loss_that_is_not_finite_is_not_restarted() {
         ]
         .map(String::from),
     );
-    let head = ["launch", "--nprocs", "2", "--", "train"].map(String::from);
-    let output = rlora_command()
-        .args([head.to_vec(), flags].concat())
+    let output = launch_command(2, flags)
         .env(ENGINE_THREADS_VARIABLE, "2")
         .output()
         .expect("rlora runs");

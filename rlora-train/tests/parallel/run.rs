@@ -87,10 +87,17 @@ pub fn train(flags: Vec<String>) -> Output {
     rlora(&[vec!["train".to_string()], flags].concat())
 }
 
+/// `rlora launch --nprocs N -- train FLAGS`, not yet run.
+pub fn launch_command(nprocs: usize, flags: Vec<String>) -> Command {
+    let head = ["launch", "--nprocs", &nprocs.to_string(), "--", "train"];
+    let mut command = rlora_command();
+    command.args([head.map(String::from).to_vec(), flags].concat());
+    command
+}
+
 /// `rlora launch --nprocs N -- train FLAGS`.
 pub fn launch(nprocs: usize, flags: Vec<String>) -> Output {
-    let head = ["launch", "--nprocs", &nprocs.to_string(), "--", "train"];
-    rlora(&[head.map(String::from).to_vec(), flags].concat())
+    launch_command(nprocs, flags).output().expect("rlora runs")
 }
 
 /// A run's standard output and error.

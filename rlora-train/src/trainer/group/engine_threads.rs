@@ -26,6 +26,6 @@ pub const ENGINE_THREADS_VARIABLE: &str = "TOKIO_WORKER_THREADS";
 
 /// Whether burn's collective engine will run on one worker thread (see the module's doc): the
 /// variable [`ENGINE_THREADS_VARIABLE`] says 1.
-pub fn engine_on_one_thread() -> bool {
+pub(super) fn engine_on_one_thread() -> bool {
     std::env::var(ENGINE_THREADS_VARIABLE).is_ok_and(|threads| threads.trim() == "1")
 }

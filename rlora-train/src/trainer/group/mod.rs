@@ -32,7 +32,7 @@ mod step_check;
 mod watch;
 
 pub use engine_output::quiet_engine_output;
-pub use engine_threads::{ENGINE_THREADS_VARIABLE, engine_on_one_thread};
+pub use engine_threads::ENGINE_THREADS_VARIABLE;
 pub use error::{EngineError, EngineErrorKind, GroupError, GroupFault};
 pub use exchange::{GroupLoss, UpdateExchange};
 pub use handshake::{GroupIdentity, digest_adapters};
